@@ -1,0 +1,137 @@
+//! The GRU cell.
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::tensor::{backend::Backend, Tensor};
+
+use super::{
+    affine, check_step_input, init_weights, sigmoid, step_state, Cell, GruState, RnnState,
+};
+
+/// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
+#[derive(Config, Debug)]
+pub struct GruCellConfig {
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+    /// Whether the cell has the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+    pub initializer: Option<Initializer>,
+}
+
+/// A GRU cell: one time step of a GRU, with PyTorch's fused parameters.
+///
+/// ```text
+/// r = σ(W_ir x + b_ir + W_hr h + b_hr)
+/// z = σ(W_iz x + b_iz + W_hz h + b_hz)
+/// n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+/// h' = (1 - z) * n + z * h
+/// ```
+#[derive(Module, Debug)]
+pub struct GruCell<B: Backend> {
+    /// Input weights `[3*H, H_in]`, gate blocks in the order r, z, n.
+    pub weight_ih: Param<Tensor<B, 2>>,
+    /// Hidden weights `[3*H, H]`, gate blocks in the order r, z, n.
+    pub weight_hh: Param<Tensor<B, 2>>,
+    /// Input bias `[3*H]` (r, z, n), if the cell has biases.
+    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    /// Hidden bias `[3*H]` (r, z, n), if the cell has biases; `b_hn` sits inside `r * (...)`.
+    pub bias_hh: Option<Param<Tensor<B, 1>>>,
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+}
+
+impl GruCellConfig {
+    /// Creates a [`GruCell`] on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> GruCell<B> {
+        let w = init_weights::<B>(
+            3,
+            self.d_input,
+            self.d_hidden,
+            self.bias,
+            &self.initializer,
+            device,
+        );
+        GruCell {
+            weight_ih: w.weight_ih,
+            weight_hh: w.weight_hh,
+            bias_ih: w.bias_ih,
+            bias_hh: w.bias_hh,
+            d_input: self.d_input,
+            d_hidden: self.d_hidden,
+        }
+    }
+}
+
+impl<B: Backend> GruCell<B> {
+    /// One time step.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, H_in]`
+    /// - `state`: `h: [N, H]`; `None` is the zero state
+    /// - returns the new state `h': [N, H]`
+    ///
+    /// # Panics
+    /// If `x` has not `H_in` features, or the state is not `[N, H]`.
+    pub fn forward(&self, x: Tensor<B, 2>, state: Option<GruState<B, 2>>) -> GruState<B, 2> {
+        let dims = x.dims();
+        check_step_input(Self::NAME, &dims, self.d_input);
+        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
+        let gates_x = self.project_input(x);
+        self.step(gates_x, &self.weight_hh_t(), state)
+    }
+}
+
+impl<B: Backend> Cell<B> for GruCell<B> {
+    type State = GruState<B, 2>;
+    const GATES: usize = 3;
+    const NAME: &'static str = "GRUCell";
+    const LAYER_NAME: &'static str = "GRU";
+
+    fn d_input(&self) -> usize {
+        self.d_input
+    }
+
+    fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        // b_hh cannot be folded in: b_hn sits inside the reset gate's product.
+        affine(x, &self.weight_ih, &self.bias_ih)
+    }
+
+    fn step(
+        &self,
+        gates_x: Tensor<B, 2>,
+        weight_hh_t: &Tensor<B, 2>,
+        state: Self::State,
+    ) -> Self::State {
+        let mut gates_h = state.hidden.clone().matmul(weight_hh_t.clone());
+        if let Some(b) = &self.bias_hh {
+            gates_h = gates_h + b.val().unsqueeze_dim(0);
+        }
+        let [xr, xz, xn]: [Tensor<B, 2>; 3] = gates_x
+            .chunk(3, 1)
+            .try_into()
+            .expect("3*H columns split into 3 gates");
+        let [hr, hz, hn]: [Tensor<B, 2>; 3] = gates_h
+            .chunk(3, 1)
+            .try_into()
+            .expect("3*H columns split into 3 gates");
+        let r = sigmoid(xr + hr);
+        let z = sigmoid(xz + hz);
+        let n = (xn + r * hn).tanh();
+        // h' = (1 - z) * n + z * h = n + z * (h - n)
+        RnnState::new(n.clone() + z * (state.hidden - n))
+    }
+
+    fn weight_hh_t(&self) -> Tensor<B, 2> {
+        self.weight_hh.val().transpose()
+    }
+}

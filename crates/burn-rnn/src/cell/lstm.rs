@@ -1,0 +1,146 @@
+//! The LSTM cell.
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::tensor::{backend::Backend, Tensor};
+
+use super::{check_step_input, folded_bias, init_weights, sigmoid, step_state, Cell, LstmState};
+
+/// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
+#[derive(Config, Debug)]
+pub struct LstmCellConfig {
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+    /// Whether the cell has the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+    pub initializer: Option<Initializer>,
+    /// If set, the forget gate's bias starts at this value (`b_ih[f] = value`, `b_hh[f] = 0`),
+    /// as Jozefowicz et al. (2015) recommend with 1.0. Ignored without bias.
+    pub forget_bias: Option<f64>,
+}
+
+/// An LSTM cell: one time step of an LSTM, with PyTorch's fused parameters.
+///
+/// ```text
+/// i = σ(W_ii x + b_ii + W_hi h + b_hi)
+/// f = σ(W_if x + b_if + W_hf h + b_hf)
+/// g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+/// o = σ(W_io x + b_io + W_ho h + b_ho)
+/// c' = f * c + i * g
+/// h' = o * tanh(c')
+/// ```
+#[derive(Module, Debug)]
+pub struct LstmCell<B: Backend> {
+    /// Input weights `[4*H, H_in]`, gate blocks in the order i, f, g, o.
+    pub weight_ih: Param<Tensor<B, 2>>,
+    /// Hidden weights `[4*H, H]`, gate blocks in the order i, f, g, o.
+    pub weight_hh: Param<Tensor<B, 2>>,
+    /// Input bias `[4*H]` (i, f, g, o), if the cell has biases.
+    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    /// Hidden bias `[4*H]` (i, f, g, o), if the cell has biases.
+    pub bias_hh: Option<Param<Tensor<B, 1>>>,
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+}
+
+impl LstmCellConfig {
+    /// Creates an [`LstmCell`] on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> LstmCell<B> {
+        let w = init_weights::<B>(
+            4,
+            self.d_input,
+            self.d_hidden,
+            self.bias,
+            &self.initializer,
+            device,
+        );
+        let h = self.d_hidden;
+        let (mut bias_ih, mut bias_hh) = (w.bias_ih, w.bias_hh);
+        if let Some(value) = self.forget_bias {
+            let set = |b: Param<Tensor<B, 1>>, v: f64| {
+                b.map(|t| {
+                    let device = t.device();
+                    t.slice_assign([h..2 * h], Tensor::full([h], v, &device))
+                })
+            };
+            bias_ih = bias_ih.map(|b| set(b, value));
+            bias_hh = bias_hh.map(|b| set(b, 0.0));
+        }
+        LstmCell {
+            weight_ih: w.weight_ih,
+            weight_hh: w.weight_hh,
+            bias_ih,
+            bias_hh,
+            d_input: self.d_input,
+            d_hidden: self.d_hidden,
+        }
+    }
+}
+
+impl<B: Backend> LstmCell<B> {
+    /// One time step.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, H_in]`
+    /// - `state`: `h` and `c` `[N, H]`; `None` is the zero state
+    /// - returns the new state, `h'` and `c'` `[N, H]`
+    ///
+    /// # Panics
+    /// If `x` has not `H_in` features, or the state is not `[N, H]`.
+    pub fn forward(&self, x: Tensor<B, 2>, state: Option<LstmState<B, 2>>) -> LstmState<B, 2> {
+        let dims = x.dims();
+        check_step_input(Self::NAME, &dims, self.d_input);
+        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
+        let gates_x = self.project_input(x);
+        self.step(gates_x, &self.weight_hh_t(), state)
+    }
+}
+
+impl<B: Backend> Cell<B> for LstmCell<B> {
+    type State = LstmState<B, 2>;
+    const GATES: usize = 4;
+    const NAME: &'static str = "LSTMCell";
+    const LAYER_NAME: &'static str = "LSTM";
+
+    fn d_input(&self) -> usize {
+        self.d_input
+    }
+
+    fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let y = x.matmul(self.weight_ih.val().transpose());
+        match folded_bias(&self.bias_ih, &self.bias_hh) {
+            Some(b) => y + b.unsqueeze_dim(0),
+            None => y,
+        }
+    }
+
+    fn step(
+        &self,
+        gates_x: Tensor<B, 2>,
+        weight_hh_t: &Tensor<B, 2>,
+        state: Self::State,
+    ) -> Self::State {
+        let gates = gates_x + state.hidden.matmul(weight_hh_t.clone());
+        let [i, f, g, o]: [Tensor<B, 2>; 4] = gates
+            .chunk(4, 1)
+            .try_into()
+            .expect("4*H gate columns split into 4 gates");
+        let cell = sigmoid(f) * state.cell + sigmoid(i) * g.tanh();
+        let hidden = sigmoid(o) * cell.clone().tanh();
+        LstmState::new(hidden, cell)
+    }
+
+    fn weight_hh_t(&self) -> Tensor<B, 2> {
+        self.weight_hh.val().transpose()
+    }
+}

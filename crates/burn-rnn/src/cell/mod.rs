@@ -1,0 +1,170 @@
+//! One-time-step cells: the single home of each cell's math.
+//!
+//! A cell's step is split in two so that layers can hoist work out of the time loop:
+//! [`Cell::project_input`] applies the input weights to many time steps in one matmul, and
+//! [`Cell::step`] does the recurrent part of one step. A cell's own `forward` is just the two
+//! called back to back.
+
+mod gru;
+mod lstm;
+mod rnn;
+mod state;
+
+pub use gru::{GruCell, GruCellConfig};
+pub use lstm::{LstmCell, LstmCellConfig};
+pub use rnn::{Nonlinearity, RnnCell, RnnCellConfig};
+pub use state::{CellState, GruState, LstmState, RnnState};
+
+use burn::module::{Initializer, Module, Param};
+use burn::tensor::{backend::Backend, Tensor};
+
+/// What a recurrent layer needs from a cell: the hoisted input projection and one step.
+///
+/// Implemented by [`RnnCell`], [`LstmCell`] and [`GruCell`]; the layer
+/// [`Recurrent`](crate::Recurrent) is generic over it.
+pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
+    /// The per-step state: `[N, H]` tensors.
+    type State: CellState<B>;
+
+    /// The number of gate blocks `G` stacked in the fused weights (1, 4 or 3).
+    const GATES: usize;
+
+    /// The cell kind in PyTorch's words, used in messages (e.g. `"LSTMCell"`).
+    const NAME: &'static str;
+
+    /// The matching layer's name in PyTorch's words, used in messages (e.g. `"LSTM"`).
+    const LAYER_NAME: &'static str;
+
+    /// Input features `H_in`.
+    fn d_input(&self) -> usize;
+
+    /// Hidden size `H`.
+    fn d_hidden(&self) -> usize;
+
+    /// Applies the input weights to any number of rows at once.
+    ///
+    /// # Shapes
+    /// - `x`: `[M, H_in]` (for a layer `M = L * N`, every time step in one matmul)
+    /// - returns `[M, G*H]`: `x W_ih^T + b_ih`, plus `b_hh` where the cell's math allows
+    ///   folding it in (RNN, LSTM).
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+
+    /// One recurrent step from an already projected input.
+    ///
+    /// # Shapes
+    /// - `gates_x`: `[N, G*H]`, one time step of [`Cell::project_input`]'s output
+    /// - `weight_hh_t`: `[H, G*H]`, the transposed hidden weights (transposed once per
+    ///   sequence by the caller, see [`Cell::weight_hh_t`])
+    /// - `state`: `[N, H]` tensors; returns the new state, same shapes
+    fn step(
+        &self,
+        gates_x: Tensor<B, 2>,
+        weight_hh_t: &Tensor<B, 2>,
+        state: Self::State,
+    ) -> Self::State;
+
+    /// The hidden weights transposed, `[H, G*H]`, ready for `h W_hh^T`.
+    fn weight_hh_t(&self) -> Tensor<B, 2>;
+}
+
+/// Parameters shared by the three cells, in PyTorch's layout.
+///
+/// Kept private: each cell exposes its own fields so the gate order is written on each.
+pub(crate) fn init_weights<B: Backend>(
+    gates: usize,
+    d_input: usize,
+    d_hidden: usize,
+    bias: bool,
+    initializer: &Option<Initializer>,
+    device: &B::Device,
+) -> Weights<B> {
+    let initializer = initializer
+        .clone()
+        .unwrap_or_else(|| pytorch_default_init(d_hidden));
+    let rows = gates * d_hidden;
+    let init_bias =
+        || bias.then(|| initializer.init_with([rows], Some(d_hidden), Some(rows), device));
+    Weights {
+        weight_ih: initializer.init_with([rows, d_input], Some(d_input), Some(rows), device),
+        weight_hh: initializer.init_with([rows, d_hidden], Some(d_hidden), Some(rows), device),
+        bias_ih: init_bias(),
+        bias_hh: init_bias(),
+    }
+}
+
+/// PyTorch's default for every recurrent parameter: U(-1/sqrt(H), 1/sqrt(H)).
+pub(crate) fn pytorch_default_init(d_hidden: usize) -> Initializer {
+    let k = 1.0 / (d_hidden as f64).sqrt();
+    Initializer::Uniform { min: -k, max: k }
+}
+
+pub(crate) struct Weights<B: Backend> {
+    pub weight_ih: Param<Tensor<B, 2>>,
+    pub weight_hh: Param<Tensor<B, 2>>,
+    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    pub bias_hh: Option<Param<Tensor<B, 1>>>,
+}
+
+/// Checks a step input `[N, H_in]` against the cell, panicking with both shapes.
+pub(crate) fn check_step_input(name: &str, x: &[usize; 2], d_input: usize) {
+    assert!(
+        x[1] == d_input,
+        "{name}: expected input of shape [batch, {d_input}], got {x:?} \
+         (input feature size: expected {d_input}, got {})",
+        x[1]
+    );
+}
+
+/// The given state checked against `[batch, hidden]`, or the zero state.
+pub(crate) fn step_state<B: Backend, S: CellState<B>>(
+    name: &str,
+    state: Option<S>,
+    batch: usize,
+    hidden: usize,
+    device: &B::Device,
+) -> S {
+    match state {
+        None => S::zeros(batch, hidden, device),
+        Some(s) => {
+            if let Err(e) = s.check_dims([batch, hidden]) {
+                panic!("{name}: {e}");
+            }
+            s
+        }
+    }
+}
+
+/// The logistic sigmoid in the tensor's own precision, `0.5 * tanh(x / 2) + 0.5`.
+///
+/// Burn 0.21's `activation::sigmoid` computes in f32 whatever the dtype (it casts), which
+/// breaks f64 gradient checks; the tanh form is exact in every dtype, saturates without
+/// overflow and its gradient never meets `0 * inf`.
+pub(crate) fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
+}
+
+/// `x W^T + b` for a fused weight `W: [G*H, H_in]` and optional bias `[G*H]`.
+pub(crate) fn affine<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: &Param<Tensor<B, 2>>,
+    bias: &Option<Param<Tensor<B, 1>>>,
+) -> Tensor<B, 2> {
+    let y = x.matmul(weight.val().transpose());
+    match bias {
+        Some(b) => y + b.val().unsqueeze_dim(0),
+        None => y,
+    }
+}
+
+/// `b_ih + b_hh` when both exist: the bias that RNN and LSTM fold into the input projection.
+pub(crate) fn folded_bias<B: Backend>(
+    bias_ih: &Option<Param<Tensor<B, 1>>>,
+    bias_hh: &Option<Param<Tensor<B, 1>>>,
+) -> Option<Tensor<B, 1>> {
+    match (bias_ih, bias_hh) {
+        (Some(a), Some(b)) => Some(a.val() + b.val()),
+        (Some(a), None) => Some(a.val()),
+        (None, Some(b)) => Some(b.val()),
+        (None, None) => None,
+    }
+}

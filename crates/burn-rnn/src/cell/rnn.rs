@@ -1,0 +1,137 @@
+//! The vanilla (Elman) RNN cell.
+
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::tensor::{activation::relu, backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::{check_step_input, folded_bias, init_weights, step_state, Cell, RnnState};
+
+/// The nonlinearity of a vanilla RNN, as PyTorch's `nonlinearity` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Nonlinearity {
+    /// `tanh` (PyTorch's default).
+    #[default]
+    Tanh,
+    /// `relu`.
+    Relu,
+}
+
+/// Configuration of an [`RnnCell`] (PyTorch's `nn.RNNCell`).
+#[derive(Config, Debug)]
+pub struct RnnCellConfig {
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+    /// Whether the cell has the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// The nonlinearity: tanh (default) or relu.
+    #[config(default = "Nonlinearity::Tanh")]
+    pub nonlinearity: Nonlinearity,
+    /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+    pub initializer: Option<Initializer>,
+}
+
+/// A vanilla RNN cell: `h' = act(W_ih x + b_ih + W_hh h + b_hh)`, act = tanh or relu.
+#[derive(Module, Debug)]
+pub struct RnnCell<B: Backend> {
+    /// Input weights `[H, H_in]`.
+    pub weight_ih: Param<Tensor<B, 2>>,
+    /// Hidden weights `[H, H]`.
+    pub weight_hh: Param<Tensor<B, 2>>,
+    /// Input bias `[H]`, if the cell has biases.
+    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    /// Hidden bias `[H]`, if the cell has biases.
+    pub bias_hh: Option<Param<Tensor<B, 1>>>,
+    /// The nonlinearity.
+    #[module(skip)]
+    pub nonlinearity: Nonlinearity,
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+}
+
+impl RnnCellConfig {
+    /// Creates an [`RnnCell`] on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> RnnCell<B> {
+        let w = init_weights::<B>(
+            1,
+            self.d_input,
+            self.d_hidden,
+            self.bias,
+            &self.initializer,
+            device,
+        );
+        RnnCell {
+            weight_ih: w.weight_ih,
+            weight_hh: w.weight_hh,
+            bias_ih: w.bias_ih,
+            bias_hh: w.bias_hh,
+            nonlinearity: self.nonlinearity,
+            d_input: self.d_input,
+            d_hidden: self.d_hidden,
+        }
+    }
+}
+
+impl<B: Backend> RnnCell<B> {
+    /// One time step.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, H_in]`
+    /// - `state`: `h: [N, H]`; `None` is the zero state
+    /// - returns the new state `h': [N, H]`
+    ///
+    /// # Panics
+    /// If `x` has not `H_in` features, or the state is not `[N, H]`.
+    pub fn forward(&self, x: Tensor<B, 2>, state: Option<RnnState<B, 2>>) -> RnnState<B, 2> {
+        let dims = x.dims();
+        check_step_input(Self::NAME, &dims, self.d_input);
+        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
+        let gates_x = self.project_input(x);
+        self.step(gates_x, &self.weight_hh_t(), state)
+    }
+}
+
+impl<B: Backend> Cell<B> for RnnCell<B> {
+    type State = RnnState<B, 2>;
+    const GATES: usize = 1;
+    const NAME: &'static str = "RNNCell";
+    const LAYER_NAME: &'static str = "RNN";
+
+    fn d_input(&self) -> usize {
+        self.d_input
+    }
+
+    fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let y = x.matmul(self.weight_ih.val().transpose());
+        match folded_bias(&self.bias_ih, &self.bias_hh) {
+            Some(b) => y + b.unsqueeze_dim(0),
+            None => y,
+        }
+    }
+
+    fn step(
+        &self,
+        gates_x: Tensor<B, 2>,
+        weight_hh_t: &Tensor<B, 2>,
+        state: Self::State,
+    ) -> Self::State {
+        let pre = gates_x + state.hidden.matmul(weight_hh_t.clone());
+        RnnState::new(match self.nonlinearity {
+            Nonlinearity::Tanh => pre.tanh(),
+            Nonlinearity::Relu => relu(pre),
+        })
+    }
+
+    fn weight_hh_t(&self) -> Tensor<B, 2> {
+        self.weight_hh.val().transpose()
+    }
+}

@@ -1,0 +1,240 @@
+//! Recurrent states: `[N, H]` for a cell, `[num_layers*D, N, H]` for a layer.
+
+use burn::tensor::{backend::Backend, Tensor};
+
+/// The state of a vanilla RNN or a GRU: just the hidden state.
+///
+/// `D = 2` for a cell (`hidden: [N, H]`), `D = 3` for a layer
+/// (`hidden: [num_layers*D, N, H]`, PyTorch's `h_n`).
+#[derive(Debug, Clone)]
+pub struct RnnState<B: Backend, const D: usize> {
+    /// The hidden state `h`.
+    pub hidden: Tensor<B, D>,
+}
+
+/// The GRU's state is a hidden state alone, as the vanilla RNN's.
+pub type GruState<B, const D: usize> = RnnState<B, D>;
+
+/// The state of an LSTM: hidden state `h` and cell state `c`, of the same shape.
+///
+/// `D = 2` for a cell (`[N, H]` each), `D = 3` for a layer (`[num_layers*D, N, H]` each,
+/// PyTorch's `(h_n, c_n)`).
+#[derive(Debug, Clone)]
+pub struct LstmState<B: Backend, const D: usize> {
+    /// The hidden state `h`.
+    pub hidden: Tensor<B, D>,
+    /// The cell state `c`.
+    pub cell: Tensor<B, D>,
+}
+
+impl<B: Backend, const D: usize> RnnState<B, D> {
+    /// Wraps a hidden state.
+    pub fn new(hidden: Tensor<B, D>) -> Self {
+        Self { hidden }
+    }
+
+    /// The hidden state: `[N, H]` (cell) or `[num_layers*D, N, H]` (layer).
+    pub fn hidden(&self) -> &Tensor<B, D> {
+        &self.hidden
+    }
+
+    /// The state detached from the autodiff graph (for truncated BPTT).
+    pub fn detach(self) -> Self {
+        Self::new(self.hidden.detach())
+    }
+}
+
+impl<B: Backend, const D: usize> LstmState<B, D> {
+    /// Wraps a hidden and a cell state of the same shape.
+    pub fn new(hidden: Tensor<B, D>, cell: Tensor<B, D>) -> Self {
+        Self { hidden, cell }
+    }
+
+    /// The hidden state `h`: `[N, H]` (cell) or `[num_layers*D, N, H]` (layer).
+    pub fn hidden(&self) -> &Tensor<B, D> {
+        &self.hidden
+    }
+
+    /// The cell state `c`, same shape as [`LstmState::hidden`].
+    pub fn cell(&self) -> &Tensor<B, D> {
+        &self.cell
+    }
+
+    /// The state detached from the autodiff graph (for truncated BPTT).
+    pub fn detach(self) -> Self {
+        Self::new(self.hidden.detach(), self.cell.detach())
+    }
+}
+
+impl<B: Backend> RnnState<B, 2> {
+    /// The zero state `[batch, hidden]` (PyTorch's default `h_0`; the seed's
+    /// `reset_hidden_state`).
+    pub fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
+        Self::new(Tensor::zeros([batch, hidden], device))
+    }
+}
+
+impl<B: Backend> RnnState<B, 3> {
+    /// The zero layer state `[num_layers*D, batch, hidden]`.
+    pub fn zeros(layers_x_dirs: usize, batch: usize, hidden: usize, device: &B::Device) -> Self {
+        Self::new(Tensor::zeros([layers_x_dirs, batch, hidden], device))
+    }
+}
+
+impl<B: Backend> LstmState<B, 2> {
+    /// The zero state, `h` and `c` both `[batch, hidden]`.
+    pub fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
+        let z = Tensor::zeros([batch, hidden], device);
+        Self::new(z.clone(), z)
+    }
+}
+
+impl<B: Backend> LstmState<B, 3> {
+    /// The zero layer state, `h` and `c` both `[num_layers*D, batch, hidden]`.
+    pub fn zeros(layers_x_dirs: usize, batch: usize, hidden: usize, device: &B::Device) -> Self {
+        let z = Tensor::zeros([layers_x_dirs, batch, hidden], device);
+        Self::new(z.clone(), z)
+    }
+}
+
+/// What a layer does with a cell's state: start it at zero, read `h`, freeze it past a
+/// sequence's end, and stack or split the per-layer states in PyTorch's `[layers*D, N, H]` form.
+pub trait CellState<B: Backend>: Clone + Sized {
+    /// The whole layer's state: the same parts stacked to `[num_layers*D, N, H]`.
+    type Layer: Clone;
+
+    /// The zero state `[batch, hidden]`.
+    fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self;
+
+    /// The hidden state `h: [N, H]`, which is also the cell's output.
+    fn output(&self) -> Tensor<B, 2>;
+
+    /// Checks that every part is `expected = [N, H]`; the error names the part and both shapes.
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String>;
+
+    /// `self` where `mask` is 1 and `previous` where it is 0.
+    ///
+    /// # Shapes
+    /// - `mask`: `[N, 1]`, 1.0 for sequences still running, 0.0 for finished ones
+    fn select(self, previous: Self, mask: &Tensor<B, 2>) -> Self;
+
+    /// Stacks `num_layers*D` states `[N, H]` into `[num_layers*D, N, H]`.
+    fn stack(states: Vec<Self>) -> Self::Layer;
+
+    /// Splits a layer state `[num_layers*D, N, H]` into its `[N, H]` parts.
+    fn unstack(layer: Self::Layer) -> Vec<Self>;
+
+    /// The shape `[num_layers*D, N, H]` of a layer state (every part; they are checked equal).
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String>;
+}
+
+fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
+    // old + (new - old) * mask: exact where mask is 0 or 1, and differentiable in both.
+    old.clone() + (new - old) * mask.clone()
+}
+
+fn check_part<B: Backend>(
+    part: &str,
+    t: &Tensor<B, 2>,
+    expected: [usize; 2],
+) -> Result<(), String> {
+    let got = t.dims();
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {part} state of shape {expected:?}, got {got:?}"
+        ))
+    }
+}
+
+fn unstack3<B: Backend>(t: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
+    let n = t.dims()[0];
+    t.chunk(n, 0)
+        .into_iter()
+        .map(|p| p.squeeze_dim(0))
+        .collect()
+}
+
+impl<B: Backend> CellState<B> for RnnState<B, 2> {
+    type Layer = RnnState<B, 3>;
+
+    fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
+        RnnState::<B, 2>::zeros(batch, hidden, device)
+    }
+
+    fn output(&self) -> Tensor<B, 2> {
+        self.hidden.clone()
+    }
+
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String> {
+        check_part("hidden", &self.hidden, expected)
+    }
+
+    fn select(self, previous: Self, mask: &Tensor<B, 2>) -> Self {
+        Self::new(select(self.hidden, previous.hidden, mask))
+    }
+
+    fn stack(states: Vec<Self>) -> Self::Layer {
+        RnnState::new(Tensor::stack(
+            states.into_iter().map(|s| s.hidden).collect(),
+            0,
+        ))
+    }
+
+    fn unstack(layer: Self::Layer) -> Vec<Self> {
+        unstack3(layer.hidden).into_iter().map(Self::new).collect()
+    }
+
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String> {
+        Ok(layer.hidden.dims())
+    }
+}
+
+impl<B: Backend> CellState<B> for LstmState<B, 2> {
+    type Layer = LstmState<B, 3>;
+
+    fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
+        LstmState::<B, 2>::zeros(batch, hidden, device)
+    }
+
+    fn output(&self) -> Tensor<B, 2> {
+        self.hidden.clone()
+    }
+
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String> {
+        check_part("hidden", &self.hidden, expected)?;
+        check_part("cell", &self.cell, expected)
+    }
+
+    fn select(self, previous: Self, mask: &Tensor<B, 2>) -> Self {
+        Self::new(
+            select(self.hidden, previous.hidden, mask),
+            select(self.cell, previous.cell, mask),
+        )
+    }
+
+    fn stack(states: Vec<Self>) -> Self::Layer {
+        let (h, c): (Vec<_>, Vec<_>) = states.into_iter().map(|s| (s.hidden, s.cell)).unzip();
+        LstmState::new(Tensor::stack(h, 0), Tensor::stack(c, 0))
+    }
+
+    fn unstack(layer: Self::Layer) -> Vec<Self> {
+        unstack3(layer.hidden)
+            .into_iter()
+            .zip(unstack3(layer.cell))
+            .map(|(h, c)| Self::new(h, c))
+            .collect()
+    }
+
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String> {
+        let (h, c) = (layer.hidden.dims(), layer.cell.dims());
+        if h != c {
+            return Err(format!(
+                "LSTM state: hidden and cell must have the same shape, got hidden {h:?} and \
+                 cell {c:?}"
+            ));
+        }
+        Ok(h)
+    }
+}

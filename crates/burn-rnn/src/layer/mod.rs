@@ -1,0 +1,363 @@
+//! Whole-sequence layers: stacking, directions, variable lengths, and the unroll over time.
+//!
+//! [`Recurrent`] is one layer type generic over the [`Cell`]; [`Rnn`], [`Lstm`] and [`Gru`] are
+//! its three instances, built from [`RnnConfig`], [`LstmConfig`] and [`GruConfig`].
+
+mod config;
+
+pub use config::{GruConfig, LstmConfig, RnnConfig};
+
+use core::marker::PhantomData;
+
+use burn::module::Module;
+use burn::nn::Dropout;
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
+
+/// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
+///
+/// Use it through [`Rnn`], [`Lstm`] or [`Gru`]. The cells are stored in PyTorch's order,
+/// `cells[layer * D + direction]`; the cells of layer 0 take `H_in` features, the others
+/// `D * H` (both directions of the layer below, concatenated).
+///
+/// Equivalent naive loop, per layer and direction (the layer hoists `project_input` for all
+/// time steps into one matmul and calls the cell's step once per time step):
+/// ```text
+/// for t in 0..L (or L-1 down to 0 for the reverse direction):
+///     state = cell.forward(x[t], state)     // frozen once t >= lengths[n]
+///     out[t] = state.h                      // zero once t >= lengths[n]
+/// ```
+#[derive(Module, Debug)]
+pub struct Recurrent<B: Backend, C> {
+    /// The cells, index `layer * D + direction`.
+    pub cells: Vec<C>,
+    /// Dropout on the outputs of every layer but the last (active only on autodiff backends).
+    pub dropout: Dropout,
+    /// Number of stacked layers.
+    pub num_layers: usize,
+    /// Whether each layer also runs over the sequence backwards (`D = 2`).
+    pub bidirectional: bool,
+    /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
+    pub batch_first: bool,
+    phantom: PhantomData<B>,
+}
+
+/// A vanilla RNN layer stack (PyTorch's `nn.RNN`), built by [`RnnConfig`].
+pub type Rnn<B> = Recurrent<B, RnnCell<B>>;
+/// An LSTM layer stack (PyTorch's `nn.LSTM`), built by [`LstmConfig`].
+pub type Lstm<B> = Recurrent<B, LstmCell<B>>;
+/// A GRU layer stack (PyTorch's `nn.GRU`), built by [`GruConfig`].
+pub type Gru<B> = Recurrent<B, GruCell<B>>;
+
+/// The layer-level state of a cell kind: `[num_layers*D, N, H]` tensors.
+pub type LayerState<B, C> = <<C as Cell<B>>::State as CellState<B>>::Layer;
+
+/// The input of [`Recurrent::forward_with`]: a batch of sequences, an optional initial state
+/// and optional per-sequence lengths.
+#[derive(Debug, Clone)]
+pub struct RecurrentInput<B: Backend, S> {
+    /// The sequences: `[N, L, H_in]` (batch first) or `[L, N, H_in]`.
+    pub input: Tensor<B, 3>,
+    /// The initial state, `[num_layers*D, N, H]` tensors; `None` is zeros.
+    pub state: Option<S>,
+    /// One length per sequence, each in `1..=L`; `None` means all are `L` long. Past its
+    /// length a sequence's state is frozen and its outputs are zero, as with PyTorch's
+    /// `pack_padded_sequence`.
+    pub lengths: Option<Vec<usize>>,
+}
+
+impl<B: Backend, S> RecurrentInput<B, S> {
+    /// Sequences `[N, L, H_in]` (or `[L, N, H_in]`), zero initial state, full lengths.
+    pub fn new(input: Tensor<B, 3>) -> Self {
+        Self {
+            input,
+            state: None,
+            lengths: None,
+        }
+    }
+
+    /// With an initial state `[num_layers*D, N, H]`.
+    pub fn with_state(mut self, state: S) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// With one length per sequence (`N` values, each in `1..=L`).
+    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Self {
+        self.lengths = Some(lengths);
+        self
+    }
+}
+
+/// What a layer returns: the outputs of the last layer and the final states of all layers.
+#[derive(Debug, Clone)]
+pub struct RecurrentOutput<B: Backend, S> {
+    /// The last layer's hidden states at every step: `[N, L, D*H]` (batch first) or
+    /// `[L, N, D*H]`; the forward direction's features come first. Zero past a sequence's
+    /// length.
+    pub output: Tensor<B, 3>,
+    /// The final state of every layer and direction: `[num_layers*D, N, H]` tensors, index
+    /// `layer * D + direction`. With lengths, each sequence's own last step (forward) or
+    /// first step (reverse).
+    pub state: S,
+}
+
+impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
+    /// Builds a layer from its cells (`cells[layer * D + direction]`); used by the configs.
+    pub(crate) fn from_cells(
+        cells: Vec<C>,
+        dropout: Dropout,
+        num_layers: usize,
+        bidirectional: bool,
+        batch_first: bool,
+    ) -> Self {
+        Self {
+            cells,
+            dropout,
+            num_layers,
+            bidirectional,
+            batch_first,
+            phantom: PhantomData,
+        }
+    }
+
+    /// Number of directions `D`: 2 if bidirectional, else 1.
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Input features `H_in`.
+    pub fn d_input(&self) -> usize {
+        self.cells[0].d_input()
+    }
+
+    /// Hidden size `H`.
+    pub fn d_hidden(&self) -> usize {
+        self.cells[0].d_hidden()
+    }
+
+    /// The cell of one layer and direction (0 forward, 1 reverse).
+    pub fn cell(&self, layer: usize, direction: usize) -> &C {
+        &self.cells[layer * self.num_directions() + direction]
+    }
+
+    /// Runs the layers over whole sequences.
+    ///
+    /// # Shapes
+    /// - `input`: `[N, L, H_in]` if `batch_first` (the default), else `[L, N, H_in]`
+    /// - `state`: initial state, `[num_layers*D, N, H]` tensors; `None` is zeros
+    /// - returns `output: [N, L, D*H]` (or `[L, N, D*H]`) and the final `state`,
+    ///   `[num_layers*D, N, H]` tensors
+    ///
+    /// # Panics
+    /// If the input's feature size is not `H_in`, or the state's shape is not
+    /// `[num_layers*D, N, H]`; the message gives the expected and the actual shape.
+    pub fn forward(
+        &self,
+        input: Tensor<B, 3>,
+        state: Option<LayerState<B, C>>,
+    ) -> RecurrentOutput<B, LayerState<B, C>> {
+        self.forward_with(RecurrentInput {
+            input,
+            state,
+            lengths: None,
+        })
+    }
+
+    /// Runs the layers over whole sequences, with optional per-sequence lengths.
+    ///
+    /// # Shapes
+    /// As [`Recurrent::forward`], plus `lengths`: `N` values in `1..=L`. The outputs past a
+    /// sequence's length are zero and its state is frozen there; the reverse direction starts
+    /// at each sequence's own last element. This equals PyTorch's `pack_padded_sequence` then
+    /// `pad_packed_sequence(total_length = L)`.
+    ///
+    /// # Panics
+    /// As [`Recurrent::forward`], and if `lengths` has not `N` values or one is 0 or over `L`.
+    pub fn forward_with(
+        &self,
+        input: RecurrentInput<B, LayerState<B, C>>,
+    ) -> RecurrentOutput<B, LayerState<B, C>> {
+        let name = C::LAYER_NAME;
+        let x = input.input;
+        let dims = x.dims();
+        let (batch, seq) = if self.batch_first {
+            (dims[0], dims[1])
+        } else {
+            (dims[1], dims[0])
+        };
+        let (d_input, d_hidden, dirs) = (self.d_input(), self.d_hidden(), self.num_directions());
+        if dims[2] != d_input {
+            let layout = if self.batch_first {
+                "[batch, seq, input]"
+            } else {
+                "[seq, batch, input]"
+            };
+            panic!(
+                "{name}: expected input of shape {layout} with input = {d_input}, got {dims:?} \
+                 (input feature size: expected {d_input}, got {})",
+                dims[2]
+            );
+        }
+        assert!(
+            seq > 0 && batch > 0,
+            "{name}: expected a non-empty input, got shape {dims:?}"
+        );
+        let device = x.device();
+        let masks = input
+            .lengths
+            .as_deref()
+            .and_then(|lengths| step_masks::<B>(name, lengths, batch, seq, &device));
+
+        let expected_state = [self.num_layers * dirs, batch, d_hidden];
+        let mut initial: Vec<Option<C::State>> = match input.state {
+            None => (0..expected_state[0]).map(|_| None).collect(),
+            Some(state) => {
+                let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(
+                    got == expected_state,
+                    "{name}: expected initial state of shape {expected_state:?} \
+                     [num_layers*D, batch, hidden], got {got:?}"
+                );
+                C::State::unstack(state).into_iter().map(Some).collect()
+            }
+        };
+
+        // Time-major from here on: each step's slice is contiguous.
+        let mut layer_input = if self.batch_first {
+            x.swap_dims(0, 1)
+        } else {
+            x
+        };
+        let mut finals = Vec::with_capacity(expected_state[0]);
+        for layer in 0..self.num_layers {
+            if layer > 0 {
+                layer_input = self.dropout.forward(layer_input);
+            }
+            let mut outputs = Vec::with_capacity(dirs);
+            for direction in 0..dirs {
+                let index = layer * dirs + direction;
+                let cell = &self.cells[index];
+                let state = initial[index]
+                    .take()
+                    .unwrap_or_else(|| C::State::zeros(batch, d_hidden, &device));
+                let (output, last) = unroll(
+                    cell,
+                    layer_input.clone(),
+                    state,
+                    masks.as_deref(),
+                    direction == 1,
+                );
+                outputs.push(output);
+                finals.push(last);
+            }
+            layer_input = if outputs.len() == 1 {
+                outputs.pop().expect("one direction")
+            } else {
+                Tensor::cat(outputs, 2)
+            };
+        }
+        let output = if self.batch_first {
+            layer_input.swap_dims(0, 1)
+        } else {
+            layer_input
+        };
+        RecurrentOutput {
+            output,
+            state: C::State::stack(finals),
+        }
+    }
+}
+
+/// Runs one cell over a whole time-major sequence in one direction.
+///
+/// # Shapes
+/// - `input`: `[L, N, F]`; `masks`: `L` tensors `[N, 1]` (1.0 while a sequence runs)
+/// - returns the outputs `[L, N, H]` in time order and the final state
+fn unroll<B: Backend, C: Cell<B>>(
+    cell: &C,
+    input: Tensor<B, 3>,
+    mut state: C::State,
+    masks: Option<&[Tensor<B, 2>]>,
+    reverse: bool,
+) -> (Tensor<B, 3>, C::State) {
+    let [seq, batch, features] = input.dims();
+    // The input projection of every time step in one matmul.
+    let gates_x = cell
+        .project_input(input.reshape([seq * batch, features]))
+        .reshape([seq, batch, C::GATES * cell.d_hidden()]);
+    let weight_hh_t = cell.weight_hh_t();
+    let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
+        .chunk(seq, 0)
+        .into_iter()
+        .map(|g| g.squeeze_dim(0))
+        .enumerate()
+        .collect();
+    if reverse {
+        steps.reverse();
+    }
+    let mut outputs = Vec::with_capacity(seq);
+    for (t, gates_t) in steps {
+        match masks {
+            None => {
+                state = cell.step(gates_t, &weight_hh_t, state);
+                outputs.push(state.output());
+            }
+            Some(masks) => {
+                let new = cell.step(gates_t, &weight_hh_t, state.clone());
+                outputs.push(new.output() * masks[t].clone());
+                state = new.select(state, &masks[t]);
+            }
+        }
+    }
+    if reverse {
+        outputs.reverse();
+    }
+    (Tensor::stack(outputs, 0), state)
+}
+
+/// Checks `lengths` and returns one `[N, 1]` mask per time step, or `None` when every
+/// sequence is full length.
+fn step_masks<B: Backend>(
+    name: &str,
+    lengths: &[usize],
+    batch: usize,
+    seq: usize,
+    device: &B::Device,
+) -> Option<Vec<Tensor<B, 2>>> {
+    assert!(
+        lengths.len() == batch,
+        "{name}: expected one length per sequence ({batch}), got {} lengths",
+        lengths.len()
+    );
+    for (n, &len) in lengths.iter().enumerate() {
+        assert!(
+            (1..=seq).contains(&len),
+            "{name}: expected every length in 1..={seq} (the sequence length), got {len} for \
+             sequence {n}"
+        );
+    }
+    if lengths.iter().all(|&len| len == seq) {
+        return None;
+    }
+    let values: Vec<f32> = (0..seq)
+        .flat_map(|t| {
+            lengths
+                .iter()
+                .map(move |&len| if t < len { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let masks = Tensor::<B, 3>::from_data(TensorData::new(values, [seq, batch, 1]), device);
+    Some(
+        masks
+            .chunk(seq, 0)
+            .into_iter()
+            .map(|m| m.squeeze_dim(0))
+            .collect(),
+    )
+}

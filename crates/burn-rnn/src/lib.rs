@@ -1,0 +1,71 @@
+//! # burn-rnn
+//!
+//! Recurrent neural networks for [Burn](https://burn.dev): vanilla RNN, LSTM and GRU **cells**
+//! (one time step) and **layers** (whole sequences, stacked, bidirectional, variable length),
+//! generic over `B: Backend`, with PyTorch's parameter layout so that `state_dict`s load
+//! untouched and outputs match.
+//!
+//! ## Contents
+//! - [`RnnCell`], [`LstmCell`], [`GruCell`]: one step, `forward(x_t, state) -> state`.
+//! - [`Rnn`], [`Lstm`], [`Gru`]: whole sequences (the same generic [`Recurrent`] layer over the
+//!   three cells), returning a [`RecurrentOutput`].
+//! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
+//!   parameter names ([`PytorchParams`]).
+//! - [`backend`]: the backend type aliases chosen by the Cargo features.
+//!
+//! ## Shape legend
+//! | letter | meaning |
+//! | --- | --- |
+//! | `N` | batch size |
+//! | `L` | sequence length |
+//! | `D` | number of directions: 2 if bidirectional, else 1 |
+//! | `H_in` | input features |
+//! | `H` | hidden size |
+//! | `G` | gates: 1 (RNN), 4 (LSTM), 3 (GRU) |
+//!
+//! A layer takes `[N, L, H_in]` (or `[L, N, H_in]` with `batch_first = false`) and returns
+//! `[N, L, D*H]`, plus final states of shape `[num_layers*D, N, H]` ordered as PyTorch orders
+//! them: index `layer * D + direction`.
+//!
+//! ## Parameters and gate order
+//! Every cell stores, as PyTorch does, `weight_ih: [G*H, H_in]`, `weight_hh: [G*H, H]`,
+//! `bias_ih: [G*H]`, `bias_hh: [G*H]` (the biases are optional). Gate blocks are stacked in
+//! PyTorch's order: LSTM `i, f, g, o`; GRU `r, z, n`, with the GRU's reset gate applied to
+//! `W_hn h + b_hn`. Default init is U(-1/sqrt(H), 1/sqrt(H)) for every parameter.
+//!
+//! ## Feature flags
+//! | feature | default | what it does |
+//! | --- | --- | --- |
+//! | `ndarray` | yes | [`backend::DefaultBackend`] is `NdArray<f32>` (CPU) |
+//! | `wgpu` | no | [`backend::DefaultBackend`] is `Wgpu` (GPU through wgpu; wins over `ndarray`) |
+//!
+//! The modules never name a backend: the features only pick the aliases in [`backend`].
+//!
+//! ## Example
+//! ```
+//! use burn_rnn::{LstmConfig, backend::DefaultBackend as B};
+//! use burn::tensor::{Distribution, Tensor};
+//!
+//! let device = Default::default();
+//! let lstm = LstmConfig::new(8, 16).with_num_layers(2).with_bidirectional(true).init::<B>(&device);
+//! let x = Tensor::<B, 3>::random([4, 10, 8], Distribution::Default, &device); // [N, L, H_in]
+//! let out = lstm.forward(x, None);
+//! assert_eq!(out.output.dims(), [4, 10, 32]); // [N, L, D*H]
+//! assert_eq!(out.state.hidden.dims(), [4, 4, 16]); // [num_layers*D, N, H]
+//! ```
+#![warn(missing_docs)]
+
+pub mod backend;
+mod cell;
+pub mod import;
+mod layer;
+
+pub use cell::{
+    Cell, CellState, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig, LstmState,
+    Nonlinearity, RnnCell, RnnCellConfig, RnnState,
+};
+pub use import::{ImportError, PytorchParams};
+pub use layer::{
+    Gru, GruConfig, LayerState, Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
+    RnnConfig,
+};

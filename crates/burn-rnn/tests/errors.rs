@@ -1,0 +1,135 @@
+//! Bad input panics with a message naming the expected and the actual shape.
+
+mod common;
+
+use burn::tensor::Tensor;
+use burn_rnn::*;
+use common::{device, B};
+
+fn zeros<const D: usize>(shape: [usize; D]) -> Tensor<B, D> {
+    Tensor::zeros(shape, &device())
+}
+
+#[test]
+#[should_panic(
+    expected = "LSTM: expected input of shape [batch, seq, input] with input = 4, \
+                           got [2, 5, 3] (input feature size: expected 4, got 3)"
+)]
+fn layer_rejects_wrong_feature_size() {
+    let lstm = LstmConfig::new(4, 3).init::<B>(&device());
+    lstm.forward(zeros([2, 5, 3]), None);
+}
+
+#[test]
+#[should_panic(expected = "GRU: expected input of shape [seq, batch, input] with input = 4")]
+fn time_major_layer_rejects_wrong_feature_size() {
+    let gru = GruConfig::new(4, 3)
+        .with_batch_first(false)
+        .init::<B>(&device());
+    gru.forward(zeros([5, 2, 6]), None);
+}
+
+#[test]
+#[should_panic(expected = "LSTMCell: expected input of shape [batch, 4], got [2, 7]")]
+fn cell_rejects_wrong_feature_size() {
+    let cell = LstmCellConfig::new(4, 3).init::<B>(&device());
+    cell.forward(zeros([2, 7]), None);
+}
+
+#[test]
+#[should_panic(expected = "GRUCell: expected hidden state of shape [2, 3], got [2, 4]")]
+fn cell_rejects_state_of_wrong_size() {
+    let cell = GruCellConfig::new(4, 3).init::<B>(&device());
+    cell.forward(zeros([2, 4]), Some(GruState::new(zeros([2, 4]))));
+}
+
+#[test]
+#[should_panic(expected = "RNNCell: expected hidden state of shape [2, 3], got [5, 3]")]
+fn cell_rejects_state_with_other_batch() {
+    let cell = RnnCellConfig::new(4, 3).init::<B>(&device());
+    cell.forward(zeros([2, 4]), Some(RnnState::new(zeros([5, 3]))));
+}
+
+#[test]
+#[should_panic(expected = "LSTMCell: expected cell state of shape [2, 3], got [2, 1]")]
+fn lstm_cell_rejects_cell_state_of_wrong_size() {
+    let cell = LstmCellConfig::new(4, 3).init::<B>(&device());
+    cell.forward(
+        zeros([2, 4]),
+        Some(LstmState::new(zeros([2, 3]), zeros([2, 1]))),
+    );
+}
+
+#[test]
+#[should_panic(expected = "RNN: expected initial state of shape [2, 2, 3] \
+                           [num_layers*D, batch, hidden], got [2, 4, 3]")]
+fn layer_rejects_state_with_other_batch() {
+    let rnn = RnnConfig::new(4, 3).with_num_layers(2).init::<B>(&device());
+    rnn.forward(zeros([2, 5, 4]), Some(RnnState::new(zeros([2, 4, 3]))));
+}
+
+#[test]
+#[should_panic(expected = "GRU: expected initial state of shape [4, 2, 3] \
+                           [num_layers*D, batch, hidden], got [2, 2, 3]")]
+fn bidirectional_layer_rejects_unidirectional_state() {
+    let gru = GruConfig::new(4, 3)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .init::<B>(&device());
+    gru.forward(zeros([2, 5, 4]), Some(GruState::new(zeros([2, 2, 3]))));
+}
+
+#[test]
+#[should_panic(expected = "LSTM state: hidden and cell must have the same shape, \
+                           got hidden [1, 2, 3] and cell [1, 2, 4]")]
+fn layer_rejects_lstm_state_parts_of_different_shapes() {
+    let lstm = LstmConfig::new(4, 3).init::<B>(&device());
+    let state = LstmState::new(zeros([1, 2, 3]), zeros([1, 2, 4]));
+    lstm.forward(zeros([2, 5, 4]), Some(state));
+}
+
+#[test]
+#[should_panic(
+    expected = "LSTM: expected every length in 1..=5 (the sequence length), \
+                           got 6 for sequence 1"
+)]
+fn lengths_longer_than_the_sequence_are_rejected() {
+    let lstm = LstmConfig::new(4, 3).init::<B>(&device());
+    lstm.forward_with(RecurrentInput::new(zeros([2, 5, 4])).with_lengths(vec![5, 6]));
+}
+
+#[test]
+#[should_panic(
+    expected = "GRU: expected every length in 1..=5 (the sequence length), \
+                           got 0 for sequence 0"
+)]
+fn zero_lengths_are_rejected() {
+    let gru = GruConfig::new(4, 3).init::<B>(&device());
+    gru.forward_with(RecurrentInput::new(zeros([2, 5, 4])).with_lengths(vec![0, 3]));
+}
+
+#[test]
+#[should_panic(expected = "RNN: expected one length per sequence (2), got 3 lengths")]
+fn one_length_per_sequence_is_required() {
+    let rnn = RnnConfig::new(4, 3).init::<B>(&device());
+    rnn.forward_with(RecurrentInput::new(zeros([2, 5, 4])).with_lengths(vec![5, 3, 1]));
+}
+
+#[test]
+#[should_panic(expected = "LSTM: expected a non-empty input, got shape [2, 0, 4]")]
+fn empty_sequences_are_rejected() {
+    let lstm = LstmConfig::new(4, 3).init::<B>(&device());
+    lstm.forward(zeros([2, 0, 4]), None);
+}
+
+#[test]
+#[should_panic(expected = "LSTM: expected dropout in [0, 1), got 1.5")]
+fn config_rejects_bad_dropout() {
+    LstmConfig::new(4, 3).with_dropout(1.5).init::<B>(&device());
+}
+
+#[test]
+#[should_panic(expected = "GRU: expected num_layers >= 1, got 0")]
+fn config_rejects_zero_layers() {
+    GruConfig::new(4, 3).with_num_layers(0).init::<B>(&device());
+}

@@ -1,0 +1,182 @@
+//! PyTorch files: `torch.save` and safetensors loading, prefixes, the save round trip, and the
+//! errors that name the file and the keys.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::tensor::{Distribution, Tensor, TensorData};
+use burn_rnn::import::{read_tensors, ShapeMismatch};
+use burn_rnn::*;
+use common::{assert_close, device, fixture_path, Fixture, B, TOL};
+
+fn lstm_l2_bi() -> Lstm<B> {
+    LstmConfig::new(4, 3)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .init(&device())
+}
+
+#[test]
+fn torch_save_lstm_state_dict_loads_and_matches_pytorch() {
+    let lstm = lstm_l2_bi()
+        .load_pytorch(fixture_path("lstm_l2_bi.pt"))
+        .unwrap();
+    let fx = Fixture::load("torch_files.safetensors");
+    let out = lstm.forward(fx.tensor::<B, 3>("lstm_l2_bi", "x"), None);
+    let expected = |k| fx.get("lstm_l2_bi", k).unwrap();
+    assert_close("y", out.output.into_data(), expected("y"), TOL);
+    assert_close("h_n", out.state.hidden.into_data(), expected("hn"), TOL);
+    assert_close("c_n", out.state.cell.into_data(), expected("cn"), TOL);
+}
+
+#[test]
+fn torch_save_gru_cell_state_dict_loads_and_matches_pytorch() {
+    let cell = GruCellConfig::new(4, 3)
+        .init::<B>(&device())
+        .load_pytorch(fixture_path("gru_cell.pt"))
+        .unwrap();
+    let fx = Fixture::load("torch_files.safetensors");
+    let h = cell.forward(fx.tensor::<B, 2>("gru_cell", "x"), None);
+    assert_close(
+        "h'",
+        h.hidden.into_data(),
+        fx.get("gru_cell", "y").unwrap(),
+        TOL,
+    );
+}
+
+#[test]
+fn prefixed_keys_load_a_layer_out_of_a_larger_state_dict() {
+    let path = fixture_path("nested.safetensors");
+    let gru = GruConfig::new(4, 3)
+        .init::<B>(&device())
+        .load_pytorch_prefixed(&path, "encoder.rnn.")
+        .unwrap();
+    let file = read_tensors(&path).unwrap();
+    let got = gru.cells[0].weight_hh.val().into_data();
+    assert_eq!(got, file["encoder.rnn.weight_hh_l0"]);
+}
+
+#[test]
+fn safetensors_round_trip_keeps_names_and_values() {
+    let dir = std::env::temp_dir().join(format!("burn-rnn-roundtrip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lstm.safetensors");
+    let original = lstm_l2_bi();
+    original.save_safetensors(&path).unwrap();
+
+    let names: Vec<String> = original
+        .pytorch_shapes()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let mut stored: Vec<String> = read_tensors(&path).unwrap().into_keys().collect();
+    stored.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(stored, expected);
+    assert!(names.contains(&"weight_hh_l1_reverse".to_string()));
+
+    let loaded = lstm_l2_bi().load_pytorch(&path).unwrap();
+    let x = Tensor::<B, 3>::random([2, 6, 4], Distribution::Default, &device());
+    let a = original.forward(x.clone(), None).output.into_data();
+    let b = loaded.forward(x, None).output.into_data();
+    assert_eq!(a, b, "a saved and reloaded LSTM computes the same outputs");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_extra_and_misshaped_keys_are_each_named_and_nothing_is_loaded() {
+    let path = fixture_path("lstm_l2_bi.pt");
+    // Hidden size 5 instead of 3, one layer instead of two, no bias.
+    let lstm = LstmConfig::new(4, 5)
+        .with_bidirectional(true)
+        .with_bias(false)
+        .init::<B>(&device());
+    let err = lstm.load_pytorch(&path).unwrap_err();
+    let ImportError::Mismatch {
+        path: p,
+        missing,
+        unexpected,
+        shapes,
+    } = &err
+    else {
+        panic!("expected a mismatch, got {err}");
+    };
+    assert_eq!(p, &path);
+    assert!(missing.is_empty());
+    assert!(unexpected.contains(&"bias_ih_l0".to_string()));
+    assert!(unexpected.contains(&"weight_ih_l1_reverse".to_string()));
+    assert!(shapes.contains(&ShapeMismatch {
+        key: "weight_ih_l0".into(),
+        expected: vec![20, 4],
+        actual: vec![12, 4],
+    }));
+    let message = err.to_string();
+    assert!(message.contains("lstm_l2_bi.pt"), "{message}");
+    assert!(
+        message
+            .contains("shape mismatch for `weight_hh_l0_reverse`: expected [20, 5], got [12, 3]"),
+        "{message}"
+    );
+
+    let bigger = LstmConfig::new(4, 3)
+        .with_num_layers(3)
+        .with_bidirectional(true);
+    let err = bigger.init::<B>(&device()).load_pytorch(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("missing keys: weight_ih_l2, weight_hh_l2, bias_ih_l2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tensor_of_the_wrong_rank_is_a_shape_mismatch() {
+    let cell = RnnCellConfig::new(2, 2).init::<B>(&device());
+    let mut tensors: HashMap<String, TensorData> = cell.pytorch_tensors().into_iter().collect();
+    tensors.insert("weight_ih".into(), TensorData::new(vec![0.0f32; 4], [4]));
+    let err = cell.load_tensors(tensors, Path::new("mem")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`weight_ih`: expected [2, 2], got [4]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_io_error_naming_it() {
+    let err = RnnCellConfig::new(2, 2)
+        .init::<B>(&device())
+        .load_pytorch("/nonexistent/rnn.safetensors")
+        .unwrap_err();
+    assert!(matches!(err, ImportError::Io { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("/nonexistent/rnn.safetensors"),
+        "{err}"
+    );
+    let err = RnnCellConfig::new(2, 2)
+        .init::<B>(&device())
+        .load_pytorch("/nonexistent/rnn.pt")
+        .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/rnn.pt"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_checkpoint_is_a_format_error_naming_it() {
+    let dir = std::env::temp_dir().join(format!("burn-rnn-garbage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["garbage.safetensors", "garbage.pt"] {
+        let path = dir.join(name);
+        std::fs::write(&path, b"this is not a tensor file").unwrap();
+        let err = GruCellConfig::new(2, 2)
+            .init::<B>(&device())
+            .load_pytorch(&path)
+            .unwrap_err();
+        assert!(matches!(err, ImportError::Format { .. }), "{err:?}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
