@@ -37,7 +37,7 @@
 //! | feature | default | what it does |
 //! | --- | --- | --- |
 //! | `ndarray` | yes | [`backend::DefaultBackend`] is `NdArray<f32>` (CPU) |
-//! | `wgpu` | no | [`backend::DefaultBackend`] is `Wgpu` (GPU through wgpu; wins over `ndarray`) |
+//! | `wgpu` | no | [`backend::DefaultBackend`] is wgpu's `CubeBackend` (GPU; wins over `ndarray`) |
 //!
 //! The modules never name a backend: the features only pick the aliases in [`backend`].
 //!

@@ -83,14 +83,20 @@ fn time_major_layout_equals_batch_first_transposed() {
 
 #[test]
 fn a_layer_equals_its_cell_stepped_by_hand() {
+    for batch in [2, 1] {
+        layer_equals_cell_stepped_by_hand(batch);
+    }
+}
+
+fn layer_equals_cell_stepped_by_hand(batch: usize) {
     let lstm = LstmConfig::new(3, 4).init::<B>(&device());
-    let x = random([2, 5, 3]);
+    let x = random([batch, 5, 3]);
     let out = lstm.forward(x.clone(), None);
     let cell = lstm.cell(0, 0);
     let mut state = None;
     let mut hs = Vec::new();
     for t in 0..5 {
-        let s = cell.forward(x.clone().slice([0..2, t..t + 1]).squeeze_dim(1), state);
+        let s = cell.forward(x.clone().slice([0..batch, t..t + 1]).squeeze_dim(1), state);
         hs.push(s.hidden.clone());
         state = Some(s);
     }

@@ -4,9 +4,7 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{
-    affine, check_step_input, init_weights, sigmoid, step_state, Cell, GruState, RnnState,
-};
+use super::{affine, forward_step, init_weights, sigmoid, Cell, GruState, RnnState};
 
 /// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
 #[derive(Config, Debug)]
@@ -79,11 +77,7 @@ impl<B: Backend> GruCell<B> {
     /// # Panics
     /// If `x` has not `H_in` features, or the state is not `[N, H]`.
     pub fn forward(&self, x: Tensor<B, 2>, state: Option<GruState<B, 2>>) -> GruState<B, 2> {
-        let dims = x.dims();
-        check_step_input(Self::NAME, &dims, self.d_input);
-        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
-        let gates_x = self.project_input(x);
-        self.step(gates_x, &self.weight_hh_t(), state)
+        forward_step(self, x, state)
     }
 }
 

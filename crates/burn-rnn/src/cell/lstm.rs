@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{check_step_input, folded_bias, init_weights, sigmoid, step_state, Cell, LstmState};
+use super::{affine_folded, forward_step, init_weights, sigmoid, Cell, LstmState};
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
 #[derive(Config, Debug)]
@@ -66,7 +66,7 @@ impl LstmCellConfig {
             let set = |b: Param<Tensor<B, 1>>, v: f64| {
                 b.map(|t| {
                     let device = t.device();
-                    t.slice_assign([h..2 * h], Tensor::full([h], v, &device))
+                    t.slice_assign(h..2 * h, Tensor::full([h], v, &device))
                 })
             };
             bias_ih = bias_ih.map(|b| set(b, value));
@@ -94,11 +94,7 @@ impl<B: Backend> LstmCell<B> {
     /// # Panics
     /// If `x` has not `H_in` features, or the state is not `[N, H]`.
     pub fn forward(&self, x: Tensor<B, 2>, state: Option<LstmState<B, 2>>) -> LstmState<B, 2> {
-        let dims = x.dims();
-        check_step_input(Self::NAME, &dims, self.d_input);
-        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
-        let gates_x = self.project_input(x);
-        self.step(gates_x, &self.weight_hh_t(), state)
+        forward_step(self, x, state)
     }
 }
 
@@ -117,11 +113,7 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
     }
 
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let y = x.matmul(self.weight_ih.val().transpose());
-        match folded_bias(&self.bias_ih, &self.bias_hh) {
-            Some(b) => y + b.unsqueeze_dim(0),
-            None => y,
-        }
+        affine_folded(x, &self.weight_ih, &self.bias_ih, &self.bias_hh)
     }
 
     fn step(

@@ -106,7 +106,7 @@ pub(crate) struct Weights<B: Backend> {
 }
 
 /// Checks a step input `[N, H_in]` against the cell, panicking with both shapes.
-pub(crate) fn check_step_input(name: &str, x: &[usize; 2], d_input: usize) {
+fn check_step_input(name: &str, x: &[usize; 2], d_input: usize) {
     assert!(
         x[1] == d_input,
         "{name}: expected input of shape [batch, {d_input}], got {x:?} \
@@ -115,8 +115,22 @@ pub(crate) fn check_step_input(name: &str, x: &[usize; 2], d_input: usize) {
     );
 }
 
+/// One step of a cell from a raw input: the checks, then [`Cell::project_input`] and
+/// [`Cell::step`]. Every cell's `forward` is this.
+pub(crate) fn forward_step<B: Backend, C: Cell<B>>(
+    cell: &C,
+    x: Tensor<B, 2>,
+    state: Option<C::State>,
+) -> C::State {
+    let dims = x.dims();
+    check_step_input(C::NAME, &dims, cell.d_input());
+    let state = step_state(C::NAME, state, dims[0], cell.d_hidden(), &x.device());
+    let gates_x = cell.project_input(x);
+    cell.step(gates_x, &cell.weight_hh_t(), state)
+}
+
 /// The given state checked against `[batch, hidden]`, or the zero state.
-pub(crate) fn step_state<B: Backend, S: CellState<B>>(
+fn step_state<B: Backend, S: CellState<B>>(
     name: &str,
     state: Option<S>,
     batch: usize,
@@ -156,15 +170,23 @@ pub(crate) fn affine<B: Backend>(
     }
 }
 
-/// `b_ih + b_hh` when both exist: the bias that RNN and LSTM fold into the input projection.
-pub(crate) fn folded_bias<B: Backend>(
+/// `x W_ih^T + b_ih + b_hh`: the input projection of RNN and LSTM, whose math lets both biases
+/// be added once for all time steps.
+pub(crate) fn affine_folded<B: Backend>(
+    x: Tensor<B, 2>,
+    weight_ih: &Param<Tensor<B, 2>>,
     bias_ih: &Option<Param<Tensor<B, 1>>>,
     bias_hh: &Option<Param<Tensor<B, 1>>>,
-) -> Option<Tensor<B, 1>> {
-    match (bias_ih, bias_hh) {
+) -> Tensor<B, 2> {
+    let y = x.matmul(weight_ih.val().transpose());
+    let bias = match (bias_ih, bias_hh) {
         (Some(a), Some(b)) => Some(a.val() + b.val()),
         (Some(a), None) => Some(a.val()),
         (None, Some(b)) => Some(b.val()),
         (None, None) => None,
+    };
+    match bias {
+        Some(b) => y + b.unsqueeze_dim(0),
+        None => y,
     }
 }

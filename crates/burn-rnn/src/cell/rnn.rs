@@ -5,7 +5,7 @@ use burn::module::{Initializer, Module, Param};
 use burn::tensor::{activation::relu, backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{check_step_input, folded_bias, init_weights, step_state, Cell, RnnState};
+use super::{affine_folded, forward_step, init_weights, Cell, RnnState};
 
 /// The nonlinearity of a vanilla RNN, as PyTorch's `nonlinearity` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -88,11 +88,7 @@ impl<B: Backend> RnnCell<B> {
     /// # Panics
     /// If `x` has not `H_in` features, or the state is not `[N, H]`.
     pub fn forward(&self, x: Tensor<B, 2>, state: Option<RnnState<B, 2>>) -> RnnState<B, 2> {
-        let dims = x.dims();
-        check_step_input(Self::NAME, &dims, self.d_input);
-        let state = step_state(Self::NAME, state, dims[0], self.d_hidden, &x.device());
-        let gates_x = self.project_input(x);
-        self.step(gates_x, &self.weight_hh_t(), state)
+        forward_step(self, x, state)
     }
 }
 
@@ -111,11 +107,7 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
     }
 
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let y = x.matmul(self.weight_ih.val().transpose());
-        match folded_bias(&self.bias_ih, &self.bias_hh) {
-            Some(b) => y + b.unsqueeze_dim(0),
-            None => y,
-        }
+        affine_folded(x, &self.weight_ih, &self.bias_ih, &self.bias_hh)
     }
 
     fn step(

@@ -76,7 +76,12 @@ impl<B: Backend> RnnState<B, 2> {
 
 impl<B: Backend> RnnState<B, 3> {
     /// The zero layer state `[num_layers*D, batch, hidden]`.
-    pub fn zeros(layers_x_dirs: usize, batch: usize, hidden: usize, device: &B::Device) -> Self {
+    pub fn zeros_stacked(
+        layers_x_dirs: usize,
+        batch: usize,
+        hidden: usize,
+        device: &B::Device,
+    ) -> Self {
         Self::new(Tensor::zeros([layers_x_dirs, batch, hidden], device))
     }
 }
@@ -91,7 +96,12 @@ impl<B: Backend> LstmState<B, 2> {
 
 impl<B: Backend> LstmState<B, 3> {
     /// The zero layer state, `h` and `c` both `[num_layers*D, batch, hidden]`.
-    pub fn zeros(layers_x_dirs: usize, batch: usize, hidden: usize, device: &B::Device) -> Self {
+    pub fn zeros_stacked(
+        layers_x_dirs: usize,
+        batch: usize,
+        hidden: usize,
+        device: &B::Device,
+    ) -> Self {
         let z = Tensor::zeros([layers_x_dirs, batch, hidden], device);
         Self::new(z.clone(), z)
     }

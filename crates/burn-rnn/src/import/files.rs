@@ -44,20 +44,21 @@ pub(super) fn read_safetensors(path: &Path) -> Result<HashMap<String, TensorData
     file.tensors()
         .into_iter()
         .map(|(key, view)| {
-            let dtype =
-                match view.dtype() {
-                    Dtype::F32 => DType::F32,
-                    Dtype::F64 => DType::F64,
-                    Dtype::F16 => DType::F16,
-                    Dtype::BF16 => DType::BF16,
-                    other => return Err(format(
+            let dtype = match view.dtype() {
+                Dtype::F32 => DType::F32,
+                Dtype::F64 => DType::F64,
+                Dtype::F16 => DType::F16,
+                Dtype::BF16 => DType::BF16,
+                other => {
+                    return Err(format(
                         path,
                         Some(&key),
                         format!(
                             "dtype {other:?} is not a float type (expected F32, F64, F16 or BF16)"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             let data =
                 TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype);
             Ok((key, data.convert::<f32>()))

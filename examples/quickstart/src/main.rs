@@ -2,8 +2,8 @@
 //! steps late (a task that needs memory). Prints the loss as it falls.
 //!
 //! ```text
-//! cargo run --release -p burn-rnn --example quickstart            # CPU (ndarray)
-//! cargo run --release -p burn-rnn --example quickstart --features wgpu   # GPU (wgpu)
+//! cargo run --release -p quickstart                  # CPU (ndarray)
+//! cargo run --release -p quickstart --features wgpu  # GPU (wgpu)
 //! ```
 
 use burn::module::Module;
