@@ -53,6 +53,23 @@
 //! assert_eq!(out.output.dims(), [4, 10, 32]); // [N, L, D*H]
 //! assert_eq!(out.state.hidden.dims(), [4, 4, 16]); // [num_layers*D, N, H]
 //! ```
+//!
+//! Variable lengths and a training step (backpropagation through time on `Autodiff`):
+//! ```
+//! use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+//! use burn::tensor::{Distribution, Tensor};
+//! use burn_rnn::{backend::DefaultAutodiffBackend as B, GruConfig, RecurrentInput};
+//!
+//! let device = Default::default();
+//! let mut gru = GruConfig::new(8, 16).with_dropout(0.1).with_num_layers(2).init::<B>(&device);
+//! let x = Tensor::<B, 3>::random([4, 10, 8], Distribution::Default, &device);
+//! let out = gru.forward_with(RecurrentInput::new(x).with_lengths(vec![10, 7, 3, 1]));
+//! let loss = out.output.powi_scalar(2).mean(); // outputs past each length are zero
+//! let mut optim = AdamConfig::new().init();
+//! let grads = GradientsParams::from_grads(loss.backward(), &gru);
+//! gru = optim.step(1e-3, gru, grads);
+//! # let _ = gru;
+//! ```
 #![warn(missing_docs)]
 
 pub mod backend;
