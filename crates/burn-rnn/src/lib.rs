@@ -11,6 +11,7 @@
 //!   three cells), returning a [`RecurrentOutput`].
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
+//! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
 //! - [`backend`]: the backend type aliases chosen by the Cargo features.
 //!
 //! ## Shape legend
@@ -76,6 +77,7 @@ pub mod backend;
 mod cell;
 pub mod import;
 mod layer;
+pub mod train;
 
 pub use cell::{
     Cell, CellState, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig, LstmState,
