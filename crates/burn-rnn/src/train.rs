@@ -110,8 +110,14 @@ mod tests {
         let x2 = Tensor::<AD, 3>::random([2, 5, 3], Distribution::Default, &device).require_grad();
         let out2 = gru.forward(x2.clone(), carry.take());
         let grads = out2.output.sum().backward();
-        assert!(x2.grad(&grads).is_some(), "the current chunk gets gradients");
-        assert!(x1.grad(&grads).is_none(), "no gradient crosses the chunk boundary");
+        assert!(
+            x2.grad(&grads).is_some(),
+            "the current chunk gets gradients"
+        );
+        assert!(
+            x1.grad(&grads).is_none(),
+            "no gradient crosses the chunk boundary"
+        );
 
         // The carried state changes the result, as a continued stream should.
         let from_zero = gru.forward(x2.clone(), None).output.into_data();
@@ -123,6 +129,9 @@ mod tests {
 
         carry.keep(out2.state);
         carry.reset();
-        assert!(carry.take().is_none(), "reset starts the next epoch from zeros");
+        assert!(
+            carry.take().is_none(),
+            "reset starts the next epoch from zeros"
+        );
     }
 }

@@ -1,0 +1,64 @@
+//! The `char-rnn` command line: `train` then `generate`.
+
+use clap::{Parser, Subcommand};
+
+use char_rnn::error::Error;
+use char_rnn::generate::{self, GenerateArgs, Generator};
+use char_rnn::train::{self, TrainArgs};
+
+/// Character-level text generation with burn-rnn.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model on a corpus (the embedded Liber Primus by default).
+    Train(TrainArgs),
+    /// Generate text from a trained model.
+    Generate(GenerateArgs),
+}
+
+fn main() {
+    let result = match Cli::parse().command {
+        Command::Train(args) => run_train(&args),
+        Command::Generate(args) => generate::run(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn run_train(args: &TrainArgs) -> Result<(), Error> {
+    let summary = train::train(args)?;
+    let p = &summary.progress;
+    println!(
+        "trained {} steps ({} epochs) in {:.0} s, {:.1} ms/step; validation {:.4} nats/char; \
+         checkpoint, metrics.json and loss.png in {}",
+        p.step,
+        p.epoch,
+        p.seconds,
+        1000.0 * p.seconds / p.step.max(1) as f64,
+        summary.final_val,
+        args.out.display()
+    );
+    if args.sample > 0 {
+        let generator = Generator::load(&args.out)?;
+        let gen = GenerateArgs {
+            out: args.out.clone(),
+            prime: String::new(),
+            len: args.sample,
+            temperature: 0.8,
+            top_k: None,
+            greedy: false,
+            seed: 1,
+        };
+        println!("--- sample (temperature 0.8) ---");
+        println!("{}", generator.generate(&gen, |_| {})?);
+    }
+    Ok(())
+}

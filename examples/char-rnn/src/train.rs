@@ -1,0 +1,412 @@
+//! `char-rnn train`: truncated BPTT with Adam, validation, checkpoints and the loss curve.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{AutodiffModule, Module};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::record::Recorder;
+use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData};
+use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
+use burn_rnn::train::TbpttCarry;
+use indicatif::{ProgressBar, ProgressStyle};
+use rnn_plot::{Chart, Series};
+
+use crate::checkpoint::{
+    read_config, read_json, write_json, CarryData, Hyper, Progress, Rec, RunDir,
+};
+use crate::data::{load_corpus, Splits, Streams, Vocab};
+use crate::error::{input, Error};
+use crate::model::{Carry, CellKind, CharModel, CharModelConfig};
+
+/// Arguments of `char-rnn train`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// UTF-8 text to learn; the embedded Liber Primus (Cicero, ~49 KB) when absent.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Output folder: checkpoint/, metrics.json, loss.png.
+    #[arg(long, default_value = "runs/char-rnn")]
+    pub out: PathBuf,
+    /// Continue the run saved in --out (model and training settings come from it).
+    #[arg(long)]
+    pub resume: bool,
+    /// Recurrent cell [default: lstm].
+    #[arg(long, value_enum)]
+    pub cell: Option<CellKind>,
+    /// Recurrent layers [default: 2].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Hidden size [default: 128].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Embedding size [default: 128].
+    #[arg(long)]
+    pub embedding: Option<usize>,
+    /// Dropout between layers and before the read-out [default: 0].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Characters per chunk (truncated-BPTT length).
+    #[arg(long, default_value_t = 50)]
+    pub seq_len: usize,
+    /// Parallel streams per batch.
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Learning-rate factor applied after each pass over the text.
+    #[arg(long, default_value_t = 0.97)]
+    pub lr_decay: f64,
+    /// Gradient-norm clipping threshold.
+    #[arg(long, default_value_t = 5.0)]
+    pub clip: f32,
+    /// Total optimizer steps of the run (a resumed run goes on up to this).
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    /// Validate every this many steps.
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    /// Write a checkpoint every this many steps (and at the end).
+    #[arg(long, default_value_t = 250)]
+    pub checkpoint_every: usize,
+    /// Seed of the initialization and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Characters of sample text printed at the end (0: none).
+    #[arg(long, default_value_t = 300)]
+    pub sample: usize,
+    /// No progress bar (logs and tests).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The defaults, as on the command line, for a corpus and an output folder.
+    pub fn defaults(out: &Path) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: TrainArgs,
+        }
+        let mut a = P::parse_from(["train"]).a;
+        a.out = out.to_path_buf();
+        a
+    }
+
+    fn model_config(&self, vocab: usize) -> CharModelConfig {
+        CharModelConfig::new(
+            vocab,
+            self.cell.unwrap_or(CellKind::Lstm),
+            self.layers.unwrap_or(2),
+            self.hidden.unwrap_or(128),
+            self.embedding.unwrap_or(128),
+            self.dropout.unwrap_or(0.0),
+        )
+    }
+
+    /// Checks the model options given on the command line against a checkpoint's config.
+    fn check_against(&self, saved: &CharModelConfig, dir: &Path) -> Result<(), Error> {
+        let differs = |name: &str, given: String, saved: String| {
+            input(format!(
+                "{} holds another model: it was trained with --{name} {saved}, this run asks \
+                 for --{name} {given}; nothing was changed",
+                dir.display()
+            ))
+        };
+        if let Some(c) = self.cell.filter(|c| *c != saved.cell) {
+            return Err(differs(
+                "cell",
+                format!("{c:?}"),
+                format!("{:?}", saved.cell),
+            ));
+        }
+        for (name, given, was) in [
+            ("layers", self.layers, saved.layers),
+            ("hidden", self.hidden, saved.hidden),
+            ("embedding", self.embedding, saved.embedding),
+        ] {
+            if let Some(g) = given.filter(|g| *g != was) {
+                return Err(differs(name, g.to_string(), was.to_string()));
+            }
+        }
+        if let Some(d) = self.dropout.filter(|d| *d != saved.dropout) {
+            return Err(differs("dropout", d.to_string(), saved.dropout.to_string()));
+        }
+        Ok(())
+    }
+}
+
+type Optim = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, CharModel<AD>, AD>;
+
+/// What a finished (or stopped) run reports.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The run's progress, as saved.
+    pub progress: Progress,
+    /// Validation loss at the end, nats per character.
+    pub final_val: f64,
+}
+
+/// Trains (or resumes) a model as `args` says.
+pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
+    let dir = RunDir::new(&args.out);
+    if args.resume && !dir.has_checkpoint() {
+        return Err(input(format!(
+            "--resume: {} holds no checkpoint",
+            args.out.display()
+        )));
+    }
+    if !args.resume && dir.has_checkpoint() {
+        return Err(input(format!(
+            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+            args.out.display()
+        )));
+    }
+    let text = load_corpus(args.corpus.as_deref())?;
+    let device = Default::default();
+
+    let (config, vocab, mut progress) = if args.resume {
+        let ckpt = dir.checkpoint();
+        let config = read_config(&ckpt)?;
+        args.check_against(&config, &ckpt)?;
+        let vocab = Vocab::load(&ckpt.join("vocab.json"))?;
+        let progress: Progress = read_json(&ckpt.join("progress.json"))?;
+        (config, vocab, progress)
+    } else {
+        let vocab = Vocab::from_text(&text);
+        let config = args.model_config(vocab.len());
+        let hyper = Hyper {
+            seq_len: args.seq_len,
+            batch: args.batch,
+            lr: args.lr,
+            lr_decay: args.lr_decay,
+            clip: args.clip,
+            seed: args.seed,
+        };
+        let progress = Progress {
+            step: 0,
+            epoch: 0,
+            position: 0,
+            lr: args.lr,
+            train_loss: Vec::new(),
+            val_loss: Vec::new(),
+            seconds: 0.0,
+            hyper,
+        };
+        (config, vocab, progress)
+    };
+    let hyper = progress.hyper.clone();
+    let ids = vocab.encode(&text).map_err(|unknown| {
+        input(format!(
+            "the corpus has characters the checkpoint's vocabulary lacks: {unknown:?}"
+        ))
+    })?;
+    let splits = Splits::new(ids);
+    let mut streams = Streams::new(&splits.train, hyper.batch, hyper.seq_len, "training")?;
+    streams.position = progress.position;
+    let val_batch = (splits.val.len() / (hyper.seq_len + 1)).clamp(1, hyper.batch);
+    let val_streams = Streams::new(&splits.val, val_batch, hyper.seq_len, "validation")?;
+
+    AD::seed(&device, hyper.seed);
+    let rec = Rec::new();
+    let mut model: CharModel<AD> = config.init(&device);
+    // PyTorch's Adam epsilon (Burn's default is 1e-5), so the recipe matches the reference.
+    let mut optim: Optim = AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(hyper.clip)))
+        .init();
+    let mut carry = TbpttCarry::<Carry<AD>>::new();
+    if args.resume {
+        let ckpt = dir.checkpoint();
+        let load_err = |what: &str, e: burn::record::RecorderError| {
+            input(format!("{}: cannot load the {what}: {e}", ckpt.display()))
+        };
+        model = model
+            .load_file(ckpt.join("model"), &rec, &device)
+            .map_err(|e| load_err("model", e))?;
+        let record = rec
+            .load(ckpt.join("optim"), &device)
+            .map_err(|e| load_err("optimizer", e))?;
+        optim = optim.load_record(record);
+        let saved: CarryData = read_json(&ckpt.join("carry.json"))?;
+        if !saved.is_empty() {
+            let tensors = saved
+                .into_iter()
+                .map(|d| Tensor::from_data(d, &device))
+                .collect();
+            carry.keep(Carry::from_tensors(config.cell, tensors));
+        }
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| input(format!("cannot create {}: {e}", args.out.display())))?;
+
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let start_step = progress.step;
+    let bar = progress_bar(args, start_step);
+    let started = Instant::now();
+    let seconds_before = progress.seconds;
+    let mut last_val = progress.val_loss.last().map(|v| v.1).unwrap_or(f64::NAN);
+    let (b, l, v) = (streams.batch(), hyper.seq_len, vocab.len());
+    while progress.step < args.steps {
+        let Some((x, y)) = streams.next_chunk() else {
+            streams.rewind();
+            carry.reset();
+            progress.epoch += 1;
+            progress.lr *= hyper.lr_decay;
+            continue;
+        };
+        let x = Tensor::<AD, 2, Int>::from_data(TensorData::new(x, [b, l]), &device);
+        let y = Tensor::<AD, 1, Int>::from_data(TensorData::new(y, [b * l]), &device);
+        let (logits, state) = model.forward(x, carry.take());
+        carry.keep(state);
+        let loss = loss_fn.forward(logits.reshape([b * l, v]), y);
+        let value: f64 = loss.clone().into_scalar().elem();
+        if !value.is_finite() || value > 1e3 {
+            bar.abandon();
+            return Err(Error::Run(format!(
+                "the training loss became {value} at step {}; stopped. The last good checkpoint \
+                 ({}) is kept",
+                progress.step + 1,
+                if dir.has_checkpoint() {
+                    "in checkpoint/"
+                } else {
+                    "none yet"
+                }
+            )));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(progress.lr, model, grads);
+        progress.step += 1;
+        progress.position = streams.position;
+        progress.train_loss.push((progress.step, value));
+        bar.set_message(format!(
+            "epoch {} loss {value:.3} ({:.3} bpc) val {last_val:.3}",
+            progress.epoch,
+            value / std::f64::consts::LN_2
+        ));
+        bar.inc(1);
+
+        let last = progress.step == args.steps;
+        if progress.step % args.eval_every == 0 || last {
+            last_val = evaluate(&model.valid(), val_streams.clone(), v);
+            progress.val_loss.push((progress.step, last_val));
+            let line = format!(
+                "step {:>6}  train {value:.4}  validation {last_val:.4} nats/char ({:.3} bpc)",
+                progress.step,
+                last_val / std::f64::consts::LN_2
+            );
+            if args.quiet {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        if progress.step % args.checkpoint_every == 0 || last {
+            progress.seconds = seconds_before + started.elapsed().as_secs_f64();
+            save(
+                &dir, &model, &optim, &carry, &config, &vocab, &progress, &rec,
+            )?;
+        }
+    }
+    bar.finish_and_clear();
+    progress.seconds = seconds_before + started.elapsed().as_secs_f64();
+    Ok(Summary {
+        final_val: last_val,
+        progress,
+    })
+}
+
+fn progress_bar(args: &TrainArgs, start: usize) -> ProgressBar {
+    if args.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(args.steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
+            .expect("a valid template"),
+    );
+    bar.set_position(start as u64);
+    bar.reset_eta();
+    bar
+}
+
+/// Mean cross-entropy over a whole text, nats per character, with the state carried.
+fn evaluate(model: &CharModel<B>, mut streams: Streams, vocab: usize) -> f64 {
+    let device = Default::default();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut carry = TbpttCarry::<Carry<B>>::new();
+    let (mut total, mut n) = (0.0, 0);
+    let b = streams.batch();
+    while let Some((x, y)) = streams.next_chunk() {
+        let l = x.len() / b;
+        let x = Tensor::<B, 2, Int>::from_data(TensorData::new(x, [b, l]), &device);
+        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(y, [b * l]), &device);
+        let (logits, state) = model.forward(x, carry.take());
+        carry.keep(state);
+        let loss: f64 = loss_fn
+            .forward(logits.reshape([b * l, vocab]), y)
+            .into_scalar()
+            .elem();
+        total += loss;
+        n += 1;
+    }
+    total / n as f64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn save(
+    dir: &RunDir,
+    model: &CharModel<AD>,
+    optim: &Optim,
+    carry: &TbpttCarry<Carry<AD>>,
+    config: &CharModelConfig,
+    vocab: &Vocab,
+    progress: &Progress,
+    rec: &Rec,
+) -> Result<(), Error> {
+    let run = |e: burn::record::RecorderError| Error::Run(format!("writing a checkpoint: {e}"));
+    dir.save(|tmp| {
+        model
+            .clone()
+            .save_file(tmp.join("model"), rec)
+            .map_err(run)?;
+        rec.record(optim.to_record(), tmp.join("optim"))
+            .map_err(run)?;
+        let carried: CarryData = carry
+            .get()
+            .map(|c| c.tensors().into_iter().map(|t| t.into_data()).collect())
+            .unwrap_or_default();
+        write_json(&tmp.join("carry.json"), &carried)?;
+        write_json(&tmp.join("config.json"), config)?;
+        vocab.save(&tmp.join("vocab.json"))?;
+        write_json(&tmp.join("progress.json"), progress)
+    })?;
+    write_json(&dir.root.join("metrics.json"), progress)?;
+    plot(progress, &dir.root.join("loss.png"))
+}
+
+/// The loss curves: training (mean of each 20 steps) and validation, nats per character.
+fn plot(progress: &Progress, path: &Path) -> Result<(), Error> {
+    let train: Vec<(f64, f64)> = progress
+        .train_loss
+        .chunks(20)
+        .map(|c| {
+            let step = c.last().expect("non-empty chunk").0 as f64;
+            (step, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)
+        })
+        .collect();
+    let val = progress
+        .val_loss
+        .iter()
+        .map(|&(s, v)| (s as f64, v))
+        .collect();
+    Chart::new("char-rnn loss", "step", "nats/char")
+        .with_series(Series::new("train (mean of 20 steps)", train))
+        .with_series(Series::new("validation", val))
+        .save_png(path)
+        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))
+}

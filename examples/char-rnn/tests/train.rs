@@ -1,0 +1,178 @@
+//! The training command's contract: resume reproduces an uninterrupted run, bad input is a
+//! one-line error that overwrites nothing, and a trained model generates from a prime.
+
+use std::path::{Path, PathBuf};
+
+use char_rnn::error::Error;
+use char_rnn::generate::{GenerateArgs, Generator};
+use char_rnn::train::{train, TrainArgs};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("char-rnn-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A tiny recipe that runs in a second: 1-layer GRU, hidden 16, chunks of 8, batch 4.
+fn tiny(out: &Path, corpus: &Path, steps: usize) -> TrainArgs {
+    let mut a = TrainArgs::defaults(out);
+    a.corpus = Some(corpus.to_path_buf());
+    a.cell = Some(char_rnn::model::CellKind::Gru);
+    a.layers = Some(1);
+    a.hidden = Some(16);
+    a.embedding = Some(8);
+    a.seq_len = 8;
+    a.batch = 4;
+    a.lr = 1e-2;
+    a.lr_decay = 0.5;
+    a.steps = steps;
+    a.eval_every = 3;
+    a.checkpoint_every = 3;
+    a.quiet = true;
+    a
+}
+
+fn corpus(dir: &Path) -> PathBuf {
+    let path = dir.join("corpus.txt");
+    let text = "the quick brown fox jumps over the lazy dog. ".repeat(5);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn input_error(r: Result<impl std::fmt::Debug, Error>) -> String {
+    match r {
+        Err(Error::Input(m)) => m,
+        other => panic!("expected an input error, got {other:?}"),
+    }
+}
+
+#[test]
+fn resuming_reproduces_the_losses_of_an_uninterrupted_run() {
+    let dir = temp_dir("resume");
+    let corpus = corpus(&dir);
+    // 10 steps cross an epoch boundary (6 chunks per pass), so the carry reset and the
+    // learning-rate decay are exercised across the interruption too.
+    let whole = train(&tiny(&dir.join("whole"), &corpus, 10)).unwrap();
+    train(&tiny(&dir.join("split"), &corpus, 6)).unwrap();
+    let mut resume = tiny(&dir.join("split"), &corpus, 10);
+    resume.resume = true;
+    resume.hidden = None; // taken from the checkpoint
+    let resumed = train(&resume).unwrap();
+    assert_eq!(whole.progress.epoch, 1);
+    assert_eq!(resumed.progress.train_loss, whole.progress.train_loss);
+    assert_eq!(resumed.progress.val_loss, whole.progress.val_loss);
+    assert!(whole.progress.train_loss[9].1 < whole.progress.train_loss[0].1);
+    for f in [
+        "metrics.json",
+        "loss.png",
+        "checkpoint/model.mpk",
+        "checkpoint/optim.mpk",
+    ] {
+        assert!(dir.join("split").join(f).exists(), "{f}");
+    }
+    assert!(!dir.join("split/checkpoint.tmp").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_corpora_are_one_line_errors() {
+    let dir = temp_dir("corpora");
+    let out = dir.join("out");
+    let missing = input_error(train(&tiny(&out, &dir.join("nope.txt"), 3)));
+    assert!(
+        missing.starts_with("cannot read corpus") && missing.contains("nope.txt"),
+        "{missing}"
+    );
+
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    assert!(input_error(train(&tiny(&out, &empty, 3))).contains("is empty"));
+
+    let binary = dir.join("binary.txt");
+    std::fs::write(&binary, [b'a', b'b', 0xff, 0xfe]).unwrap();
+    let m = input_error(train(&tiny(&out, &binary, 3)));
+    assert!(
+        m.contains("is not UTF-8 text (invalid byte at offset 2)"),
+        "{m}"
+    );
+
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "too short for a batch").unwrap();
+    let m = input_error(train(&tiny(&out, &short, 3)));
+    assert!(
+        m.contains("too short") && m.contains("need at least"),
+        "{m}"
+    );
+    assert!(!m.contains('\n'));
+    assert!(
+        !out.join("checkpoint").exists(),
+        "nothing is written for bad input"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn another_models_checkpoint_is_refused_and_left_untouched() {
+    let dir = temp_dir("other");
+    let corpus = corpus(&dir);
+    let out = dir.join("run");
+    train(&tiny(&out, &corpus, 3)).unwrap();
+    let model = out.join("checkpoint/model.mpk");
+    let before = std::fs::read(&model).unwrap();
+
+    let again = input_error(train(&tiny(&out, &corpus, 3)));
+    assert!(
+        again.contains("already holds a checkpoint; pass --resume"),
+        "{again}"
+    );
+
+    let mut other = tiny(&out, &corpus, 6);
+    other.resume = true;
+    other.hidden = Some(32);
+    let m = input_error(train(&other));
+    assert!(
+        m.contains("trained with --hidden 16, this run asks for --hidden 32"),
+        "{m}"
+    );
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before,
+        "the checkpoint is unchanged"
+    );
+
+    let m = input_error(Generator::load(&dir).map(|_| ()));
+    assert!(m.contains("is not a char-rnn checkpoint"), "{m}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn generation_follows_the_prime_and_rejects_unknown_characters() {
+    let dir = temp_dir("generate");
+    let corpus = corpus(&dir);
+    let out = dir.join("run");
+    train(&tiny(&out, &corpus, 3)).unwrap();
+    let generator = Generator::load(&out).unwrap();
+    let mut args = GenerateArgs {
+        out: out.clone(),
+        prime: "the ".into(),
+        len: 30,
+        temperature: 0.8,
+        top_k: Some(5),
+        greedy: false,
+        seed: 3,
+    };
+    let mut streamed = String::new();
+    let text = generator.generate(&args, |c| streamed.push(c)).unwrap();
+    assert_eq!(text.chars().count(), 30);
+    assert_eq!(streamed, text, "characters are streamed as they come");
+    assert_eq!(generator.generate(&args, |_| {}).unwrap(), text, "seeded");
+    args.greedy = true;
+    let greedy = generator.generate(&args, |_| {}).unwrap();
+    assert_eq!(generator.generate(&args, |_| {}).unwrap(), greedy);
+
+    args.prime = "Zebra!".into();
+    let m = input_error(generator.generate(&args, |_| {}));
+    assert!(m.contains("never saw: 'Z', '!'"), "{m}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
