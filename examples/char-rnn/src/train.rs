@@ -33,6 +33,9 @@ pub struct TrainArgs {
     /// Continue the run saved in --out (model and training settings come from it).
     #[arg(long)]
     pub resume: bool,
+    /// Start a new run even if --out holds a checkpoint (replaced at the first new checkpoint).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Recurrent cell [default: lstm].
     #[arg(long, value_enum)]
     pub cell: Option<CellKind>,
@@ -64,13 +67,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 5.0)]
     pub clip: f32,
     /// Total optimizer steps of the run (a resumed run goes on up to this).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 400)]
     pub steps: usize,
     /// Validate every this many steps.
     #[arg(long, default_value_t = 100)]
     pub eval_every: usize,
     /// Write a checkpoint every this many steps (and at the end).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 200)]
     pub checkpoint_every: usize,
     /// Seed of the initialization and dropout.
     #[arg(long, default_value_t = 42)]
@@ -160,9 +163,10 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             args.out.display()
         )));
     }
-    if !args.resume && dir.has_checkpoint() {
+    if !args.resume && !args.force && dir.has_checkpoint() {
         return Err(input(format!(
-            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+            "{} already holds a checkpoint; pass --resume to continue it, --force to replace it, \
+             or choose another --out",
             args.out.display()
         )));
     }

@@ -119,13 +119,20 @@ fn another_models_checkpoint_is_refused_and_left_untouched() {
     let out = dir.join("run");
     train(&tiny(&out, &corpus, 3)).unwrap();
     let model = out.join("checkpoint/model.mpk");
-    let before = std::fs::read(&model).unwrap();
 
     let again = input_error(train(&tiny(&out, &corpus, 3)));
     assert!(
         again.contains("already holds a checkpoint; pass --resume"),
         "{again}"
     );
+    let mut forced = tiny(&out, &corpus, 2);
+    forced.force = true;
+    assert_eq!(
+        train(&forced).unwrap().progress.step,
+        2,
+        "--force starts a new run"
+    );
+    let before = std::fs::read(&model).unwrap();
 
     let mut other = tiny(&out, &corpus, 6);
     other.resume = true;
