@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{AutodiffModule, Module};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::record::Recorder;
@@ -310,6 +310,19 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             }
         }
         if progress.step % args.checkpoint_every == 0 || last {
+            if !weights_are_finite(&model) {
+                bar.abandon();
+                return Err(Error::Run(format!(
+                    "the weights became non-finite at step {}; stopped. The last good \
+                     checkpoint ({}) is kept",
+                    progress.step,
+                    if dir.has_checkpoint() {
+                        "in checkpoint/"
+                    } else {
+                        "none yet"
+                    }
+                )));
+            }
             progress.seconds = seconds_before + started.elapsed().as_secs_f64();
             save(
                 &dir, &model, &optim, &carry, &config, &vocab, &progress, &rec,
@@ -322,6 +335,22 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
         final_val: last_val,
         progress,
     })
+}
+
+/// Whether every weight is a finite number: a checkpoint is only written if so.
+fn weights_are_finite<Bk: Backend>(model: &CharModel<Bk>) -> bool {
+    struct Finite(bool);
+    impl<Bk: Backend> ModuleVisitor<Bk> for Finite {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Bk, D>>) {
+            let t = param.val();
+            let bad: bool = t.clone().is_nan().any().into_scalar().elem::<bool>()
+                || t.is_inf().any().into_scalar().elem::<bool>();
+            self.0 &= !bad;
+        }
+    }
+    let mut v = Finite(true);
+    model.visit(&mut v);
+    v.0
 }
 
 fn progress_bar(args: &TrainArgs, start: usize) -> ProgressBar {

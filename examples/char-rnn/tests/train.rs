@@ -183,3 +183,38 @@ fn generation_follows_the_prime_and_rejects_unknown_characters() {
     assert!(m.contains("never saw: 'Z', '!'"), "{m}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = temp_dir("diverge");
+    let corpus = corpus(&dir);
+    let out = dir.join("run");
+    let mut args = tiny(&out, &corpus, 200);
+    args.lr = 1e4;
+    args.clip = 1e30;
+    args.checkpoint_every = 1;
+    args.eval_every = 1000;
+    let err = train(&args).unwrap_err();
+    let Error::Run(m) = &err else {
+        panic!("expected a run error, got {err:?}")
+    };
+    assert!(
+        m.contains("stopped. The last good checkpoint (in checkpoint/)"),
+        "{m}"
+    );
+    let generator = Generator::load(&out).expect("the last good checkpoint loads");
+    let args = GenerateArgs {
+        out,
+        prime: "the".into(),
+        len: 5,
+        temperature: 1.0,
+        top_k: None,
+        greedy: true,
+        seed: 1,
+    };
+    assert_eq!(
+        generator.generate(&args, |_| {}).unwrap().chars().count(),
+        5
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
