@@ -422,11 +422,13 @@ fn save(
     plot(progress, &dir.root.join("loss.png"))
 }
 
-/// The loss curves: training (mean of each 20 steps) and validation, nats per character.
+/// The loss curves: training (means over about 100 windows) and validation, nats per
+/// character.
 fn plot(progress: &Progress, path: &Path) -> Result<(), Error> {
+    let window = (progress.train_loss.len() / 100).max(1);
     let train: Vec<(f64, f64)> = progress
         .train_loss
-        .chunks(20)
+        .chunks(window)
         .map(|c| {
             let step = c.last().expect("non-empty chunk").0 as f64;
             (step, c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64)
@@ -438,7 +440,10 @@ fn plot(progress: &Progress, path: &Path) -> Result<(), Error> {
         .map(|&(s, v)| (s as f64, v))
         .collect();
     Chart::new("char-rnn loss", "step", "nats/char")
-        .with_series(Series::new("train (mean of 20 steps)", train))
+        .with_series(Series::new(
+            format!("train (mean of {window} steps)"),
+            train,
+        ))
         .with_series(Series::new("validation", val))
         .save_png(path)
         .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))
