@@ -218,3 +218,27 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_command_line_exits_2_with_one_line_for_bad_input() {
+    let dir = temp_dir("cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_char-rnn"))
+        .args(["train", "--quiet", "--corpus"])
+        .arg(dir.join("missing.txt"))
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: cannot read corpus"), "{stderr}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_char-rnn"))
+        .args(["generate", "--out"])
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
