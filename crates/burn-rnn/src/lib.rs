@@ -76,6 +76,7 @@
 pub mod backend;
 mod cell;
 pub mod import;
+pub mod kernels;
 mod layer;
 pub mod train;
 
@@ -84,6 +85,7 @@ pub use cell::{
     Nonlinearity, RnnCell, RnnCellConfig, RnnState,
 };
 pub use import::{ImportError, PytorchParams};
+pub use kernels::{ExecutionPath, RecurrentKind, RnnBackend};
 pub use layer::{
     Gru, GruConfig, LayerState, Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
     RnnConfig,

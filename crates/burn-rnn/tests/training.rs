@@ -16,7 +16,7 @@ struct Delay<B: Backend> {
     head: Linear<B>,
 }
 
-impl<B: Backend> Delay<B> {
+impl<B: RnnBackend> Delay<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         self.head.forward(self.lstm.forward(x, None).output)
     }

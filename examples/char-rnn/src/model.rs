@@ -128,7 +128,7 @@ impl CharModelConfig {
     }
 }
 
-impl<B: Backend> CharModel<B> {
+impl<B: burn_rnn::RnnBackend> CharModel<B> {
     /// # Shapes
     /// - `ids`: `[N, L]` character ids
     /// - returns logits `[N, L, vocab]` and the final state

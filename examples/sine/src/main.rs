@@ -47,7 +47,7 @@ struct Model<B: Backend> {
     out: Linear<B>,
 }
 
-impl<B: Backend> Model<B> {
+impl<B: burn_rnn::RnnBackend> Model<B> {
     /// # Shapes
     /// - `x`: `[N, L, 1]`; returns `[N, L, 1]`
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -4,6 +4,8 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
+use crate::kernels::RecurrentKind;
+
 use super::{affine_folded, forward_step, init_weights, sigmoid, Cell, LstmState};
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
@@ -123,16 +125,40 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         state: Self::State,
     ) -> Self::State {
         let gates = gates_x + state.hidden.matmul(weight_hh_t.clone());
-        let [i, f, g, o]: [Tensor<B, 2>; 4] = gates
-            .chunk(4, 1)
-            .try_into()
-            .expect("4*H gate columns split into 4 gates");
-        let cell = sigmoid(f) * state.cell + sigmoid(i) * g.tanh();
-        let hidden = sigmoid(o) * cell.clone().tanh();
+        let (hidden, cell) = lstm_update(gates, state.cell);
         LstmState::new(hidden, cell)
     }
 
-    fn weight_hh_t(&self) -> Tensor<B, 2> {
-        self.weight_hh.val().transpose()
+    fn weight_hh(&self) -> Tensor<B, 2> {
+        self.weight_hh.val()
     }
+
+    fn step_bias(&self) -> Option<Tensor<B, 1>> {
+        None
+    }
+
+    fn kind(&self) -> RecurrentKind {
+        RecurrentKind::Lstm
+    }
+}
+
+/// The LSTM's math after the matmuls, the single home of it (cells, layers' reference path and
+/// the default kernel bodies all call this).
+///
+/// # Shapes
+/// - `gates`: `[N, 4H]`, `x W_ih^T + b_ih + h W_hh^T + b_hh` in gate order `i, f, g, o`
+/// - `cell`: `c: [N, H]`
+/// - returns `(h', c')`, each `[N, H]`:
+///   `c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`, `h' = sigmoid(o) * tanh(c')`
+pub(crate) fn lstm_update<B: Backend>(
+    gates: Tensor<B, 2>,
+    cell: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [i, f, g, o]: [Tensor<B, 2>; 4] = gates
+        .chunk(4, 1)
+        .try_into()
+        .expect("4*H gate columns split into 4 gates");
+    let cell = sigmoid(f) * cell + sigmoid(i) * g.tanh();
+    let hidden = sigmoid(o) * cell.clone().tanh();
+    (hidden, cell)
 }

@@ -11,12 +11,17 @@ mod rnn;
 mod state;
 
 pub use gru::{GruCell, GruCellConfig};
+pub(crate) use gru::gru_update;
 pub use lstm::{LstmCell, LstmCellConfig};
+pub(crate) use lstm::lstm_update;
 pub use rnn::{Nonlinearity, RnnCell, RnnCellConfig};
+pub(crate) use rnn::rnn_update;
 pub use state::{CellState, GruState, LstmState, RnnState};
 
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
+
+use crate::kernels::RecurrentKind;
 
 /// What a recurrent layer needs from a cell: the hoisted input projection and one step.
 ///
@@ -64,7 +69,20 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     ) -> Self::State;
 
     /// The hidden weights transposed, `[H, G*H]`, ready for `h W_hh^T`.
-    fn weight_hh_t(&self) -> Tensor<B, 2>;
+    fn weight_hh_t(&self) -> Tensor<B, 2> {
+        self.weight_hh().transpose()
+    }
+
+    /// The hidden weights in PyTorch's layout, `[G*H, H]`.
+    fn weight_hh(&self) -> Tensor<B, 2>;
+
+    /// The bias added to `h W_hh^T` at every step, `[G*H]`: GRU's `b_hh`; `None` for cells
+    /// whose [`Cell::project_input`] folds `b_hh` in (RNN, LSTM) or that have no bias.
+    fn step_bias(&self) -> Option<Tensor<B, 1>>;
+
+    /// The math the whole-sequence kernels run for this cell
+    /// ([`RnnBackend`](crate::kernels::RnnBackend)).
+    fn kind(&self) -> RecurrentKind;
 }
 
 /// Parameters shared by the three cells, in PyTorch's layout.

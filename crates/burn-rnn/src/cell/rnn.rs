@@ -5,6 +5,8 @@ use burn::module::{Initializer, Module, Param};
 use burn::tensor::{activation::relu, backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::RecurrentKind;
+
 use super::{affine_folded, forward_step, init_weights, Cell, RnnState};
 
 /// The nonlinearity of a vanilla RNN, as PyTorch's `nonlinearity` argument.
@@ -117,13 +119,32 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
         state: Self::State,
     ) -> Self::State {
         let pre = gates_x + state.hidden.matmul(weight_hh_t.clone());
-        RnnState::new(match self.nonlinearity {
-            Nonlinearity::Tanh => pre.tanh(),
-            Nonlinearity::Relu => relu(pre),
-        })
+        RnnState::new(rnn_update(pre, self.nonlinearity))
     }
 
-    fn weight_hh_t(&self) -> Tensor<B, 2> {
-        self.weight_hh.val().transpose()
+    fn weight_hh(&self) -> Tensor<B, 2> {
+        self.weight_hh.val()
+    }
+
+    fn step_bias(&self) -> Option<Tensor<B, 1>> {
+        None
+    }
+
+    fn kind(&self) -> RecurrentKind {
+        match self.nonlinearity {
+            Nonlinearity::Tanh => RecurrentKind::RnnTanh,
+            Nonlinearity::Relu => RecurrentKind::RnnRelu,
+        }
+    }
+}
+
+/// The vanilla RNN's math after the matmuls, the single home of it.
+///
+/// # Shapes
+/// - `pre`: `[N, H]`, `x W_ih^T + b_ih + h W_hh^T + b_hh`; returns `h' = act(pre)`, `[N, H]`
+pub(crate) fn rnn_update<B: Backend>(pre: Tensor<B, 2>, nonlinearity: Nonlinearity) -> Tensor<B, 2> {
+    match nonlinearity {
+        Nonlinearity::Tanh => pre.tanh(),
+        Nonlinearity::Relu => relu(pre),
     }
 }

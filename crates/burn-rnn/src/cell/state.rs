@@ -119,6 +119,15 @@ pub trait CellState<B: Backend>: Clone + Sized {
     /// The hidden state `h: [N, H]`, which is also the cell's output.
     fn output(&self) -> Tensor<B, 2>;
 
+    /// The hidden part `h: [N, H]` and the cell part `c: [N, H]` (LSTM only).
+    fn into_parts(self) -> (Tensor<B, 2>, Option<Tensor<B, 2>>);
+
+    /// The state from its parts, as [`CellState::into_parts`] returns them.
+    ///
+    /// # Panics
+    /// If `cell` is `None` for a state that has one.
+    fn from_parts(hidden: Tensor<B, 2>, cell: Option<Tensor<B, 2>>) -> Self;
+
     /// Checks that every part is `expected = [N, H]`; the error names the part and both shapes.
     fn check_dims(&self, expected: [usize; 2]) -> Result<(), String>;
 
@@ -169,6 +178,14 @@ fn unstack3<B: Backend>(t: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
 impl<B: Backend> CellState<B> for RnnState<B, 2> {
     type Layer = RnnState<B, 3>;
 
+    fn into_parts(self) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        (self.hidden, None)
+    }
+
+    fn from_parts(hidden: Tensor<B, 2>, _cell: Option<Tensor<B, 2>>) -> Self {
+        RnnState::new(hidden)
+    }
+
     fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
         RnnState::<B, 2>::zeros(batch, hidden, device)
     }
@@ -203,6 +220,14 @@ impl<B: Backend> CellState<B> for RnnState<B, 2> {
 
 impl<B: Backend> CellState<B> for LstmState<B, 2> {
     type Layer = LstmState<B, 3>;
+
+    fn into_parts(self) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+        (self.hidden, Some(self.cell))
+    }
+
+    fn from_parts(hidden: Tensor<B, 2>, cell: Option<Tensor<B, 2>>) -> Self {
+        LstmState::new(hidden, cell.expect("an LSTM state has a cell part"))
+    }
 
     fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
         LstmState::<B, 2>::zeros(batch, hidden, device)

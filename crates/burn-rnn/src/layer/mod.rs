@@ -11,9 +11,14 @@ use core::marker::PhantomData;
 
 use burn::module::Module;
 use burn::nn::Dropout;
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use std::sync::Arc;
+
+use burn::tensor::{backend::Backend, Tensor};
 
 use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
+use crate::kernels::{
+    self, reference, ExecutionPath, RecurrentSpec, RnnBackend, SequenceOutput,
+};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
 ///
@@ -40,6 +45,9 @@ pub struct Recurrent<B: Backend, C> {
     pub bidirectional: bool,
     /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
     pub batch_first: bool,
+    /// Fused kernels (the default) or the plain-ops reference; see [`Recurrent::with_path`].
+    #[module(skip)]
+    pub path: ExecutionPath,
     phantom: PhantomData<B>,
 }
 
@@ -118,8 +126,16 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             num_layers,
             bidirectional,
             batch_first,
+            path: ExecutionPath::Fused,
             phantom: PhantomData,
         }
+    }
+
+    /// The same layer running on `path`: [`ExecutionPath::Fused`] (the default; the backend's
+    /// whole-sequence kernels) or [`ExecutionPath::Reference`] (the plain-ops unroll).
+    pub fn with_path(mut self, path: ExecutionPath) -> Self {
+        self.path = path;
+        self
     }
 
     /// Number of directions `D`: 2 if bidirectional, else 1.
@@ -146,6 +162,133 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         &self.cells[layer * self.num_directions() + direction]
     }
 
+    /// [`Recurrent::forward_with`] on the plain-ops reference path, for any backend.
+    ///
+    /// # Shapes
+    /// As [`Recurrent::forward_with`].
+    ///
+    /// # Panics
+    /// As [`Recurrent::forward_with`].
+    pub fn forward_reference(
+        &self,
+        input: RecurrentInput<B, LayerState<B, C>>,
+    ) -> RecurrentOutput<B, LayerState<B, C>> {
+        self.run(input, reference::sequence::<B>)
+    }
+
+    /// The stacking, directions and checks around one direction's whole-sequence function.
+    fn run(
+        &self,
+        input: RecurrentInput<B, LayerState<B, C>>,
+        sequence: SequenceFn<B>,
+    ) -> RecurrentOutput<B, LayerState<B, C>> {
+        let name = C::LAYER_NAME;
+        let x = input.input;
+        let dims = x.dims();
+        let (batch, seq) = if self.batch_first {
+            (dims[0], dims[1])
+        } else {
+            (dims[1], dims[0])
+        };
+        let (d_input, d_hidden, dirs) = (self.d_input(), self.d_hidden(), self.num_directions());
+        if dims[2] != d_input {
+            let layout = if self.batch_first {
+                "[batch, seq, input]"
+            } else {
+                "[seq, batch, input]"
+            };
+            panic!(
+                "{name}: expected input of shape {layout} with input = {d_input}, got {dims:?} \
+                 (input feature size: expected {d_input}, got {})",
+                dims[2]
+            );
+        }
+        assert!(
+            seq > 0 && batch > 0,
+            "{name}: expected a non-empty input, got shape {dims:?}"
+        );
+        let device = x.device();
+        let lengths = input
+            .lengths
+            .as_deref()
+            .and_then(|lengths| check_lengths(name, lengths, batch, seq));
+
+        let expected_state = [self.num_layers * dirs, batch, d_hidden];
+        let mut initial: Vec<Option<C::State>> = match input.state {
+            None => (0..expected_state[0]).map(|_| None).collect(),
+            Some(state) => {
+                let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(
+                    got == expected_state,
+                    "{name}: expected initial state of shape {expected_state:?} \
+                     [num_layers*D, batch, hidden], got {got:?}"
+                );
+                C::State::unstack(state).into_iter().map(Some).collect()
+            }
+        };
+
+        // Time-major from here on: each step's slice is contiguous.
+        let mut layer_input = if self.batch_first {
+            x.swap_dims(0, 1)
+        } else {
+            x
+        };
+        let mut finals = Vec::with_capacity(expected_state[0]);
+        for layer in 0..self.num_layers {
+            if layer > 0 {
+                layer_input = self.dropout.forward(layer_input);
+            }
+            let mut outputs = Vec::with_capacity(dirs);
+            for direction in 0..dirs {
+                let index = layer * dirs + direction;
+                let cell = &self.cells[index];
+                let state = initial[index]
+                    .take()
+                    .unwrap_or_else(|| C::State::zeros(batch, d_hidden, &device));
+                let spec = RecurrentSpec {
+                    kind: cell.kind(),
+                    lengths: lengths.clone(),
+                    reverse: direction == 1,
+                };
+                let features = layer_input.dims()[2];
+                let gates_x = cell
+                    .project_input(layer_input.clone().reshape([seq * batch, features]))
+                    .reshape([seq, batch, C::GATES * d_hidden]);
+                let (h0, c0) = state.into_parts();
+                let out = sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
+                outputs.push(out.output);
+                finals.push(C::State::from_parts(out.hidden, out.cell));
+            }
+            layer_input = if outputs.len() == 1 {
+                outputs.pop().expect("one direction")
+            } else {
+                Tensor::cat(outputs, 2)
+            };
+        }
+        let output = if self.batch_first {
+            layer_input.swap_dims(0, 1)
+        } else {
+            layer_input
+        };
+        RecurrentOutput {
+            output,
+            state: C::State::stack(finals),
+        }
+    }
+}
+
+/// One direction's whole-sequence function: [`kernels::sequence`] or
+/// [`reference::sequence`].
+type SequenceFn<B> = fn(
+    &RecurrentSpec,
+    Tensor<B, 3>,
+    Tensor<B, 2>,
+    Option<Tensor<B, 1>>,
+    Tensor<B, 2>,
+    Option<Tensor<B, 2>>,
+) -> SequenceOutput<B>;
+
+impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
     /// Runs the layers over whole sequences.
     ///
     /// # Shapes
@@ -183,153 +326,15 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         &self,
         input: RecurrentInput<B, LayerState<B, C>>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
-        let name = C::LAYER_NAME;
-        let x = input.input;
-        let dims = x.dims();
-        let (batch, seq) = if self.batch_first {
-            (dims[0], dims[1])
-        } else {
-            (dims[1], dims[0])
-        };
-        let (d_input, d_hidden, dirs) = (self.d_input(), self.d_hidden(), self.num_directions());
-        if dims[2] != d_input {
-            let layout = if self.batch_first {
-                "[batch, seq, input]"
-            } else {
-                "[seq, batch, input]"
-            };
-            panic!(
-                "{name}: expected input of shape {layout} with input = {d_input}, got {dims:?} \
-                 (input feature size: expected {d_input}, got {})",
-                dims[2]
-            );
-        }
-        assert!(
-            seq > 0 && batch > 0,
-            "{name}: expected a non-empty input, got shape {dims:?}"
-        );
-        let device = x.device();
-        let masks = input
-            .lengths
-            .as_deref()
-            .and_then(|lengths| step_masks::<B>(name, lengths, batch, seq, &device));
-
-        let expected_state = [self.num_layers * dirs, batch, d_hidden];
-        let mut initial: Vec<Option<C::State>> = match input.state {
-            None => (0..expected_state[0]).map(|_| None).collect(),
-            Some(state) => {
-                let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert!(
-                    got == expected_state,
-                    "{name}: expected initial state of shape {expected_state:?} \
-                     [num_layers*D, batch, hidden], got {got:?}"
-                );
-                C::State::unstack(state).into_iter().map(Some).collect()
-            }
-        };
-
-        // Time-major from here on: each step's slice is contiguous.
-        let mut layer_input = if self.batch_first {
-            x.swap_dims(0, 1)
-        } else {
-            x
-        };
-        let mut finals = Vec::with_capacity(expected_state[0]);
-        for layer in 0..self.num_layers {
-            if layer > 0 {
-                layer_input = self.dropout.forward(layer_input);
-            }
-            let mut outputs = Vec::with_capacity(dirs);
-            for direction in 0..dirs {
-                let index = layer * dirs + direction;
-                let cell = &self.cells[index];
-                let state = initial[index]
-                    .take()
-                    .unwrap_or_else(|| C::State::zeros(batch, d_hidden, &device));
-                let (output, last) = unroll(
-                    cell,
-                    layer_input.clone(),
-                    state,
-                    masks.as_deref(),
-                    direction == 1,
-                );
-                outputs.push(output);
-                finals.push(last);
-            }
-            layer_input = if outputs.len() == 1 {
-                outputs.pop().expect("one direction")
-            } else {
-                Tensor::cat(outputs, 2)
-            };
-        }
-        let output = if self.batch_first {
-            layer_input.swap_dims(0, 1)
-        } else {
-            layer_input
-        };
-        RecurrentOutput {
-            output,
-            state: C::State::stack(finals),
+        match self.path {
+            ExecutionPath::Fused => self.run(input, kernels::sequence::<B>),
+            ExecutionPath::Reference => self.run(input, reference::sequence::<B>),
         }
     }
 }
 
-/// Runs one cell over a whole time-major sequence in one direction.
-///
-/// # Shapes
-/// - `input`: `[L, N, F]`; `masks`: `L` tensors `[N, 1]` (1.0 while a sequence runs)
-/// - returns the outputs `[L, N, H]` in time order and the final state
-fn unroll<B: Backend, C: Cell<B>>(
-    cell: &C,
-    input: Tensor<B, 3>,
-    mut state: C::State,
-    masks: Option<&[Tensor<B, 2>]>,
-    reverse: bool,
-) -> (Tensor<B, 3>, C::State) {
-    let [seq, batch, features] = input.dims();
-    // The input projection of every time step in one matmul.
-    let gates_x = cell
-        .project_input(input.reshape([seq * batch, features]))
-        .reshape([seq, batch, C::GATES * cell.d_hidden()]);
-    let weight_hh_t = cell.weight_hh_t();
-    let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
-        .chunk(seq, 0)
-        .into_iter()
-        .map(|g| g.squeeze_dim(0))
-        .enumerate()
-        .collect();
-    if reverse {
-        steps.reverse();
-    }
-    let mut outputs = Vec::with_capacity(seq);
-    for (t, gates_t) in steps {
-        match masks {
-            None => {
-                state = cell.step(gates_t, &weight_hh_t, state);
-                outputs.push(state.output());
-            }
-            Some(masks) => {
-                let new = cell.step(gates_t, &weight_hh_t, state.clone());
-                outputs.push(new.output() * masks[t].clone());
-                state = new.select(state, &masks[t]);
-            }
-        }
-    }
-    if reverse {
-        outputs.reverse();
-    }
-    (Tensor::stack(outputs, 0), state)
-}
-
-/// Checks `lengths` and returns one `[N, 1]` mask per time step, or `None` when every
-/// sequence is full length.
-fn step_masks<B: Backend>(
-    name: &str,
-    lengths: &[usize],
-    batch: usize,
-    seq: usize,
-    device: &B::Device,
-) -> Option<Vec<Tensor<B, 2>>> {
+/// Checks `lengths` and returns them shared, or `None` when every sequence is full length.
+fn check_lengths(name: &str, lengths: &[usize], batch: usize, seq: usize) -> Option<Arc<[usize]>> {
     assert!(
         lengths.len() == batch,
         "{name}: expected one length per sequence ({batch}), got {} lengths",
@@ -345,19 +350,5 @@ fn step_masks<B: Backend>(
     if lengths.iter().all(|&len| len == seq) {
         return None;
     }
-    let values: Vec<f32> = (0..seq)
-        .flat_map(|t| {
-            lengths
-                .iter()
-                .map(move |&len| if t < len { 1.0 } else { 0.0 })
-        })
-        .collect();
-    let masks = Tensor::<B, 3>::from_data(TensorData::new(values, [seq, batch, 1]), device);
-    Some(
-        masks
-            .chunk(seq, 0)
-            .into_iter()
-            .map(|m| m.squeeze_dim(0))
-            .collect(),
-    )
+    Some(lengths.into())
 }

@@ -1,0 +1,99 @@
+//! `Autodiff<B>`: the whole-sequence primitive as ONE autodiff node with a custom backward.
+//!
+//! The forward runs `B`'s primitive, asking it to save what its backward needs only when a
+//! gradient is wanted; the node's backward hands the gradient of the packed result to
+//! `B::recurrent_backward` and registers the gradients of the five inputs. Backpropagation
+//! through the node itself (second derivatives) is not supported: the gradients it returns are
+//! untracked.
+
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ops::FloatTensor;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::Autodiff;
+
+use super::{RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend};
+
+/// The backward step of the whole-sequence node.
+#[derive(Debug)]
+struct RecurrentBackward;
+
+impl<B: RnnBackend> Backward<B, 5> for RecurrentBackward {
+    /// The spec and what `B`'s forward saved.
+    type State = (RecurrentSpec, Vec<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 5>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (spec, saved) = ops.state;
+        let grad_packed = grads.consume::<B>(&ops.node);
+        let g = B::recurrent_backward(&spec, saved, grad_packed);
+        let per_input = [g.gates_x, g.weight_hh, g.bias_hh, g.h0, g.c0];
+        for (parent, grad) in ops.parents.into_iter().zip(per_input) {
+            if let Some(parent) = parent {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn recurrent_forward(
+        spec: &RecurrentSpec,
+        tensors: RecurrentTensors<Self>,
+        _save: bool,
+    ) -> RecurrentForward<Self> {
+        let nodes = [
+            tensors.gates_x.node.clone(),
+            tensors.weight_hh.node.clone(),
+            tensors.bias_hh.node.clone(),
+            tensors.h0.node.clone(),
+            tensors.c0.node.clone(),
+        ];
+        let inner = RecurrentTensors::<B> {
+            gates_x: tensors.gates_x.primitive,
+            weight_hh: tensors.weight_hh.primitive,
+            bias_hh: tensors.bias_hh.primitive,
+            h0: tensors.h0.primitive,
+            c0: tensors.c0.primitive,
+        };
+        let packed = match RecurrentBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::recurrent_forward(spec, inner, true);
+                prep.finish((spec.clone(), out.saved), out.packed)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::recurrent_forward(spec, inner, false).packed),
+        };
+        RecurrentForward {
+            packed,
+            saved: Vec::new(),
+        }
+    }
+
+    fn recurrent_backward(
+        spec: &RecurrentSpec,
+        saved: Vec<FloatTensor<Self>>,
+        grad_packed: FloatTensor<Self>,
+    ) -> RecurrentGrads<Self> {
+        // Only reached when someone calls it directly on autodiff primitives: run the inner
+        // backward and return untracked gradients.
+        let inner = saved.into_iter().map(|t| t.primitive).collect();
+        let g = B::recurrent_backward(spec, inner, grad_packed.primitive);
+        RecurrentGrads {
+            gates_x: Self::from_inner(g.gates_x),
+            weight_hh: Self::from_inner(g.weight_hh),
+            bias_hh: Self::from_inner(g.bias_hh),
+            h0: Self::from_inner(g.h0),
+            c0: Self::from_inner(g.c0),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Whole-sequence recurrent primitives: the backend extension behind the layers' fast path.
+//!
+//! A layer runs each layer and direction as ONE backend operation, [`RnnBackend::recurrent_forward`],
+//! whose input projection for every time step was already applied (one matmul, in the layer).
+//! The matching [`RnnBackend::recurrent_backward`] consumes what the forward saved. Backends
+//! override both with fused kernels; the default bodies are built from plain tensor ops
+//! ([`reference`]), so every backend works.
+//!
+//! | backend | forward | backward |
+//! | --- | --- | --- |
+//! | `NdArray` (f32) | fused CPU kernel ([`ndarray`](self)): one pass per step over raw buffers | fused BPTT kernel |
+//! | `NdArray` (f64) | reference ops | recompute + autodiff of the reference |
+//! | `CubeBackend` (wgpu) | reference ops | recompute + autodiff of the reference |
+//! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward (custom node) |
+//!
+//! ## How the layers reach it
+//! [`Recurrent::forward`](crate::Recurrent::forward) is bounded by `B: RnnBackend` and takes
+//! this path unless the layer's [`ExecutionPath`] says `Reference`;
+//! [`Recurrent::forward_reference`](crate::Recurrent::forward_reference) runs the plain-ops
+//! unroll for any `B: Backend`. The crate implements `RnnBackend` for every backend it
+//! builds with (`NdArray`, wgpu's `CubeBackend`, and `Autodiff` over any of them); the orphan
+//! rule keeps users from adding impls for foreign backends, so a new backend is added here.
+//!
+//! ## The packed result
+//! An autodiff node has one output, so the forward returns one tensor `[L + 2, N, H]`: the
+//! outputs at rows `0..L`, the final hidden state at row `L`, the final cell state at row
+//! `L + 1` (zeros for RNN and GRU). [`sequence`] unpacks it.
+
+mod autodiff;
+mod cpu;
+#[cfg(feature = "wgpu")]
+mod cube;
+#[cfg(feature = "ndarray")]
+mod ndarray;
+pub mod reference;
+
+use std::sync::Arc;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// The cell math a whole-sequence primitive runs.
+///
+/// Gate order and equations are PyTorch's; see each cell's docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecurrentKind {
+    /// `h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`
+    RnnTanh,
+    /// `h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`
+    RnnRelu,
+    /// LSTM, gates `i, f, g, o`.
+    Lstm,
+    /// GRU, gates `r, z, n`; the reset gate multiplies `W_hn h + b_hn`.
+    Gru,
+}
+
+impl RecurrentKind {
+    /// The number of gate blocks `G`: 1 (RNN), 4 (LSTM), 3 (GRU).
+    pub fn gates(self) -> usize {
+        match self {
+            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => 1,
+            RecurrentKind::Lstm => 4,
+            RecurrentKind::Gru => 3,
+        }
+    }
+
+    /// Whether the state has a cell part `c` (LSTM).
+    pub fn has_cell(self) -> bool {
+        self == RecurrentKind::Lstm
+    }
+}
+
+/// Which implementation a layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ExecutionPath {
+    /// The backend's whole-sequence primitive ([`RnnBackend`]): fused kernels where the
+    /// backend has them. The default.
+    #[default]
+    Fused,
+    /// The plain-ops unroll: one hidden matmul and a handful of element-wise ops per step,
+    /// differentiated by Burn's autodiff. Slower; kept as the reference.
+    Reference,
+}
+
+/// What a whole-sequence primitive runs, besides its tensors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurrentSpec {
+    /// The cell math.
+    pub kind: RecurrentKind,
+    /// `N` lengths in `1..=L`, or `None` when every sequence is `L` long. Past its length a
+    /// sequence's state is frozen and its outputs are zero.
+    pub lengths: Option<Arc<[usize]>>,
+    /// Run from `t = L - 1` down to `0` (the reverse direction of a bidirectional layer).
+    pub reverse: bool,
+}
+
+impl RecurrentSpec {
+    /// Whether sequence `n` is still running at time `t`.
+    #[inline]
+    pub fn active(&self, t: usize, n: usize) -> bool {
+        self.lengths.as_ref().is_none_or(|l| t < l[n])
+    }
+
+    /// The time index of processing step `s` in a sequence of `seq` steps.
+    #[inline]
+    pub fn time(&self, s: usize, seq: usize) -> usize {
+        if self.reverse {
+            seq - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+/// The tensors of a whole-sequence primitive (backend primitives).
+#[derive(Debug, Clone)]
+pub struct RecurrentTensors<B: Backend> {
+    /// `[L, N, G*H]`, time-major: `x_t W_ih^T + b_ih` (+ `b_hh` for RNN and LSTM, whose math
+    /// allows folding it in).
+    pub gates_x: FloatTensor<B>,
+    /// `[G*H, H]`: the hidden weights in PyTorch's layout.
+    pub weight_hh: FloatTensor<B>,
+    /// `[G*H]`: added to `h W_hh^T` every step (GRU's `b_hh`; zeros where it was folded).
+    pub bias_hh: FloatTensor<B>,
+    /// `[N, H]`: the initial hidden state.
+    pub h0: FloatTensor<B>,
+    /// `[N, H]`: the initial cell state (LSTM; zeros and unused otherwise).
+    pub c0: FloatTensor<B>,
+}
+
+/// The gradients of [`RecurrentTensors`], same shapes.
+#[derive(Debug, Clone)]
+pub struct RecurrentGrads<B: Backend> {
+    /// `[L, N, G*H]`
+    pub gates_x: FloatTensor<B>,
+    /// `[G*H, H]`
+    pub weight_hh: FloatTensor<B>,
+    /// `[G*H]`
+    pub bias_hh: FloatTensor<B>,
+    /// `[N, H]`
+    pub h0: FloatTensor<B>,
+    /// `[N, H]` (zeros for RNN and GRU)
+    pub c0: FloatTensor<B>,
+}
+
+/// The result of [`RnnBackend::recurrent_forward`].
+#[derive(Debug, Clone)]
+pub struct RecurrentForward<B: Backend> {
+    /// `[L + 2, N, H]`: outputs at rows `0..L` (zero past a sequence's length), final hidden
+    /// state at row `L`, final cell state at row `L + 1` (zeros for RNN and GRU).
+    pub packed: FloatTensor<B>,
+    /// What the backward needs, in a layout private to the backend (empty unless asked to
+    /// save). Haste-style fused kernels keep the gate activations and the states per step.
+    pub saved: Vec<FloatTensor<B>>,
+}
+
+/// A backend that runs whole recurrent sequences as single operations.
+///
+/// Every method has a plain-ops default body ([`reference`]), so an `impl RnnBackend for
+/// MyBackend {}` is complete; backends with fused kernels override both methods together
+/// (the layout of `saved` is theirs).
+pub trait RnnBackend: Backend {
+    /// Runs one layer and direction over a whole sequence.
+    ///
+    /// # Shapes
+    /// - `tensors`: see [`RecurrentTensors`] (`gates_x: [L, N, G*H]`, `weight_hh: [G*H, H]`,
+    ///   `bias_hh: [G*H]`, `h0, c0: [N, H]`)
+    /// - returns `packed: [L + 2, N, H]` and, if `save`, what [`RnnBackend::recurrent_backward`]
+    ///   needs
+    fn recurrent_forward(
+        spec: &RecurrentSpec,
+        tensors: RecurrentTensors<Self>,
+        save: bool,
+    ) -> RecurrentForward<Self> {
+        reference::forward::<Self>(spec, tensors, save)
+    }
+
+    /// Backpropagation through time for [`RnnBackend::recurrent_forward`].
+    ///
+    /// # Shapes
+    /// - `saved`: what the forward returned with `save = true`
+    /// - `grad_packed`: `[L + 2, N, H]`, the gradient of the packed result
+    /// - returns the gradient of every input tensor, same shapes as [`RecurrentTensors`]
+    fn recurrent_backward(
+        spec: &RecurrentSpec,
+        saved: Vec<FloatTensor<Self>>,
+        grad_packed: FloatTensor<Self>,
+    ) -> RecurrentGrads<Self> {
+        reference::backward::<Self>(spec, saved, grad_packed)
+    }
+}
+
+/// The result of [`sequence`]: one layer and direction over a whole sequence.
+#[derive(Debug, Clone)]
+pub struct SequenceOutput<B: Backend> {
+    /// `[L, N, H]`, zero past each sequence's length.
+    pub output: Tensor<B, 3>,
+    /// `[N, H]`: the final hidden state.
+    pub hidden: Tensor<B, 2>,
+    /// `[N, H]`: the final cell state (LSTM), else `None`.
+    pub cell: Option<Tensor<B, 2>>,
+}
+
+/// Runs one layer and direction through [`RnnBackend::recurrent_forward`], on tensors.
+///
+/// # Shapes
+/// - `gates_x`: `[L, N, G*H]` (time-major, input projection applied), `weight_hh: [G*H, H]`,
+///   `bias_hh: [G*H]` or `None`, `h0`/`c0`: `[N, H]` (`c0` for LSTM; `None` is zeros)
+/// - returns `output: [L, N, H]` and the final state `[N, H]`
+pub fn sequence<B: RnnBackend>(
+    spec: &RecurrentSpec,
+    gates_x: Tensor<B, 3>,
+    weight_hh: Tensor<B, 2>,
+    bias_hh: Option<Tensor<B, 1>>,
+    h0: Tensor<B, 2>,
+    c0: Option<Tensor<B, 2>>,
+) -> SequenceOutput<B> {
+    let [seq, batch, _] = gates_x.dims();
+    let [gh, hidden] = weight_hh.dims();
+    let device = gates_x.device();
+    let bias_hh = bias_hh.unwrap_or_else(|| Tensor::zeros([gh], &device));
+    let c0 = c0.unwrap_or_else(|| Tensor::zeros([batch, hidden], &device));
+    let tensors = RecurrentTensors {
+        gates_x: gates_x.into_primitive().tensor(),
+        weight_hh: weight_hh.into_primitive().tensor(),
+        bias_hh: bias_hh.into_primitive().tensor(),
+        h0: h0.into_primitive().tensor(),
+        c0: c0.into_primitive().tensor(),
+    };
+    let packed = B::recurrent_forward(spec, tensors, false).packed;
+    let packed = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(packed));
+    let output = packed.clone().slice(0..seq);
+    let hidden_final = packed.clone().slice(seq..seq + 1).squeeze_dim(0);
+    let cell = spec
+        .kind
+        .has_cell()
+        .then(|| packed.slice(seq + 1..seq + 2).squeeze_dim(0));
+    SequenceOutput {
+        output,
+        hidden: hidden_final,
+        cell,
+    }
+}
+
+/// `Tensor` from a float primitive.
+pub(crate) fn wrap<B: Backend, const D: usize>(p: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(p))
+}
+
+/// Float primitive from a `Tensor`.
+pub(crate) fn unwrap<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
+    t.into_primitive().tensor()
+}

@@ -1,0 +1,190 @@
+//! `NdArray`: the fused CPU kernels ([`cpu`](super::cpu)) on the backend's raw `f32` buffers.
+//!
+//! Tensors of any other dtype (f64, f16, ...) take the plain-ops reference.
+//!
+//! `saved` layout: `[weight_hh [G*H, H], acts [L, N, A*H], h_prev [L, N, H], c_prev [L, N, H]
+//! or [0]]` (see [`cpu::Saved`]).
+
+use std::borrow::Cow;
+
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::TensorData;
+use burn_ndarray::{
+    FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
+};
+
+use super::cpu::{self, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Saved};
+use super::{reference, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend};
+
+/// The tensor's values in row-major order when it holds `f32`: borrowed when its layout is
+/// already standard, else copied once.
+fn f32_values(t: &NdArrayTensor) -> Option<Cow<'_, [f32]>> {
+    match t {
+        NdArrayTensor::F32(storage) => {
+            let view = storage.view();
+            Some(match view.to_slice() {
+                Some(values) => Cow::Borrowed(values),
+                None => Cow::Owned(view.iter().copied().collect()),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn shape(t: &NdArrayTensor) -> Vec<usize> {
+    match t {
+        NdArrayTensor::F32(storage) => storage.shape().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> NdArrayTensor {
+    NdArrayTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+impl<E, I, Q> RnnBackend for NdArray<E, I, Q>
+where
+    E: FloatNdArrayElement,
+    I: IntNdArrayElement,
+    Q: QuantElement,
+    NdArrayTensor: From<SharedArray<E>>,
+    NdArrayTensor: From<SharedArray<I>>,
+{
+    fn recurrent_forward(
+        spec: &RecurrentSpec,
+        tensors: RecurrentTensors<Self>,
+        save: bool,
+    ) -> RecurrentForward<Self> {
+        let all_f32 = [
+            &tensors.gates_x,
+            &tensors.weight_hh,
+            &tensors.bias_hh,
+            &tensors.h0,
+            &tensors.c0,
+        ]
+        .iter()
+        .all(|t| matches!(t, NdArrayTensor::F32(_)));
+        if !all_f32 {
+            return reference::forward::<Self>(spec, tensors, save);
+        }
+        let [seq, batch, _] = shape(&tensors.gates_x)[..] else {
+            panic!("recurrent_forward: gates_x must be [L, N, G*H]");
+        };
+        let hidden = shape(&tensors.weight_hh)[1];
+        let dims = Dims { seq, batch, hidden };
+        let aw = cpu::act_width(spec.kind) * hidden;
+        let values = |t| f32_values(t).expect("checked f32 above");
+        let (gates_x, weight_hh, bias_hh, h0, c0) = (
+            values(&tensors.gates_x),
+            values(&tensors.weight_hh),
+            values(&tensors.bias_hh),
+            values(&tensors.h0),
+            values(&tensors.c0),
+        );
+        let inputs = ForwardInputs {
+            gates_x: &gates_x,
+            weight_hh: &weight_hh,
+            bias_hh: &bias_hh,
+            h0: &h0,
+            c0: &c0,
+        };
+        let mut packed = vec![0.0f32; (seq + 2) * batch * hidden];
+        if !save {
+            cpu::forward(spec, dims, inputs, &mut packed, None);
+            return RecurrentForward {
+                packed: tensor(packed, [seq + 2, batch, hidden]),
+                saved: Vec::new(),
+            };
+        }
+        let cells = if spec.kind.has_cell() { seq } else { 0 };
+        let mut acts = vec![0.0f32; seq * batch * aw];
+        let mut h_prev = vec![0.0f32; seq * batch * hidden];
+        let mut c_prev = vec![0.0f32; cells * batch * hidden];
+        let saved = Saved {
+            acts: &mut acts,
+            h_prev: &mut h_prev,
+            c_prev: &mut c_prev,
+        };
+        cpu::forward(spec, dims, inputs, &mut packed, Some(saved));
+        drop(weight_hh);
+        RecurrentForward {
+            packed: tensor(packed, [seq + 2, batch, hidden]),
+            saved: vec![
+                tensors.weight_hh,
+                tensor(acts, [seq, batch, aw]),
+                tensor(h_prev, [seq, batch, hidden]),
+                tensor(c_prev, [cells, batch, hidden]),
+            ],
+        }
+    }
+
+    fn recurrent_backward(
+        spec: &RecurrentSpec,
+        saved: Vec<FloatTensor<Self>>,
+        grad_packed: FloatTensor<Self>,
+    ) -> RecurrentGrads<Self> {
+        if saved.len() != 4 {
+            // Saved by the reference forward (non-f32 tensors).
+            return reference::backward::<Self>(spec, saved, grad_packed);
+        }
+        let [weight_hh, acts, h_prev, c_prev]: [NdArrayTensor; 4] =
+            saved.try_into().expect("four saved tensors");
+        let [seq, batch, hidden] = shape(&h_prev)[..] else {
+            panic!("recurrent_backward: h_prev must be [L, N, H]");
+        };
+        let gh = spec.kind.gates() * hidden;
+        let dims = Dims { seq, batch, hidden };
+        let grad = match f32_values(&grad_packed) {
+            Some(g) => g,
+            None => Cow::Owned(
+                grad_packed_to_f32(grad_packed.clone()),
+            ),
+        };
+        let values = |t| f32_values(t).expect("the fused forward saves f32");
+        let (w, a, hp, cp) = (
+            values(&weight_hh),
+            values(&acts),
+            values(&h_prev),
+            values(&c_prev),
+        );
+        let mut d_gates_x = vec![0.0f32; seq * batch * gh];
+        let mut d_weight_hh = vec![0.0f32; gh * hidden];
+        let mut d_bias_hh = vec![0.0f32; gh];
+        let mut d_h0 = vec![0.0f32; batch * hidden];
+        let mut d_c0 = vec![0.0f32; batch * hidden];
+        cpu::backward(
+            spec,
+            dims,
+            BackwardInputs {
+                weight_hh: &w,
+                acts: &a,
+                h_prev: &hp,
+                c_prev: &cp,
+                grad_packed: &grad,
+            },
+            BackwardOutputs {
+                gates_x: &mut d_gates_x,
+                weight_hh: &mut d_weight_hh,
+                bias_hh: &mut d_bias_hh,
+                h0: &mut d_h0,
+                c0: &mut d_c0,
+            },
+        );
+        RecurrentGrads {
+            gates_x: tensor(d_gates_x, [seq, batch, gh]),
+            weight_hh: tensor(d_weight_hh, [gh, hidden]),
+            bias_hh: tensor(d_bias_hh, [gh]),
+            h0: tensor(d_h0, [batch, hidden]),
+            c0: tensor(d_c0, [batch, hidden]),
+        }
+    }
+}
+
+/// A gradient of another dtype, converted to `f32` values.
+fn grad_packed_to_f32(t: NdArrayTensor) -> Vec<f32> {
+    let data = burn::tensor::Tensor::<NdArray<f32>, 3>::from_primitive(
+        burn::tensor::TensorPrimitive::Float(t),
+    )
+    .into_data();
+    data.convert::<f32>().to_vec().expect("f32 values")
+}
