@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""PyTorch side of the side-by-side benchmark (called by `cargo run --release -p rnn-bench`).
+
+Times the same configs as the Rust side on the same CPU with the same thread count:
+forward only (no grad) and a training step (forward + backward of mean(output**2)), each the
+median of repeated runs after warm-up. Also measures torch's sgemm rate (1024^3).
+
+Usage: pytorch_bench.py --threads 2 --budget 1.0 --configs lstm:32:64:128:256,gru:64:50:500:500
+Prints one JSON object on stdout: {"torch": version, "sgemm_gflops": x,
+"results": [{"config": "lstm:32:64:128:256", "forward_ms": a, "train_ms": b}, ...]}.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+
+def median_ms(fn, budget, min_reps=3, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def make(kind, inp, hid):
+    if kind == "lstm":
+        return torch.nn.LSTM(inp, hid, batch_first=True)
+    if kind == "gru":
+        return torch.nn.GRU(inp, hid, batch_first=True)
+    return torch.nn.RNN(inp, hid, batch_first=True, nonlinearity="tanh")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("--configs", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    a = torch.randn(1024, 1024)
+    b = torch.randn(1024, 1024)
+    ms = median_ms(lambda: torch.mm(a, b), 0.5)
+    sgemm = 2 * 1024**3 / (ms * 1e-3) / 1e9
+
+    results = []
+    for config in args.configs.split(","):
+        kind, batch, seq, inp, hid = config.split(":")
+        batch, seq, inp, hid = int(batch), int(seq), int(inp), int(hid)
+        model = make(kind, inp, hid)
+        x = torch.randn(batch, seq, inp)
+
+        def forward():
+            with torch.no_grad():
+                model(x)
+
+        def train():
+            model.zero_grad(set_to_none=True)
+            out, _ = model(x)
+            out.pow(2).mean().backward()
+
+        results.append(
+            {
+                "config": config,
+                "forward_ms": median_ms(forward, args.budget),
+                "train_ms": median_ms(train, args.budget),
+            }
+        )
+    print(json.dumps({"torch": torch.__version__, "sgemm_gflops": sgemm, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
