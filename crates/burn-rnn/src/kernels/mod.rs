@@ -34,6 +34,8 @@ mod cube;
 mod ndarray;
 pub mod reference;
 
+pub use cpu::{num_threads, set_num_threads};
+
 use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
