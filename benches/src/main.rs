@@ -43,6 +43,12 @@ struct Args {
     /// Time only burn-rnn's fused path (for profiling it).
     #[arg(long)]
     fused_only: bool,
+    /// Only the forward rows (for profiling).
+    #[arg(long)]
+    forward_only: bool,
+    /// Skip the GEMM table.
+    #[arg(long)]
+    no_gemm: bool,
 }
 
 /// The recurrent cell of a config.
@@ -401,7 +407,7 @@ fn main() {
         (1024, 2048, 256, "weight gradient dG^T h, L*N=2048"),
     ];
     let mut peak = 0.0f64;
-    for (m, k, n, what) in shapes {
+    for (m, k, n, what) in shapes.into_iter().filter(|_| !args.no_gemm) {
         let mm = gemm_rate(m, k, n, matrixmultiply_gemm(m, k, n));
         let gc = gemm_rate(m, k, n, gemm_crate_gemm(m, k, n));
         peak = peak.max(mm).max(gc);
@@ -444,7 +450,8 @@ fn main() {
     let rows = configs
         .iter()
         .flat_map(|s| [(*s, false), (*s, true)])
-        .chain(scaling.iter().map(|s| (*s, true)));
+        .chain(scaling.iter().map(|s| (*s, true)))
+        .filter(|&(_, train)| !(train && args.forward_only));
     for (s, train) in rows {
         let slow_ok = !(args.quick && s.seq > 256) && !args.fused_only;
         let time = |which| match train {
