@@ -12,6 +12,7 @@
 
 mod gemm;
 pub mod math;
+mod pool;
 pub mod tile;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -134,7 +135,7 @@ fn forward_impl(
         c_prev,
         simd: has_avx512(),
     };
-    parallel(threads, |tid, barrier| {
+    parallel(threads, |tid, threads, barrier| {
         let tiles = split(weights.tiles, threads, tid);
         // SAFETY: each worker writes only the units of its own tiles; the barrier orders
         // every step's writes before the next step's reads.
@@ -224,6 +225,7 @@ impl ForwardJob<'_> {
         let width = self.weights.vectors * tile::LANES;
         let tile_gate_width = width / gates;
         let mut tile_out = vec![0.0f32; mr * width];
+        let mut a_packed = Vec::new();
         let mut scratch_acts = vec![0.0f32; act_width(kind) * upt];
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let mut round = 0;
@@ -242,7 +244,7 @@ impl ForwardJob<'_> {
                     }
                 }
             }
-            let h_all = h.slice(0, nh);
+            tile::pack_rows(h.slice(0, nh), batch, hidden, hidden, mr, &mut a_packed);
             for tile_index in tiles.clone() {
                 let u0 = tile_index * upt;
                 let w = upt.min(hidden - u0);
@@ -250,8 +252,7 @@ impl ForwardJob<'_> {
                     let rows = mr.min(batch - r0);
                     tile::tile_product(
                         rows,
-                        &h_all[r0 * hidden..],
-                        hidden,
+                        &a_packed[r0 * hidden..],
                         self.weights,
                         tile_index,
                         &mut tile_out,
@@ -495,7 +496,7 @@ fn backward_impl(
         },
         simd: has_avx512(),
     };
-    parallel(threads, |tid, barrier| {
+    parallel(threads, |tid, threads, barrier| {
         let tiles = split(weights.tiles, threads, tid);
         // SAFETY: each worker writes only the units of its own tiles; the barrier orders
         // each step's gate gradients before the matmul that reads all of them.
@@ -595,6 +596,7 @@ impl BackwardJob<'_> {
         let mr = self.weights.rows_per_tile();
         let width = self.weights.vectors * tile::LANES;
         let mut tile_out = vec![0.0f32; mr * width];
+        let mut a_packed = Vec::new();
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let (u0, w) = (units.start, units.len());
         let grad_out = &self.inputs.grad_packed[..seq * nh];
@@ -659,6 +661,7 @@ impl BackwardJob<'_> {
                 false => self.d_gates_x,
             };
             let dg_t = dg.slice(t * batch * gh, batch * gh);
+            tile::pack_rows(dg_t, batch, gh, gh, mr, &mut a_packed);
             for tile_index in tiles.clone() {
                 let tu0 = tile_index * upt;
                 let tw = upt.min(hidden - tu0);
@@ -666,8 +669,7 @@ impl BackwardJob<'_> {
                     let rows = mr.min(batch - r0);
                     tile::tile_product(
                         rows,
-                        &dg_t[r0 * gh..],
-                        gh,
+                        &a_packed[r0 * gh..],
                         self.weights,
                         tile_index,
                         &mut tile_out,
@@ -834,7 +836,7 @@ impl SpinBarrier {
         let mut spins = 0u32;
         while self.arrived.load(Ordering::Acquire) < target {
             spins += 1;
-            if spins < 1 << 14 {
+            if spins < 1 << 10 {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
@@ -843,19 +845,20 @@ impl SpinBarrier {
     }
 }
 
-/// Runs `work(worker, barrier)` on `threads` workers (the caller's thread is worker 0).
-fn parallel(threads: usize, work: impl Fn(usize, &SpinBarrier) + Sync) {
-    let barrier = SpinBarrier::new(threads);
+/// Runs `work(worker, workers, barrier)` on up to `threads` workers at once (the caller's
+/// thread is worker 0, the others come from the persistent [`pool`]); `workers` is the count
+/// really used (1 when the pool is busy with another call).
+fn parallel(threads: usize, work: impl Fn(usize, usize, &SpinBarrier) + Sync) {
+    let solo = SpinBarrier::new(1);
     if threads <= 1 {
-        work(0, &barrier);
+        work(0, 1, &solo);
         return;
     }
-    std::thread::scope(|scope| {
-        for worker in 1..threads {
-            let (work, barrier) = (&work, &barrier);
-            scope.spawn(move || work(worker, barrier));
-        }
-        work(0, &barrier);
+    let pool = pool::pool();
+    let barrier = SpinBarrier::new(threads.min(pool.max_threads()));
+    pool.run(threads, &|worker, workers| match workers {
+        1 => work(0, 1, &solo),
+        _ => work(worker, workers, &barrier),
     });
 }
 

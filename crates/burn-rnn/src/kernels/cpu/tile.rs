@@ -107,24 +107,35 @@ impl Packed {
     }
 }
 
-/// `out[i][j] = sum_p a[i * lda + p] * panel[p][j]` for `rows` rows (at most
-/// [`Packed::rows_per_tile`]) and the `V * 16` columns of one packed tile.
+/// Packs the rows of `a` (`rows x k`, rows `lda` apart) in blocks of `block` rows, each
+/// block `[k][rows in block]`, so a tile reads its `A` values as one contiguous stream. Block
+/// `b` starts at `b * block * k`.
+pub fn pack_rows(a: &[f32], rows: usize, k: usize, lda: usize, block: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(rows * k, 0.0);
+    for r0 in (0..rows).step_by(block) {
+        let n = block.min(rows - r0);
+        let dst = &mut out[r0 * k..(r0 + n) * k];
+        for i in 0..n {
+            let src = &a[(r0 + i) * lda..(r0 + i) * lda + k];
+            for (p, &x) in src.iter().enumerate() {
+                dst[p * n + i] = x;
+            }
+        }
+    }
+}
+
+/// `out[i][j] = sum_p a[p][i] * panel[p][j]` for the `rows` rows of one [`pack_rows`] block
+/// (`a`: `[k][rows]`, `rows` at most [`Packed::rows_per_tile`]) and the `V * 16` columns of
+/// one packed tile.
 ///
 /// # Panics
 /// If the slices are shorter than the shapes say.
-pub fn tile_product(
-    rows: usize,
-    a: &[f32],
-    lda: usize,
-    packed: &Packed,
-    t: usize,
-    out: &mut [f32],
-    simd: bool,
-) {
+pub fn tile_product(rows: usize, a: &[f32], packed: &Packed, t: usize, out: &mut [f32], simd: bool) {
     let (k, v) = (packed.k, packed.vectors);
     let panel = packed.tile(t);
     assert!(rows <= packed.rows_per_tile() && rows > 0);
-    assert!(a.len() >= (rows - 1) * lda + k, "tile_product: A too short");
+    assert!(a.len() >= rows * k, "tile_product: A too short");
     assert!(out.len() >= rows * v * LANES, "tile_product: out too short");
     #[cfg(target_arch = "x86_64")]
     if simd {
@@ -134,7 +145,7 @@ pub fn tile_product(
             macro_rules! go {
                 ($($mr:literal)*; $v:literal) => {
                     match rows {
-                        $($mr => avx512::tile::<$mr, $v>(k, a.as_ptr(), lda, panel.as_ptr(), out.as_mut_ptr()),)*
+                        $($mr => avx512::tile::<$mr, $v>(k, a.as_ptr(), panel.as_ptr(), out.as_mut_ptr()),)*
                         _ => unreachable!(),
                     }
                 };
@@ -148,17 +159,17 @@ pub fn tile_product(
         return;
     }
     let _ = simd;
-    portable(rows, k, v, a, lda, panel, out);
+    portable(rows, k, v, a, panel, out);
 }
 
 /// The tile product in plain Rust (any CPU).
-fn portable(rows: usize, k: usize, v: usize, a: &[f32], lda: usize, panel: &[f32], out: &mut [f32]) {
+fn portable(rows: usize, k: usize, v: usize, a: &[f32], panel: &[f32], out: &mut [f32]) {
     let width = v * LANES;
     for i in 0..rows {
         let acc = &mut out[i * width..(i + 1) * width];
         acc.fill(0.0);
         for p in 0..k {
-            let x = a[i * lda + p];
+            let x = a[p * rows + i];
             let b = &panel[p * width..(p + 1) * width];
             for (o, &w) in acc.iter_mut().zip(b) {
                 *o += x * w;
@@ -176,13 +187,12 @@ mod avx512 {
     /// `MR x V` accumulators; per `k`: `V` loads of the panel, `MR` broadcasts, `MR * V` FMAs.
     ///
     /// # Safety
-    /// AVX-512F must be available; `a` must hold `MR` rows of `k` values `lda` apart, `b` a
-    /// `[k][V * 16]` panel, `out` `MR * V * 16` values.
+    /// AVX-512F must be available; `a` must hold `[k][MR]` values, `b` a `[k][V * 16]`
+    /// panel, `out` `MR * V * 16` values.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn tile<const MR: usize, const V: usize>(
         k: usize,
         a: *const f32,
-        lda: usize,
         b: *const f32,
         out: *mut f32,
     ) {
@@ -193,7 +203,7 @@ mod avx512 {
                 *x = _mm512_loadu_ps(b.add((p * V + v) * LANES));
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let x = _mm512_set1_ps(*a.add(i * lda + p));
+                let x = _mm512_set1_ps(*a.add(p * MR + i));
                 for (v, s) in row.iter_mut().enumerate() {
                     *s = _mm512_fmadd_ps(x, bv[v], *s);
                 }
@@ -249,10 +259,12 @@ mod tests {
                 let mr = packed.rows_per_tile();
                 let width = packed.vectors * LANES;
                 let mut out = vec![0.0f32; mr * width];
+                let mut a_packed = Vec::new();
+                pack_rows(&a, rows_total, hidden, hidden, mr, &mut a_packed);
                 for t in 0..packed.tiles {
                     for r0 in (0..rows_total).step_by(mr) {
                         let rows = mr.min(rows_total - r0);
-                        tile_product(rows, &a[r0 * hidden..], hidden, &packed, t, &mut out, simd);
+                        tile_product(rows, &a_packed[r0 * hidden..], &packed, t, &mut out, simd);
                         let blocks = packed.units_per_tile / LANES;
                         for i in 0..rows {
                             for v in 0..packed.vectors {
@@ -278,10 +290,12 @@ mod tests {
                 let mr = packed.rows_per_tile();
                 let width = packed.vectors * LANES;
                 let mut out = vec![0.0f32; mr * width];
+                let mut a_packed = Vec::new();
+                pack_rows(&a, rows_total, gh, gh, mr, &mut a_packed);
                 for t in 0..packed.tiles {
                     for r0 in (0..rows_total).step_by(mr) {
                         let rows = mr.min(rows_total - r0);
-                        tile_product(rows, &a[r0 * gh..], gh, &packed, t, &mut out, simd);
+                        tile_product(rows, &a_packed[r0 * gh..], &packed, t, &mut out, simd);
                         for i in 0..rows {
                             for j in 0..width {
                                 let unit = t * width + j;
