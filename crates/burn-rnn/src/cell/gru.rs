@@ -6,7 +6,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use crate::kernels::RecurrentKind;
 
-use super::{affine, forward_step, init_weights, sigmoid, Cell, GruState, RnnState};
+use super::{forward_step, init_weights, sigmoid, Cell, GruState, RnnState};
 
 /// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
 #[derive(Config, Debug)]
@@ -97,9 +97,13 @@ impl<B: Backend> Cell<B> for GruCell<B> {
         self.d_hidden
     }
 
-    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn weight_ih(&self) -> Tensor<B, 2> {
+        self.weight_ih.val()
+    }
+
+    fn input_bias(&self) -> Option<Tensor<B, 1>> {
         // b_hh cannot be folded in: b_hn sits inside the reset gate's product.
-        affine(x, &self.weight_ih, &self.bias_ih)
+        self.bias_ih.as_ref().map(|b| b.val())
     }
 
     fn step(

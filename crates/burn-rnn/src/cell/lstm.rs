@@ -6,7 +6,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use crate::kernels::RecurrentKind;
 
-use super::{affine_folded, forward_step, init_weights, sigmoid, Cell, LstmState};
+use super::{folded_bias, forward_step, init_weights, sigmoid, Cell, LstmState};
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
 #[derive(Config, Debug)]
@@ -114,8 +114,12 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         self.d_hidden
     }
 
-    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        affine_folded(x, &self.weight_ih, &self.bias_ih, &self.bias_hh)
+    fn weight_ih(&self) -> Tensor<B, 2> {
+        self.weight_ih.val()
+    }
+
+    fn input_bias(&self) -> Option<Tensor<B, 1>> {
+        folded_bias(&self.bias_ih, &self.bias_hh)
     }
 
     fn step(

@@ -52,7 +52,16 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// - `x`: `[M, H_in]` (for a layer `M = L * N`, every time step in one matmul)
     /// - returns `[M, G*H]`: `x W_ih^T + b_ih`, plus `b_hh` where the cell's math allows
     ///   folding it in (RNN, LSTM).
-    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        crate::kernels::reference::linear(x, self.weight_ih(), self.input_bias())
+    }
+
+    /// The input weights in PyTorch's layout, `[G*H, H_in]`.
+    fn weight_ih(&self) -> Tensor<B, 2>;
+
+    /// The bias of [`Cell::project_input`], `[G*H]`: `b_ih + b_hh` where the cell's math allows
+    /// folding `b_hh` in (RNN, LSTM), else `b_ih`; `None` without biases.
+    fn input_bias(&self) -> Option<Tensor<B, 1>>;
 
     /// One recurrent step from an already projected input.
     ///
@@ -175,36 +184,16 @@ pub(crate) fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, 
     x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
 }
 
-/// `x W^T + b` for a fused weight `W: [G*H, H_in]` and optional bias `[G*H]`.
-pub(crate) fn affine<B: Backend>(
-    x: Tensor<B, 2>,
-    weight: &Param<Tensor<B, 2>>,
-    bias: &Option<Param<Tensor<B, 1>>>,
-) -> Tensor<B, 2> {
-    let y = x.matmul(weight.val().transpose());
-    match bias {
-        Some(b) => y + b.val().unsqueeze_dim(0),
-        None => y,
-    }
-}
-
-/// `x W_ih^T + b_ih + b_hh`: the input projection of RNN and LSTM, whose math lets both biases
-/// be added once for all time steps.
-pub(crate) fn affine_folded<B: Backend>(
-    x: Tensor<B, 2>,
-    weight_ih: &Param<Tensor<B, 2>>,
+/// `b_ih + b_hh` (either may be absent): the input bias of cells whose math lets `b_hh` be
+/// added once for all time steps (RNN, LSTM).
+pub(crate) fn folded_bias<B: Backend>(
     bias_ih: &Option<Param<Tensor<B, 1>>>,
     bias_hh: &Option<Param<Tensor<B, 1>>>,
-) -> Tensor<B, 2> {
-    let y = x.matmul(weight_ih.val().transpose());
-    let bias = match (bias_ih, bias_hh) {
+) -> Option<Tensor<B, 1>> {
+    match (bias_ih, bias_hh) {
         (Some(a), Some(b)) => Some(a.val() + b.val()),
         (Some(a), None) => Some(a.val()),
         (None, Some(b)) => Some(b.val()),
         (None, None) => None,
-    };
-    match bias {
-        Some(b) => y + b.unsqueeze_dim(0),
-        None => y,
     }
 }

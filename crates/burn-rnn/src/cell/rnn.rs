@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernels::RecurrentKind;
 
-use super::{affine_folded, forward_step, init_weights, Cell, RnnState};
+use super::{folded_bias, forward_step, init_weights, Cell, RnnState};
 
 /// The nonlinearity of a vanilla RNN, as PyTorch's `nonlinearity` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -108,8 +108,12 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
         self.d_hidden
     }
 
-    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        affine_folded(x, &self.weight_ih, &self.bias_ih, &self.bias_hh)
+    fn weight_ih(&self) -> Tensor<B, 2> {
+        self.weight_ih.val()
+    }
+
+    fn input_bias(&self) -> Option<Tensor<B, 1>> {
+        folded_bias(&self.bias_ih, &self.bias_hh)
     }
 
     fn step(

@@ -14,7 +14,9 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
-use super::{RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend};
+use super::{
+    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend,
+};
 
 /// The backward step of the whole-sequence node.
 #[derive(Debug)]
@@ -42,7 +44,67 @@ impl<B: RnnBackend> Backward<B, 5> for RecurrentBackward {
     }
 }
 
+/// The backward step of the input projection node.
+#[derive(Debug)]
+struct LinearBackward;
+
+impl<B: RnnBackend> Backward<B, 3> for LinearBackward {
+    /// `x` and `weight`.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (x, weight) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let g = B::linear_backward(x, weight, grad);
+        for (parent, grad) in ops.parents.into_iter().zip([g.x, g.weight, g.bias]) {
+            if let Some(parent) = parent {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn linear_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node.clone(), weight.node.clone(), bias.node.clone()];
+        match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::linear_forward(
+                    x.primitive.clone(),
+                    weight.primitive.clone(),
+                    bias.primitive,
+                );
+                prep.finish((x.primitive, weight.primitive), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::linear_forward(x.primitive, weight.primitive, bias.primitive))
+            }
+        }
+    }
+
+    fn linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearGrads<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        let g = B::linear_backward(x.primitive, weight.primitive, grad.primitive);
+        LinearGrads {
+            x: Self::from_inner(g.x),
+            weight: Self::from_inner(g.weight),
+            bias: Self::from_inner(g.bias),
+        }
+    }
+
     fn recurrent_forward(
         spec: &RecurrentSpec,
         tensors: RecurrentTensors<Self>,

@@ -191,6 +191,58 @@ pub trait RnnBackend: Backend {
     ) -> RecurrentGrads<Self> {
         reference::backward::<Self>(spec, saved, grad_packed)
     }
+
+    /// The input projection of every time step at once: `x W^T + b`.
+    ///
+    /// # Shapes
+    /// - `x`: `[M, H_in]` (`M = L * N`), `weight`: `[G*H, H_in]`, `bias`: `[G*H]`
+    /// - returns `[M, G*H]`
+    fn linear_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        unwrap(reference::linear::<Self>(wrap(x), wrap(weight), Some(wrap(bias))))
+    }
+
+    /// The gradients of [`RnnBackend::linear_forward`].
+    ///
+    /// # Shapes
+    /// - `x: [M, H_in]`, `weight: [G*H, H_in]`, `grad: [M, G*H]`
+    /// - returns `x: [M, H_in]`, `weight: [G*H, H_in]`, `bias: [G*H]`
+    fn linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearGrads<Self> {
+        reference::linear_backward::<Self>(x, weight, grad)
+    }
+}
+
+/// The gradients of [`RnnBackend::linear_forward`]'s inputs.
+#[derive(Debug, Clone)]
+pub struct LinearGrads<B: Backend> {
+    /// `[M, H_in]`
+    pub x: FloatTensor<B>,
+    /// `[G*H, H_in]`
+    pub weight: FloatTensor<B>,
+    /// `[G*H]`
+    pub bias: FloatTensor<B>,
+}
+
+/// `x W^T + b` through [`RnnBackend::linear_forward`], on tensors.
+///
+/// # Shapes
+/// - `x`: `[M, H_in]`, `weight`: `[G*H, H_in]`, `bias`: `[G*H]` or `None`
+/// - returns `[M, G*H]`
+pub fn linear<B: RnnBackend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    let rows = weight.dims()[0];
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([rows], &weight.device()));
+    wrap(B::linear_forward(unwrap(x), unwrap(weight), unwrap(bias)))
 }
 
 /// The result of [`sequence`]: one layer and direction over a whole sequence.

@@ -13,8 +13,11 @@ use burn_ndarray::{
     FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
 };
 
-use super::cpu::{self, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Saved};
-use super::{reference, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend};
+use super::cpu::{self, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved};
+use super::{
+    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors,
+    RnnBackend,
+};
 
 /// The tensor's values in row-major order when it holds `f32`: borrowed when its layout is
 /// already standard, else copied once.
@@ -115,6 +118,74 @@ where
                 tensor(h_prev, [seq, batch, hidden]),
                 tensor(c_prev, [cells, batch, hidden]),
             ],
+        }
+    }
+
+    fn linear_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (Some(xv), Some(wv), Some(bv)) = (f32_values(&x), f32_values(&weight), f32_values(&bias))
+        else {
+            let out = reference::linear::<Self>(
+                super::wrap(x),
+                super::wrap(weight),
+                Some(super::wrap(bias)),
+            );
+            return super::unwrap(out);
+        };
+        let (m, k) = (shape(&x)[0], shape(&x)[1]);
+        let n = shape(&weight)[0];
+        // Start from the bias in every row, then accumulate the product on top.
+        let mut y = Vec::with_capacity(m * n);
+        for _ in 0..m {
+            y.extend_from_slice(&bv);
+        }
+        cpu::par_sgemm(
+            Mat::new(&xv, m, k),
+            Mat::new(&wv, n, k).t(),
+            1.0,
+            MatMut::new(&mut y, m, n),
+        );
+        tensor(y, [m, n])
+    }
+
+    fn linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearGrads<Self> {
+        let (Some(xv), Some(wv), Some(gv)) = (f32_values(&x), f32_values(&weight), f32_values(&grad))
+        else {
+            return reference::linear_backward::<Self>(x, weight, grad);
+        };
+        let (m, k) = (shape(&x)[0], shape(&x)[1]);
+        let n = shape(&weight)[0];
+        let mut dx = vec![0.0f32; m * k];
+        cpu::par_sgemm(
+            Mat::new(&gv, m, n),
+            Mat::new(&wv, n, k),
+            0.0,
+            MatMut::new(&mut dx, m, k),
+        );
+        let mut dw = vec![0.0f32; n * k];
+        cpu::par_sgemm(
+            Mat::new(&gv, m, n).t(),
+            Mat::new(&xv, m, k),
+            0.0,
+            MatMut::new(&mut dw, n, k),
+        );
+        let mut db = vec![0.0f32; n];
+        for row in gv.chunks_exact(n) {
+            for (b, g) in db.iter_mut().zip(row) {
+                *b += g;
+            }
+        }
+        LinearGrads {
+            x: tensor(dx, [m, k]),
+            weight: tensor(dw, [n, k]),
+            bias: tensor(db, [n]),
         }
     }
 

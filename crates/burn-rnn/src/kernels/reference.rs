@@ -12,7 +12,7 @@ use burn::tensor::{Tensor, TensorData};
 use burn_autodiff::Autodiff;
 
 use super::{
-    unwrap, wrap, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec,
+    unwrap, wrap, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec,
     RecurrentTensors, SequenceOutput,
 };
 use crate::cell::{gru_update, lstm_update, rnn_update, Nonlinearity};
@@ -233,5 +233,36 @@ pub fn backward<B: Backend>(
         bias_hh: take(&bias_hh, &grads),
         h0: take(&h0, &grads),
         c0: take(&c0, &grads),
+    }
+}
+
+/// `x W^T + b`, from tensor ops.
+///
+/// # Shapes
+/// - `x`: `[M, H_in]`, `weight`: `[G*H, H_in]`, `bias`: `[G*H]` or `None`; returns `[M, G*H]`
+pub fn linear<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    let y = x.matmul(weight.transpose());
+    match bias {
+        Some(b) => y + b.unsqueeze_dim(0),
+        None => y,
+    }
+}
+
+/// Default body of [`RnnBackend::linear_backward`](super::RnnBackend::linear_backward):
+/// `dx = g W`, `dW = g^T x`, `db = sum of g's rows`.
+pub fn linear_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> LinearGrads<B> {
+    let (x, weight, grad) = (wrap::<B, 2>(x), wrap::<B, 2>(weight), wrap::<B, 2>(grad));
+    LinearGrads {
+        x: unwrap(grad.clone().matmul(weight)),
+        weight: unwrap(grad.clone().transpose().matmul(x)),
+        bias: unwrap(grad.sum_dim(0).squeeze_dim::<1>(0)),
     }
 }

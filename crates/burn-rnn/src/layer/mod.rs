@@ -173,13 +173,14 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         &self,
         input: RecurrentInput<B, LayerState<B, C>>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
-        self.run(input, reference::sequence::<B>)
+        self.run(input, reference::linear::<B>, reference::sequence::<B>)
     }
 
     /// The stacking, directions and checks around one direction's whole-sequence function.
     fn run(
         &self,
         input: RecurrentInput<B, LayerState<B, C>>,
+        project: ProjectFn<B>,
         sequence: SequenceFn<B>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
         let name = C::LAYER_NAME;
@@ -251,8 +252,8 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
                     reverse: direction == 1,
                 };
                 let features = layer_input.dims()[2];
-                let gates_x = cell
-                    .project_input(layer_input.clone().reshape([seq * batch, features]))
+                let rows = layer_input.clone().reshape([seq * batch, features]);
+                let gates_x = project(rows, cell.weight_ih(), cell.input_bias())
                     .reshape([seq, batch, C::GATES * d_hidden]);
                 let (h0, c0) = state.into_parts();
                 let out = sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
@@ -276,6 +277,9 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         }
     }
 }
+
+/// The input projection of all time steps: [`kernels::linear`] or [`reference::linear`].
+type ProjectFn<B> = fn(Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 1>>) -> Tensor<B, 2>;
 
 /// One direction's whole-sequence function: [`kernels::sequence`] or
 /// [`reference::sequence`].
@@ -327,8 +331,8 @@ impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
         input: RecurrentInput<B, LayerState<B, C>>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
         match self.path {
-            ExecutionPath::Fused => self.run(input, kernels::sequence::<B>),
-            ExecutionPath::Reference => self.run(input, reference::sequence::<B>),
+            ExecutionPath::Fused => self.run(input, kernels::linear::<B>, kernels::sequence::<B>),
+            ExecutionPath::Reference => self.run(input, reference::linear::<B>, reference::sequence::<B>),
         }
     }
 }

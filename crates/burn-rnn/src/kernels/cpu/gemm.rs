@@ -33,6 +33,21 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Rows `start..start + len` (no copy).
+    pub fn rows(self, start: usize, len: usize) -> Self {
+        assert!(start + len <= self.rows, "rows {start}..{} of {}", start + len, self.rows);
+        Self {
+            data: &self.data[start * self.row_stride..],
+            rows: len,
+            ..self
+        }
+    }
+
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         Self {
@@ -65,6 +80,27 @@ impl<'a> MatMut<'a> {
             data.len()
         );
         Self { data, rows, cols }
+    }
+
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Splits into consecutive blocks of at most `block` rows.
+    pub fn split_rows(self, block: usize) -> Vec<(usize, MatMut<'a>)> {
+        let cols = self.cols;
+        let mut rest = &mut self.data[..self.rows * cols];
+        let mut out = Vec::new();
+        let mut start = 0;
+        while !rest.is_empty() {
+            let n = block.min(rest.len() / cols);
+            let (head, tail) = rest.split_at_mut(n * cols);
+            out.push((start, MatMut::new(head, n, cols)));
+            start += n;
+            rest = tail;
+        }
+        out
     }
 }
 

@@ -514,7 +514,7 @@ fn backward_impl(
         _ => out.gates_x,
     };
     let rows = seq * batch;
-    sgemm(
+    par_sgemm(
         Mat::new(dgh_all, rows, gh).t(),
         Mat::new(inputs.h_prev, rows, hidden),
         0.0,
@@ -859,6 +859,35 @@ fn parallel(threads: usize, work: impl Fn(usize, usize, &SpinBarrier) + Sync) {
     pool.run(threads, &|worker, workers| match workers {
         1 => work(0, 1, &solo),
         _ => work(worker, workers, &barrier),
+    });
+}
+
+/// `c = a b + beta c`, the rows of `c` split across the kernel threads when the product is
+/// big enough to pay for it (the input projections and the weight gradients).
+pub fn par_sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
+    const MIN_WORK: usize = 1 << 21;
+    let work = a.shape().0 * a.shape().1 * b.shape().1;
+    let rows = a.shape().0;
+    let threads = match work >= MIN_WORK && rows >= 32 {
+        true => num_threads().min(rows / 16).max(1),
+        false => 1,
+    };
+    if threads == 1 {
+        return sgemm(a, b, beta, c);
+    }
+    let blocks: Vec<std::sync::Mutex<Option<(usize, MatMut<'_>)>>> = c
+        .split_rows(rows.div_ceil(threads))
+        .into_iter()
+        .map(|block| std::sync::Mutex::new(Some(block)))
+        .collect();
+    parallel(threads, |worker, workers, _| {
+        for slot in blocks.iter().skip(worker).step_by(workers) {
+            let taken = slot.lock().expect("gemm block").take();
+            if let Some((start, block)) = taken {
+                let n = block.shape().0;
+                sgemm(a.rows(start, n), b, beta, block);
+            }
+        }
     });
 }
 
