@@ -28,7 +28,7 @@ struct Args {
     /// Seconds of timed runs per cell (after warm-up); at least 3 runs each.
     #[arg(long, default_value_t = 1.0)]
     budget: f64,
-    /// Threads for PyTorch; burn-rnn's kernels report their own count in the header.
+    /// Threads for both sides (burn-rnn's kernels and PyTorch); default: all cores.
     #[arg(long)]
     threads: Option<usize>,
     /// Python interpreter with torch installed.
@@ -49,6 +49,10 @@ struct Args {
     /// Skip the GEMM table.
     #[arg(long)]
     no_gemm: bool,
+    /// Leave glibc's allocator as it is (by default both sides keep freed memory, see
+    /// `keep_freed_memory`).
+    #[arg(long)]
+    default_malloc: bool,
 }
 
 /// The recurrent cell of a config.
@@ -328,6 +332,26 @@ fn gemm_crate_gemm(m: usize, k: usize, n: usize) -> impl FnMut(&[f32], &[f32], &
     }
 }
 
+/// The glibc tunables that keep freed memory in the process, for the PyTorch child.
+const KEEP_FREED: &str = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647";
+
+/// Makes glibc keep freed memory instead of returning it to the OS (for this process; the
+/// PyTorch child gets the same policy through `GLIBC_TUNABLES`).
+///
+/// By default glibc serves big buffers with `mmap` and unmaps them on free, so every call of
+/// an op that returns fresh multi-megabyte tensors pays a page fault per 4 KiB on first touch;
+/// on this VM that was 40% of our LSTM forward (16.3 ms vs 10.0 ms, `perf stat -e
+/// page-faults`: 534662 vs 8235 over the same runs). Long-running trainers get the same by
+/// `GLIBC_TUNABLES` or a caching allocator; `--default-malloc` measures without it.
+fn keep_freed_memory() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: mallopt only changes glibc's allocation policy; called before any threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 /// PyTorch's timings, by config key.
 struct Torch {
     version: String,
@@ -338,7 +362,11 @@ struct Torch {
 fn run_torch(args: &Args, shapes: &[Shape], threads: usize, budget: f64) -> Result<Torch, String> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pytorch_bench.py");
     let keys: Vec<String> = shapes.iter().map(Shape::torch_key).collect();
-    let out = Command::new(&args.python)
+    let mut command = Command::new(&args.python);
+    if !args.default_malloc {
+        command.env("GLIBC_TUNABLES", KEEP_FREED);
+    }
+    let out = command
         .arg(&script)
         .args(["--threads", &threads.to_string()])
         .args(["--budget", &budget.to_string()])
@@ -387,12 +415,16 @@ fn fmt_ratio(other: Option<f64>, ours: f64) -> String {
 
 fn main() {
     let args = Args::parse();
+    if !args.default_malloc {
+        keep_freed_memory();
+    }
     let budget = Duration::from_secs_f64(args.budget);
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    burn_rnn::kernels::set_num_threads(threads);
     let wanted = |s: &Shape| args.only.as_ref().is_none_or(|o| s.label().contains(o.as_str()));
     let configs: Vec<Shape> = CONFIGS.iter().copied().filter(wanted).collect();
     let scaling: Vec<Shape> = SCALING.iter().copied().filter(wanted).collect();
@@ -425,12 +457,17 @@ fn main() {
     };
     println!();
     println!(
-        "burn-rnn kernels: 1 thread; PyTorch: {threads} thread(s){}; best one-thread sgemm \
+        "Threads: burn-rnn {}, PyTorch {threads}{}; allocator: {}; best one-thread sgemm \
          here: {peak:.0} GFLOP/s{}",
+        burn_rnn::kernels::num_threads(),
         torch
             .as_ref()
             .map(|t| format!(" (torch {})", t.version))
             .unwrap_or_default(),
+        match args.default_malloc {
+            true => "glibc defaults".to_string(),
+            false => format!("freed memory kept (GLIBC_TUNABLES={KEEP_FREED}) on both sides"),
+        },
         torch
             .as_ref()
             .map(|t| format!("; torch sgemm ({threads} threads): {:.0} GFLOP/s", t.sgemm_gflops))

@@ -91,7 +91,7 @@ where
             h0: &h0,
             c0: &c0,
         };
-        let mut packed = vec![0.0f32; (seq + 2) * batch * hidden];
+        let mut packed = cpu::zeroed((seq + 2) * batch * hidden);
         if !save {
             cpu::forward(spec, dims, inputs, &mut packed, None);
             return RecurrentForward {
@@ -100,9 +100,9 @@ where
             };
         }
         let cells = if spec.kind.has_cell() { seq } else { 0 };
-        let mut acts = vec![0.0f32; seq * batch * aw];
-        let mut h_prev = vec![0.0f32; seq * batch * hidden];
-        let mut c_prev = vec![0.0f32; cells * batch * hidden];
+        let mut acts = cpu::zeroed(seq * batch * aw);
+        let mut h_prev = cpu::zeroed(seq * batch * hidden);
+        let mut c_prev = cpu::zeroed(cells * batch * hidden);
         let saved = Saved {
             acts: &mut acts,
             h_prev: &mut h_prev,
@@ -138,9 +138,9 @@ where
         let (m, k) = (shape(&x)[0], shape(&x)[1]);
         let n = shape(&weight)[0];
         // Start from the bias in every row, then accumulate the product on top.
-        let mut y = Vec::with_capacity(m * n);
-        for _ in 0..m {
-            y.extend_from_slice(&bv);
+        let mut y = cpu::zeroed(m * n);
+        for row in y.chunks_exact_mut(n) {
+            row.copy_from_slice(&bv);
         }
         cpu::par_sgemm(
             Mat::new(&xv, m, k),
@@ -162,7 +162,7 @@ where
         };
         let (m, k) = (shape(&x)[0], shape(&x)[1]);
         let n = shape(&weight)[0];
-        let mut dx = vec![0.0f32; m * k];
+        let mut dx = cpu::zeroed(m * k);
         cpu::par_sgemm(
             Mat::new(&gv, m, n),
             Mat::new(&wv, n, k),
@@ -218,7 +218,7 @@ where
             values(&h_prev),
             values(&c_prev),
         );
-        let mut d_gates_x = vec![0.0f32; seq * batch * gh];
+        let mut d_gates_x = cpu::zeroed(seq * batch * gh);
         let mut d_weight_hh = vec![0.0f32; gh * hidden];
         let mut d_bias_hh = vec![0.0f32; gh];
         let mut d_h0 = vec![0.0f32; batch * hidden];
