@@ -158,7 +158,7 @@ where
     worst.cases += 1;
 }
 
-fn check_layers(kind: &str) {
+fn check_layers(kind: &str, path: ExecutionPath) {
     let fx = Fixture::load("layers.safetensors");
     let cases = fx.cases(&format!("{kind}/"));
     assert_eq!(
@@ -182,7 +182,8 @@ fn check_layers(kind: &str) {
                     .with_bidirectional(bi)
                     .with_bias(bias)
                     .with_batch_first(bf)
-                    .init::<AD>(&device);
+                    .init::<AD>(&device)
+                    .with_path(path);
                 check_layer_case(&fx, case, layer, &mut worst);
             }
             "gru" => {
@@ -191,7 +192,8 @@ fn check_layers(kind: &str) {
                     .with_bidirectional(bi)
                     .with_bias(bias)
                     .with_batch_first(bf)
-                    .init::<AD>(&device);
+                    .init::<AD>(&device)
+                    .with_path(path);
                 check_layer_case(&fx, case, layer, &mut worst);
             }
             _ => {
@@ -206,32 +208,53 @@ fn check_layers(kind: &str) {
                     .with_bias(bias)
                     .with_batch_first(bf)
                     .with_nonlinearity(nonlinearity)
-                    .init::<AD>(&device);
+                    .init::<AD>(&device)
+                    .with_path(path);
                 check_layer_case(&fx, case, layer, &mut worst);
             }
         }
     }
-    worst.report(kind);
+    worst.report(&format!("{kind} ({path:?} path)"));
 }
 
 #[test]
 fn rnn_tanh_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("rnn_tanh");
+    check_layers("rnn_tanh", ExecutionPath::Fused);
+}
+
+#[test]
+fn rnn_tanh_layers_reference_path_matches_pytorch_outputs_and_gradients() {
+    check_layers("rnn_tanh", ExecutionPath::Reference);
 }
 
 #[test]
 fn rnn_relu_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("rnn_relu");
+    check_layers("rnn_relu", ExecutionPath::Fused);
+}
+
+#[test]
+fn rnn_relu_layers_reference_path_matches_pytorch_outputs_and_gradients() {
+    check_layers("rnn_relu", ExecutionPath::Reference);
 }
 
 #[test]
 fn lstm_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("lstm");
+    check_layers("lstm", ExecutionPath::Fused);
+}
+
+#[test]
+fn lstm_layers_reference_path_matches_pytorch_outputs_and_gradients() {
+    check_layers("lstm", ExecutionPath::Reference);
 }
 
 #[test]
 fn gru_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("gru");
+    check_layers("gru", ExecutionPath::Fused);
+}
+
+#[test]
+fn gru_layers_reference_path_matches_pytorch_outputs_and_gradients() {
+    check_layers("gru", ExecutionPath::Reference);
 }
 
 /// Runs a cell 3 steps as PyTorch did and compares every step's `h`, the last `c` and the

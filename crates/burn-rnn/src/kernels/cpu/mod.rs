@@ -952,14 +952,21 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Whether the AVX-512 tile kernel can run here.
+/// Whether the AVX-512 tile kernel can run here (and is not turned off by setting
+/// `BURN_RNN_PORTABLE`, which tests use to cover the portable kernels).
 fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        if std::env::var_os("BURN_RNN_PORTABLE").is_some() {
+            return false;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
 }

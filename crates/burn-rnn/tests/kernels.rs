@@ -1,0 +1,324 @@
+//! Fused path == plain-ops reference path, outputs and gradients, to 1e-5 (f32).
+//!
+//! Every cell kind, with and without lengths, initial states, both directions and two layers;
+//! hidden sizes that are not multiples of the kernels' 16-unit blocks; and steps big enough
+//! for the CPU kernels to split them across two threads. On ndarray the fused path is the
+//! hand-written CPU kernels; under `--features wgpu` it is the trait's default bodies (plain
+//! ops forward, recompute-and-autodiff backward) through the custom autodiff node.
+
+mod common;
+
+use std::sync::Mutex;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, Tensor, TensorData};
+use burn_rnn::import::{FusedParams, ParamRef};
+use burn_rnn::*;
+use common::{assert_close, device, AD, TOL};
+
+/// The CPU kernels share one worker pool; running these cases one at a time makes sure the
+/// big ones really get two threads.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    batch: usize,
+    seq: usize,
+    input: usize,
+    hidden: usize,
+    layers: usize,
+    bidirectional: bool,
+    batch_first: bool,
+    lengths: bool,
+    state: bool,
+}
+
+const SMALL: Case = Case {
+    batch: 3,
+    seq: 5,
+    input: 4,
+    hidden: 20,
+    layers: 2,
+    bidirectional: true,
+    batch_first: true,
+    lengths: true,
+    state: true,
+};
+
+fn cases() -> Vec<Case> {
+    vec![
+        SMALL,
+        Case {
+            layers: 1,
+            bidirectional: false,
+            lengths: false,
+            state: false,
+            ..SMALL
+        },
+        Case {
+            batch_first: false,
+            hidden: 7,
+            ..SMALL
+        },
+        // Big enough per step (N * G*H * H >= 2^17) for two threads.
+        Case {
+            batch: 16,
+            seq: 4,
+            input: 8,
+            hidden: 70,
+            ..SMALL
+        },
+        Case {
+            batch: 12,
+            seq: 3,
+            input: 6,
+            hidden: 130,
+            layers: 1,
+            bidirectional: false,
+            ..SMALL
+        },
+    ]
+}
+
+/// Per-element weights for the loss, so that every output gets its own gradient.
+fn weights_like<const D: usize>(t: &Tensor<AD, D>) -> Tensor<AD, D> {
+    Tensor::random(t.dims(), Distribution::Uniform(-1.0, 1.0), &t.device())
+}
+
+/// Runs one layer on both paths and compares outputs, final states and every gradient.
+fn check<C>(name: &str, layer: Recurrent<AD, C>, c: Case, has_cell: bool) -> (f32, f32)
+where
+    C: Cell<AD> + FusedParams<AD> + burn::module::ModuleDisplay + Clone + 'static,
+    RecurrentInput<AD, LayerState<AD, C>>: Clone,
+    LayerState<AD, C>: Clone,
+{
+    let device = device();
+    touch_params(&layer.cells);
+    let dirs = if c.bidirectional { 2 } else { 1 };
+    let shape = match c.batch_first {
+        true => [c.batch, c.seq, c.input],
+        false => [c.seq, c.batch, c.input],
+    };
+    let x = Tensor::<AD, 3>::random(shape, Distribution::Default, &device).require_grad();
+    let state_shape = [c.layers * dirs, c.batch, c.hidden];
+    let h0 = Tensor::<AD, 3>::random(state_shape, Distribution::Default, &device).require_grad();
+    let c0 = Tensor::<AD, 3>::random(state_shape, Distribution::Default, &device).require_grad();
+    let lengths: Vec<usize> = (0..c.batch).map(|n| c.seq - (n * 2) % c.seq).collect();
+
+    let mut results = Vec::new();
+    for path in [ExecutionPath::Fused, ExecutionPath::Reference] {
+        let layer = layer.clone().with_path(path);
+        let mut input = RecurrentInput::new(x.clone());
+        if c.state {
+            let parts = match has_cell {
+                true => vec![h0.clone(), c0.clone()],
+                false => vec![h0.clone()],
+            };
+            input = input.with_state(state_from_parts::<C>(parts));
+        }
+        if c.lengths {
+            input = input.with_lengths(lengths.clone());
+        }
+        let out = layer.forward_with(input);
+        let finals = state_parts::<C>(&out.state);
+        results.push((layer, out.output, finals));
+    }
+    // The same loss weights for both paths.
+    let w_out = weights_like(&results[0].1);
+    let w_states: Vec<_> = results[0].2.iter().map(weights_like).collect();
+    let mut forward_err = 0.0f32;
+    let mut grad_err = 0.0f32;
+    let mut grads = Vec::new();
+    for (layer, output, finals) in &results {
+        let mut loss = (output.clone() * w_out.clone()).sum();
+        for (s, w) in finals.iter().zip(&w_states) {
+            loss = loss + (s.clone() * w.clone()).sum();
+        }
+        let g = loss.backward();
+        let mut named = vec![("x".to_string(), x.grad(&g).expect("x has a gradient").into_data())];
+        if c.state {
+            named.push(("h0".into(), h0.grad(&g).expect("h0 has a gradient").into_data()));
+            if has_cell {
+                named.push(("c0".into(), c0.grad(&g).expect("c0 has a gradient").into_data()));
+            }
+        }
+        named.extend(param_grads(&layer.cells, &g));
+        grads.push(named);
+    }
+    let (fused, reference) = (&results[0], &results[1]);
+    forward_err = forward_err.max(assert_close(
+        &format!("{name} output"),
+        fused.1.clone().into_data(),
+        reference.1.clone().into_data(),
+        TOL,
+    ));
+    for (i, (f, r)) in fused.2.iter().zip(&reference.2).enumerate() {
+        forward_err = forward_err.max(assert_close(
+            &format!("{name} final state part {i}"),
+            f.clone().into_data(),
+            r.clone().into_data(),
+            TOL,
+        ));
+    }
+    assert_eq!(grads[0].len(), grads[1].len());
+    for ((key, f), (_, r)) in grads[0].iter().zip(&grads[1]) {
+        grad_err = grad_err.max(assert_close(
+            &format!("{name} grad {key}"),
+            f.clone(),
+            r.clone(),
+            TOL,
+        ));
+    }
+    (forward_err, grad_err)
+}
+
+/// Burn initializes parameters lazily, and a clone of an uninitialized parameter draws its own
+/// values: touching every parameter first makes both paths share the same weights.
+fn touch_params<C: FusedParams<AD>>(cells: &[C]) {
+    for cell in cells {
+        for (_, p) in cell.params() {
+            match p {
+                ParamRef::Matrix(p) => drop(p.val()),
+                ParamRef::Vector(Some(p)) => drop(p.val()),
+                ParamRef::Vector(None) => {}
+            }
+        }
+    }
+}
+
+/// Gradients of every parameter of every cell.
+fn param_grads<C: FusedParams<AD>>(
+    cells: &[C],
+    grads: &<AD as AutodiffBackend>::Gradients,
+) -> Vec<(String, TensorData)> {
+    let mut out = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        for (name, p) in cell.params() {
+            let g = match p {
+                ParamRef::Matrix(p) => p.val().grad(grads).map(|g| g.into_data()),
+                ParamRef::Vector(Some(p)) => p.val().grad(grads).map(|g| g.into_data()),
+                ParamRef::Vector(None) => continue,
+            };
+            out.push((format!("cell {i} {name}"), g.expect("every parameter has a gradient")));
+        }
+    }
+    out
+}
+
+fn state_parts<C: Cell<AD> + 'static>(state: &LayerState<AD, C>) -> Vec<Tensor<AD, 3>>
+where
+    LayerState<AD, C>: Clone,
+{
+    let any: &dyn std::any::Any = state;
+    if let Some(s) = any.downcast_ref::<LstmState<AD, 3>>() {
+        return vec![s.hidden.clone(), s.cell.clone()];
+    }
+    if let Some(s) = any.downcast_ref::<RnnState<AD, 3>>() {
+        return vec![s.hidden.clone()];
+    }
+    unreachable!("layer states are RnnState or LstmState")
+}
+
+fn state_from_parts<C: Cell<AD> + 'static>(mut parts: Vec<Tensor<AD, 3>>) -> LayerState<AD, C> {
+    let boxed: Box<dyn std::any::Any> = match parts.len() {
+        2 => {
+            let c = parts.pop().expect("two parts");
+            let h = parts.pop().expect("two parts");
+            Box::new(LstmState::new(h, c))
+        }
+        _ => Box::new(RnnState::new(parts.pop().expect("one part"))),
+    };
+    *boxed
+        .downcast::<LayerState<AD, C>>()
+        .expect("the state type matches the cell")
+}
+
+fn run_all(kind: &str) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    burn_rnn::kernels::set_num_threads(2);
+    let device = device();
+    let mut worst = (0.0f32, 0.0f32);
+    for c in cases() {
+        let name = format!("{kind} {c:?}");
+        let errs = match kind {
+            "rnn_tanh" | "rnn_relu" => {
+                let nl = match kind {
+                    "rnn_tanh" => Nonlinearity::Tanh,
+                    _ => Nonlinearity::Relu,
+                };
+                let layer = RnnConfig::new(c.input, c.hidden)
+                    .with_nonlinearity(nl)
+                    .with_num_layers(c.layers)
+                    .with_bidirectional(c.bidirectional)
+                    .with_batch_first(c.batch_first)
+                    .init::<AD>(&device);
+                check(&name, layer, c, false)
+            }
+            "lstm" => {
+                let layer = LstmConfig::new(c.input, c.hidden)
+                    .with_num_layers(c.layers)
+                    .with_bidirectional(c.bidirectional)
+                    .with_batch_first(c.batch_first)
+                    .init::<AD>(&device);
+                check(&name, layer, c, true)
+            }
+            _ => {
+                let layer = GruConfig::new(c.input, c.hidden)
+                    .with_num_layers(c.layers)
+                    .with_bidirectional(c.bidirectional)
+                    .with_batch_first(c.batch_first)
+                    .init::<AD>(&device);
+                check(&name, layer, c, false)
+            }
+        };
+        worst = (worst.0.max(errs.0), worst.1.max(errs.1));
+    }
+    println!(
+        "fused vs reference, {kind}: worst abs error outputs/states {:.1e}, gradients {:.1e}",
+        worst.0, worst.1
+    );
+}
+
+#[test]
+fn fused_rnn_tanh_equals_reference_outputs_and_gradients() {
+    run_all("rnn_tanh");
+}
+
+#[test]
+fn fused_rnn_relu_equals_reference_outputs_and_gradients() {
+    run_all("rnn_relu");
+}
+
+#[test]
+fn fused_lstm_equals_reference_outputs_and_gradients() {
+    run_all("lstm");
+}
+
+#[test]
+fn fused_gru_equals_reference_outputs_and_gradients() {
+    run_all("gru");
+}
+
+/// The fused path without autodiff (inference) gives the same outputs as with it.
+#[test]
+fn fused_inference_equals_fused_training_forward() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let device = device();
+    let layer = LstmConfig::new(6, 40)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .init::<AD>(&device);
+    let x = Tensor::<AD, 3>::random([5, 7, 6], Distribution::Default, &device);
+    let lengths = vec![7, 3, 5, 1, 7];
+    touch_params(&layer.cells);
+    let train = layer.forward_with(RecurrentInput::new(x.clone()).with_lengths(lengths.clone()));
+    let inner = layer.valid();
+    let infer = inner.forward_with(RecurrentInput::new(x.inner()).with_lengths(lengths));
+    assert_close(
+        "inference vs training output",
+        infer.output.into_data(),
+        train.output.inner().into_data(),
+        0.0,
+    );
+}
