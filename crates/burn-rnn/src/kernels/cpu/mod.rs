@@ -10,6 +10,8 @@
 //!
 //! Buffers are row-major; `L` steps, `N` sequences, `H` hidden units, `G` gates.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod gemm;
 pub mod math;
 mod pool;
@@ -286,6 +288,43 @@ impl ForwardJob<'_> {
                         let hg = |g: usize| &tile_out[i * width + g * tile_gate_width..][..w];
                         let b = |g: usize| &self.bias[g * hidden + u0..][..w];
                         let h_new = h_next.slice_mut(at, w);
+                        let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
+                        let c_new = match kind.has_cell() {
+                            true => c_next.slice_mut(at, w),
+                            false => &mut [][..],
+                        };
+                        #[cfg(target_arch = "x86_64")]
+                        if self.simd {
+                            // SAFETY: `simd` is set only where AVX-512F was detected.
+                            match kind {
+                                RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+                                    let [a0, ..] = acts;
+                                    avx512::rnn_forward(kind, gx(0), hg(0), b(0), h_new, a0);
+                                }
+                                RecurrentKind::Lstm => avx512::lstm_forward(
+                                    [gx(0), gx(1), gx(2), gx(3)],
+                                    [hg(0), hg(1), hg(2), hg(3)],
+                                    [b(0), b(1), b(2), b(3)],
+                                    c_old,
+                                    c_new,
+                                    h_new,
+                                    acts,
+                                ),
+                                RecurrentKind::Gru => {
+                                    let [a0, a1, a2, a3, _] = acts;
+                                    avx512::gru_forward(
+                                        [gx(0), gx(1), gx(2)],
+                                        [hg(0), hg(1), hg(2)],
+                                        [b(0), b(1), b(2)],
+                                        h.slice(at, w),
+                                        h_new,
+                                        [a0, a1, a2, a3],
+                                    )
+                                }
+                            }
+                            out.copy_from_slice(h_next.slice(at, w));
+                            continue;
+                        }
                         match kind {
                             RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
                                 let [a0, ..] = acts;
@@ -295,8 +334,8 @@ impl ForwardJob<'_> {
                                 [gx(0), gx(1), gx(2), gx(3)],
                                 [hg(0), hg(1), hg(2), hg(3)],
                                 [b(0), b(1), b(2), b(3)],
-                                c.slice(at, w),
-                                c_next.slice_mut(at, w),
+                                c_old,
+                                c_new,
                                 h_new,
                                 acts,
                             ),
