@@ -11,6 +11,8 @@
 //!   three cells), returning a [`RecurrentOutput`].
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
+//! - [`kernels`]: the whole-sequence backend primitive ([`RnnBackend`]) the layers run on, with
+//!   fused CPU kernels for `NdArray` and a plain-ops reference for every other backend.
 //! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
 //! - [`backend`]: the backend type aliases chosen by the Cargo features.
 //!
@@ -33,6 +35,17 @@
 //! `bias_ih: [G*H]`, `bias_hh: [G*H]` (the biases are optional). Gate blocks are stacked in
 //! PyTorch's order: LSTM `i, f, g, o`; GRU `r, z, n`, with the GRU's reset gate applied to
 //! `W_hn h + b_hn`. Default init is U(-1/sqrt(H), 1/sqrt(H)) for every parameter.
+//!
+//! ## Fast path
+//! A layer runs each layer and direction as two backend operations: the input projection of
+//! every time step (one matrix product) and the recurrence over the whole sequence. On
+//! `NdArray<f32>` both are hand-written kernels (packed AVX-512 register tiles for the hidden
+//! product, the gate math fused per tile, threads over hidden units, Haste-style saved
+//! activations and a fused backward); `Autodiff<B>` wraps each in one autodiff node. This is the
+//! default ([`ExecutionPath::Fused`]); `layer.with_path(ExecutionPath::Reference)` runs the
+//! plain-ops unroll instead. The forward methods therefore ask `B: RnnBackend`, which every
+//! backend the crate builds with implements (see [`kernels`]). Threads:
+//! [`kernels::set_num_threads`] or `BURN_RNN_NUM_THREADS` (default: all cores).
 //!
 //! ## Feature flags
 //! | feature | default | what it does |

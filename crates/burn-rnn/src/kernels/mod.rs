@@ -1,17 +1,22 @@
 //! Whole-sequence recurrent primitives: the backend extension behind the layers' fast path.
 //!
-//! A layer runs each layer and direction as ONE backend operation, [`RnnBackend::recurrent_forward`],
-//! whose input projection for every time step was already applied (one matmul, in the layer).
-//! The matching [`RnnBackend::recurrent_backward`] consumes what the forward saved. Backends
-//! override both with fused kernels; the default bodies are built from plain tensor ops
-//! ([`reference`]), so every backend works.
+//! A layer runs each layer and direction as two backend operations: the input projection of
+//! every time step, [`RnnBackend::linear_forward`] (one matrix product), then the recurrence,
+//! [`RnnBackend::recurrent_forward`], over the whole sequence. The matching backward methods
+//! consume what the forwards saved. Backends override them with fused kernels; the default
+//! bodies are built from plain tensor ops ([`reference`]), so every backend works.
 //!
 //! | backend | forward | backward |
 //! | --- | --- | --- |
-//! | `NdArray` (f32) | fused CPU kernel ([`ndarray`](self)): one pass per step over raw buffers | fused BPTT kernel |
-//! | `NdArray` (f64) | reference ops | recompute + autodiff of the reference |
-//! | `CubeBackend` (wgpu) | reference ops | recompute + autodiff of the reference |
-//! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward (custom node) |
+//! | `NdArray`, f32 | fused CPU kernels: packed AVX-512 register tiles for `h W_hh^T` (portable loops on other CPUs), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
+//! | `NdArray`, other dtypes | reference ops | recompute + autodiff of the reference |
+//! | `CubeBackend` (wgpu) | reference ops (fused CubeCL kernels: still to come) | recompute + autodiff of the reference |
+//! | `Fusion<B>` (feature `fusion`), `Candle` (feature `candle`) | reference ops | recompute + autodiff of the reference |
+//! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward, as ONE autodiff node per op |
+//!
+//! The CPU kernels use [`num_threads`] threads (set by [`set_num_threads`] or
+//! `BURN_RNN_NUM_THREADS`; default: all cores) from a persistent pool, for steps big enough to
+//! pay for a barrier per step.
 //!
 //! ## How the layers reach it
 //! [`Recurrent::forward`](crate::Recurrent::forward) is bounded by `B: RnnBackend` and takes
@@ -32,6 +37,8 @@ mod cpu;
 mod cube;
 #[cfg(feature = "ndarray")]
 mod ndarray;
+#[cfg(any(feature = "fusion", feature = "candle"))]
+mod others;
 pub mod reference;
 
 pub use cpu::{num_threads, set_num_threads};

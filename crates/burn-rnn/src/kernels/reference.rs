@@ -6,16 +6,15 @@
 //! wrap it for the primitive-level trait; [`backward`] recomputes the forward on
 //! `Autodiff<B>` and lets Burn's autodiff do backpropagation through time.
 
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData};
-use burn_autodiff::Autodiff;
 
 use super::{
     unwrap, wrap, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec,
     RecurrentTensors, SequenceOutput,
 };
-use crate::cell::{gru_update, lstm_update, rnn_update, Nonlinearity};
+use crate::cell::{gru_update, lstm_update, rnn_update, sigmoid, Nonlinearity};
 
 /// One step of the cell math after both matmuls.
 ///
@@ -191,8 +190,11 @@ pub fn forward<B: Backend>(
 }
 
 /// Default body of [`RnnBackend::recurrent_backward`](super::RnnBackend::recurrent_backward):
-/// recomputes [`sequence`] on `Autodiff<B>` from the saved inputs and backpropagates
-/// `sum(packed * grad_packed)`.
+/// backpropagation through time written out in plain tensor ops (no autodiff: it runs inside
+/// an autodiff backward step, where a nested backward would deadlock on the graph's lock).
+///
+/// It recomputes the forward from the saved inputs, keeping each step's gate activations, then
+/// walks the steps backwards with the same formulas as the CPU kernels (`cpu::backward`).
 ///
 /// # Panics
 /// If `saved` is not what [`forward`] saved (five tensors).
@@ -201,38 +203,199 @@ pub fn backward<B: Backend>(
     saved: Vec<FloatTensor<B>>,
     grad_packed: FloatTensor<B>,
 ) -> RecurrentGrads<B> {
-    type A<B> = Autodiff<B>;
     let [gates_x, weight_hh, bias_hh, h0, c0]: [FloatTensor<B>; 5] = saved
         .try_into()
         .expect("the reference backward takes the five tensors its forward saved");
-    let gates_x = Tensor::<A<B>, 3>::from_inner(wrap(gates_x)).require_grad();
-    let weight_hh = Tensor::<A<B>, 2>::from_inner(wrap(weight_hh)).require_grad();
-    let bias_hh = Tensor::<A<B>, 1>::from_inner(wrap(bias_hh)).require_grad();
-    let h0 = Tensor::<A<B>, 2>::from_inner(wrap(h0)).require_grad();
-    let c0 = Tensor::<A<B>, 2>::from_inner(wrap(c0)).require_grad();
-    let packed = run::<A<B>>(
-        spec,
-        gates_x.clone(),
-        weight_hh.clone(),
-        bias_hh.clone(),
-        h0.clone(),
-        c0.clone(),
-    );
-    let grad = Tensor::<A<B>, 3>::from_inner(wrap(grad_packed));
-    let grads = (packed * grad).sum().backward();
-    fn take<B: Backend, const D: usize>(
-        t: &Tensor<A<B>, D>,
-        grads: &<A<B> as AutodiffBackend>::Gradients,
-    ) -> FloatTensor<B> {
-        let g = t.grad(grads).unwrap_or_else(|| t.clone().inner().zeros_like());
-        unwrap(g)
+    let gates_x = wrap::<B, 3>(gates_x);
+    let weight_hh = wrap::<B, 2>(weight_hh);
+    let bias_hh = wrap::<B, 1>(bias_hh);
+    let grad = wrap::<B, 3>(grad_packed);
+    let [seq, batch, gh] = gates_x.dims();
+    let hidden = weight_hh.dims()[1];
+    let device = gates_x.device();
+    let kind = spec.kind;
+    let masks = step_masks::<B>(spec, seq, batch, &device);
+    let weight_hh_t = weight_hh.clone().transpose();
+    let bias_row = bias_hh.unsqueeze_dim::<2>(0);
+    let gx: Vec<Tensor<B, 2>> = gates_x.chunk(seq, 0).into_iter().map(|g| g.squeeze_dim(0)).collect();
+    let order: Vec<usize> = (0..seq).map(|s| spec.time(s, seq)).collect();
+
+    // Forward again, keeping per time step: the state it started from and the activations.
+    let mut h = wrap::<B, 2>(h0);
+    let mut c = wrap::<B, 2>(c0);
+    let mut steps: Vec<Option<Step<B>>> = (0..seq).map(|_| None).collect();
+    for &t in &order {
+        let gates_h = h.clone().matmul(weight_hh_t.clone()) + bias_row.clone();
+        let (acts, h_new, c_new) = activations(kind, gx[t].clone(), gates_h, &h, &c, hidden);
+        steps[t] = Some(Step {
+            h_prev: h.clone(),
+            c_prev: c.clone(),
+            acts,
+        });
+        match &masks {
+            None => {
+                h = h_new;
+                c = c_new;
+            }
+            Some(m) => {
+                h = select(h_new, h, &m[t]);
+                c = select(c_new, c, &m[t]);
+            }
+        }
     }
+
+    // Backwards through time.
+    let mut dh = grad.clone().slice(seq..seq + 1).squeeze_dim::<2>(0);
+    let mut dc = match kind.has_cell() {
+        true => grad.clone().slice(seq + 1..seq + 2).squeeze_dim::<2>(0),
+        false => dh.zeros_like(),
+    };
+    let grad_out: Vec<Tensor<B, 2>> = grad
+        .slice(0..seq)
+        .chunk(seq, 0)
+        .into_iter()
+        .map(|g| g.squeeze_dim(0))
+        .collect();
+    let mut d_gates_x: Vec<Option<Tensor<B, 2>>> = (0..seq).map(|_| None).collect();
+    let mut d_weight_hh = Tensor::<B, 2>::zeros([gh, hidden], &device);
+    let mut d_bias_hh = Tensor::<B, 1>::zeros([gh], &device);
+    for &t in order.iter().rev() {
+        let step = steps[t].take().expect("every step was run forward");
+        let mask = masks.as_ref().map(|m| m[t].clone());
+        let keep = |x: Tensor<B, 2>| match &mask {
+            Some(m) => x * m.clone(),
+            None => x,
+        };
+        let pass = |x: Tensor<B, 2>| match &mask {
+            Some(m) => Some(x * (m.clone().neg() + 1.0)),
+            None => None,
+        };
+        // Gradient w.r.t. the state this step chose (new where running, old where frozen).
+        let dh_total = dh.clone() + keep(grad_out[t].clone());
+        let dh_new = keep(dh_total.clone());
+        let dc_new = keep(dc.clone());
+        let (dgx, dgh, dh_direct, dc_prev) = gate_grads(kind, &step, dh_new, dc_new);
+        let mut dh_prev = dgh.clone().matmul(weight_hh.clone());
+        if let Some(d) = dh_direct {
+            dh_prev = dh_prev + d;
+        }
+        if let Some(p) = pass(dh_total) {
+            dh_prev = dh_prev + p;
+        }
+        let mut dc_prev = dc_prev.unwrap_or_else(|| dc.zeros_like());
+        if kind.has_cell() {
+            if let Some(p) = pass(dc.clone()) {
+                dc_prev = dc_prev + p;
+            }
+        }
+        d_weight_hh = d_weight_hh + dgh.clone().transpose().matmul(step.h_prev);
+        d_bias_hh = d_bias_hh + dgh.sum_dim(0).squeeze_dim::<1>(0);
+        d_gates_x[t] = Some(dgx);
+        dh = dh_prev;
+        dc = dc_prev;
+    }
+    let d_gates_x: Vec<Tensor<B, 2>> = d_gates_x
+        .into_iter()
+        .map(|g| g.expect("every step has a gradient"))
+        .collect();
     RecurrentGrads {
-        gates_x: take(&gates_x, &grads),
-        weight_hh: take(&weight_hh, &grads),
-        bias_hh: take(&bias_hh, &grads),
-        h0: take(&h0, &grads),
-        c0: take(&c0, &grads),
+        gates_x: unwrap(Tensor::stack::<3>(d_gates_x, 0)),
+        weight_hh: unwrap(d_weight_hh),
+        bias_hh: unwrap(d_bias_hh),
+        h0: unwrap(dh),
+        c0: unwrap(match kind.has_cell() {
+            true => dc,
+            false => dc.zeros_like(),
+        }),
+    }
+}
+
+/// What one recomputed step keeps for its backward.
+struct Step<B: Backend> {
+    h_prev: Tensor<B, 2>,
+    c_prev: Tensor<B, 2>,
+    /// RNN `[h']`; LSTM `[i, f, g, o, tanh(c')]`; GRU `[r, z, n, W_hn h + b_hn]`.
+    acts: Vec<Tensor<B, 2>>,
+}
+
+/// One step forward keeping the activations: `(acts, h', c')` (`c'` is `c` unchanged for RNN
+/// and GRU).
+fn activations<B: Backend>(
+    kind: RecurrentKind,
+    gates_x: Tensor<B, 2>,
+    gates_h: Tensor<B, 2>,
+    h: &Tensor<B, 2>,
+    c: &Tensor<B, 2>,
+    hidden: usize,
+) -> (Vec<Tensor<B, 2>>, Tensor<B, 2>, Tensor<B, 2>) {
+    let gate = |t: &Tensor<B, 2>, g: usize| t.clone().slice([0..t.dims()[0], g * hidden..(g + 1) * hidden]);
+    match kind {
+        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+            let (h_new, _) = step(kind, gates_x, gates_h, h.clone(), None);
+            (vec![h_new.clone()], h_new, c.clone())
+        }
+        RecurrentKind::Lstm => {
+            let pre = gates_x + gates_h;
+            let i = sigmoid(gate(&pre, 0));
+            let f = sigmoid(gate(&pre, 1));
+            let g = gate(&pre, 2).tanh();
+            let o = sigmoid(gate(&pre, 3));
+            let c_new = f.clone() * c.clone() + i.clone() * g.clone();
+            let tc = c_new.clone().tanh();
+            let h_new = o.clone() * tc.clone();
+            (vec![i, f, g, o, tc], h_new, c_new)
+        }
+        RecurrentKind::Gru => {
+            let r = sigmoid(gate(&gates_x, 0) + gate(&gates_h, 0));
+            let z = sigmoid(gate(&gates_x, 1) + gate(&gates_h, 1));
+            let hn = gate(&gates_h, 2);
+            let n = (gate(&gates_x, 2) + r.clone() * hn.clone()).tanh();
+            let h_new = n.clone() + z.clone() * (h.clone() - n.clone());
+            (vec![r, z, n, hn], h_new, c.clone())
+        }
+    }
+}
+
+/// The gate gradients of one step from the gradients of its new state:
+/// `(d gates_x, d gates_h, direct part of dh_prev, dc_prev)`.
+#[allow(clippy::type_complexity)]
+fn gate_grads<B: Backend>(
+    kind: RecurrentKind,
+    step: &Step<B>,
+    dh_new: Tensor<B, 2>,
+    dc_new: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 2>>, Option<Tensor<B, 2>>) {
+    let one_minus_sq = |x: &Tensor<B, 2>| x.clone().powi_scalar(2).neg() + 1.0;
+    let dsig = |x: &Tensor<B, 2>| x.clone() * (x.clone().neg() + 1.0);
+    match kind {
+        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+            let h_new = &step.acts[0];
+            let deriv = match kind {
+                RecurrentKind::RnnRelu => h_new.clone().greater_elem(0.0).float(),
+                _ => one_minus_sq(h_new),
+            };
+            let dp = dh_new * deriv;
+            (dp.clone(), dp, None, None)
+        }
+        RecurrentKind::Lstm => {
+            let [i, f, g, o, tc] = [0, 1, 2, 3, 4].map(|k| step.acts[k].clone());
+            let dct = dc_new + dh_new.clone() * o.clone() * one_minus_sq(&tc);
+            let di = dct.clone() * g.clone() * dsig(&i);
+            let df = dct.clone() * step.c_prev.clone() * dsig(&f);
+            let dg = dct.clone() * i * one_minus_sq(&g);
+            let d_o = dh_new * tc * dsig(&o);
+            let dgates = Tensor::cat(vec![di, df, dg, d_o], 1);
+            (dgates.clone(), dgates, None, Some(dct * f))
+        }
+        RecurrentKind::Gru => {
+            let [r, z, n, hn] = [0, 1, 2, 3].map(|k| step.acts[k].clone());
+            let dpn = dh_new.clone() * (z.clone().neg() + 1.0) * one_minus_sq(&n);
+            let dpr = dpn.clone() * hn * dsig(&r);
+            let dpz = dh_new.clone() * (step.h_prev.clone() - n) * dsig(&z);
+            let dgx = Tensor::cat(vec![dpr.clone(), dpz.clone(), dpn.clone()], 1);
+            let dgh = Tensor::cat(vec![dpr, dpz, dpn * r], 1);
+            (dgx, dgh, Some(dh_new * z), None)
+        }
     }
 }
 

@@ -1,0 +1,19 @@
+//! `RnnBackend` for Burn's other backends, behind their features: the plain-ops default
+//! bodies (correct everywhere; no fused kernels yet). The orphan rule keeps users from writing
+//! these impls themselves, so the crate ships them.
+//!
+//! | feature | backend |
+//! | --- | --- |
+//! | `fusion` | `Fusion<B>` for any fusion backend (what `burn::backend::Wgpu` is with Burn's default features) |
+//! | `candle` | `Candle<F, I>` |
+
+use super::RnnBackend;
+
+#[cfg(feature = "fusion")]
+impl<B: burn_fusion::FusionBackend> RnnBackend for burn_fusion::Fusion<B> {}
+
+#[cfg(feature = "candle")]
+impl<F: burn_candle::FloatCandleElement, I: burn_candle::IntCandleElement> RnnBackend
+    for burn_candle::Candle<F, I>
+{
+}
