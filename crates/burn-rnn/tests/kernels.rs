@@ -136,11 +136,20 @@ where
             loss = loss + (s.clone() * w.clone()).sum();
         }
         let g = loss.backward();
-        let mut named = vec![("x".to_string(), x.grad(&g).expect("x has a gradient").into_data())];
+        let mut named = vec![(
+            "x".to_string(),
+            x.grad(&g).expect("x has a gradient").into_data(),
+        )];
         if c.state {
-            named.push(("h0".into(), h0.grad(&g).expect("h0 has a gradient").into_data()));
+            named.push((
+                "h0".into(),
+                h0.grad(&g).expect("h0 has a gradient").into_data(),
+            ));
             if has_cell {
-                named.push(("c0".into(), c0.grad(&g).expect("c0 has a gradient").into_data()));
+                named.push((
+                    "c0".into(),
+                    c0.grad(&g).expect("c0 has a gradient").into_data(),
+                ));
             }
         }
         named.extend(param_grads(&layer.cells, &g));
@@ -200,7 +209,10 @@ fn param_grads<C: FusedParams<AD>>(
                 ParamRef::Vector(Some(p)) => p.val().grad(grads).map(|g| g.into_data()),
                 ParamRef::Vector(None) => continue,
             };
-            out.push((format!("cell {i} {name}"), g.expect("every parameter has a gradient")));
+            out.push((
+                format!("cell {i} {name}"),
+                g.expect("every parameter has a gradient"),
+            ));
         }
     }
     out
@@ -329,37 +341,94 @@ fn fused_inference_equals_fused_training_forward() {
 #[test]
 fn default_bodies_equal_the_cpu_kernels() {
     use burn::tensor::TensorPrimitive;
-    use burn_rnn::kernels::{reference, RecurrentKind, RecurrentSpec, RecurrentTensors, RnnBackend};
+    use burn_rnn::kernels::{
+        reference, RecurrentKind, RecurrentSpec, RecurrentTensors, RnnBackend,
+    };
     type B = common::B;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let device = device();
     let (seq, batch, hidden) = (6, 5, 21);
     let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let data = |p| Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(p)).into_data();
-    for kind in [RecurrentKind::RnnTanh, RecurrentKind::RnnRelu, RecurrentKind::Lstm, RecurrentKind::Gru] {
-        for (lengths, reverse) in [(None, false), (Some(vec![6, 2, 4, 1, 6]), true), (Some(vec![3, 6, 1, 5, 2]), false)] {
-            let spec = RecurrentSpec { kind, lengths: lengths.map(Into::into), reverse };
-            let gh = kind.gates() * hidden;
-            let r = |shape: Vec<usize>| Tensor::<B, 1>::random([shape.iter().product::<usize>()], Distribution::Uniform(-0.5, 0.5), &device);
-            let tensors = RecurrentTensors::<B> {
-                gates_x: r(vec![seq, batch, gh]).reshape([seq, batch, gh]).into_primitive().tensor(),
-                weight_hh: r(vec![gh, hidden]).reshape([gh, hidden]).into_primitive().tensor(),
-                bias_hh: r(vec![gh]).into_primitive().tensor(),
-                h0: r(vec![batch, hidden]).reshape([batch, hidden]).into_primitive().tensor(),
-                c0: r(vec![batch, hidden]).reshape([batch, hidden]).into_primitive().tensor(),
+    for kind in [
+        RecurrentKind::RnnTanh,
+        RecurrentKind::RnnRelu,
+        RecurrentKind::Lstm,
+        RecurrentKind::Gru,
+    ] {
+        for (lengths, reverse) in [
+            (None, false),
+            (Some(vec![6, 2, 4, 1, 6]), true),
+            (Some(vec![3, 6, 1, 5, 2]), false),
+        ] {
+            let spec = RecurrentSpec {
+                kind,
+                lengths: lengths.map(Into::into),
+                reverse,
             };
-            let grad = prim(Tensor::random([seq + 2, batch, hidden], Distribution::Uniform(-1.0, 1.0), &device));
+            let gh = kind.gates() * hidden;
+            let r = |shape: Vec<usize>| {
+                Tensor::<B, 1>::random(
+                    [shape.iter().product::<usize>()],
+                    Distribution::Uniform(-0.5, 0.5),
+                    &device,
+                )
+            };
+            let tensors = RecurrentTensors::<B> {
+                gates_x: r(vec![seq, batch, gh])
+                    .reshape([seq, batch, gh])
+                    .into_primitive()
+                    .tensor(),
+                weight_hh: r(vec![gh, hidden])
+                    .reshape([gh, hidden])
+                    .into_primitive()
+                    .tensor(),
+                bias_hh: r(vec![gh]).into_primitive().tensor(),
+                h0: r(vec![batch, hidden])
+                    .reshape([batch, hidden])
+                    .into_primitive()
+                    .tensor(),
+                c0: r(vec![batch, hidden])
+                    .reshape([batch, hidden])
+                    .into_primitive()
+                    .tensor(),
+            };
+            let grad = prim(Tensor::random(
+                [seq + 2, batch, hidden],
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            ));
             let fused = B::recurrent_forward(&spec, tensors.clone(), true);
             let plain = reference::forward::<B>(&spec, tensors, true);
             let name = format!("{kind:?} {spec:?}");
-            assert_close(&format!("{name} packed"), data(fused.packed), data(plain.packed), TOL);
+            assert_close(
+                &format!("{name} packed"),
+                data(fused.packed),
+                data(plain.packed),
+                TOL,
+            );
             let gf = B::recurrent_backward(&spec, fused.saved, grad.clone());
             let gp = reference::backward::<B>(&spec, plain.saved, grad);
             let two = |p| Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(p)).into_data();
             let one = |p| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(p)).into_data();
-            assert_close(&format!("{name} d gates_x"), data(gf.gates_x), data(gp.gates_x), TOL);
-            assert_close(&format!("{name} d weight_hh"), two(gf.weight_hh), two(gp.weight_hh), TOL);
-            assert_close(&format!("{name} d bias_hh"), one(gf.bias_hh), one(gp.bias_hh), TOL);
+            assert_close(
+                &format!("{name} d gates_x"),
+                data(gf.gates_x),
+                data(gp.gates_x),
+                TOL,
+            );
+            assert_close(
+                &format!("{name} d weight_hh"),
+                two(gf.weight_hh),
+                two(gp.weight_hh),
+                TOL,
+            );
+            assert_close(
+                &format!("{name} d bias_hh"),
+                one(gf.bias_hh),
+                one(gp.bias_hh),
+                TOL,
+            );
             assert_close(&format!("{name} d h0"), two(gf.h0), two(gp.h0), TOL);
             assert_close(&format!("{name} d c0"), two(gf.c0), two(gp.c0), TOL);
         }

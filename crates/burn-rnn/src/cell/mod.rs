@@ -10,12 +10,12 @@ mod lstm;
 mod rnn;
 mod state;
 
-pub use gru::{GruCell, GruCellConfig};
 pub(crate) use gru::gru_update;
-pub use lstm::{LstmCell, LstmCellConfig};
+pub use gru::{GruCell, GruCellConfig};
 pub(crate) use lstm::lstm_update;
-pub use rnn::{Nonlinearity, RnnCell, RnnCellConfig};
+pub use lstm::{LstmCell, LstmCellConfig};
 pub(crate) use rnn::rnn_update;
+pub use rnn::{Nonlinearity, RnnCell, RnnCellConfig};
 pub use state::{CellState, GruState, LstmState, RnnState};
 
 use burn::module::{Initializer, Module, Param};

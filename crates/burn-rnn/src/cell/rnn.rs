@@ -146,7 +146,10 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
 ///
 /// # Shapes
 /// - `pre`: `[N, H]`, `x W_ih^T + b_ih + h W_hh^T + b_hh`; returns `h' = act(pre)`, `[N, H]`
-pub(crate) fn rnn_update<B: Backend>(pre: Tensor<B, 2>, nonlinearity: Nonlinearity) -> Tensor<B, 2> {
+pub(crate) fn rnn_update<B: Backend>(
+    pre: Tensor<B, 2>,
+    nonlinearity: Nonlinearity,
+) -> Tensor<B, 2> {
     match nonlinearity {
         Nonlinearity::Tanh => pre.tanh(),
         Nonlinearity::Relu => relu(pre),

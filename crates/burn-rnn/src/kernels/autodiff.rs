@@ -76,7 +76,11 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let nodes = [x.node.clone(), weight.node.clone(), bias.node.clone()];
-        match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        match LinearBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let out = B::linear_forward(
                     x.primitive.clone(),
@@ -85,9 +89,11 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
                 );
                 prep.finish((x.primitive, weight.primitive), out)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::linear_forward(x.primitive, weight.primitive, bias.primitive))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(B::linear_forward(
+                x.primitive,
+                weight.primitive,
+                bias.primitive,
+            )),
         }
     }
 
@@ -133,7 +139,9 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
                 let out = B::recurrent_forward(spec, inner, true);
                 prep.finish((spec.clone(), out.saved), out.packed)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::recurrent_forward(spec, inner, false).packed),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::recurrent_forward(spec, inner, false).packed)
+            }
         };
         RecurrentForward {
             packed,

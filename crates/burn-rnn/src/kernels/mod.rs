@@ -11,7 +11,7 @@
 //! | `NdArray`, f32 | fused CPU kernels: packed AVX-512 register tiles for `h W_hh^T` (portable loops on other CPUs), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
 //! | `NdArray`, other dtypes | reference ops | recompute + autodiff of the reference |
 //! | `CubeBackend` (wgpu) | reference ops (fused CubeCL kernels: still to come) | recompute + autodiff of the reference |
-//! | `Fusion<B>` (feature `fusion`), `Candle` (feature `candle`) | reference ops | recompute + autodiff of the reference |
+//! | `Fusion<B>`, `Candle`, `Flex` (features `fusion`, `candle`, `flex`) | reference ops | recompute + autodiff of the reference |
 //! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward, as ONE autodiff node per op |
 //!
 //! The CPU kernels use [`num_threads`] threads (set by [`set_num_threads`] or
@@ -37,7 +37,7 @@ mod cpu;
 mod cube;
 #[cfg(feature = "ndarray")]
 mod ndarray;
-#[cfg(any(feature = "fusion", feature = "candle"))]
+#[cfg(any(feature = "fusion", feature = "candle", feature = "flex"))]
 mod others;
 pub mod reference;
 
@@ -209,7 +209,11 @@ pub trait RnnBackend: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        unwrap(reference::linear::<Self>(wrap(x), wrap(weight), Some(wrap(bias))))
+        unwrap(reference::linear::<Self>(
+            wrap(x),
+            wrap(weight),
+            Some(wrap(bias)),
+        ))
     }
 
     /// The gradients of [`RnnBackend::linear_forward`].

@@ -126,7 +126,8 @@ where
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let (Some(xv), Some(wv), Some(bv)) = (f32_values(&x), f32_values(&weight), f32_values(&bias))
+        let (Some(xv), Some(wv), Some(bv)) =
+            (f32_values(&x), f32_values(&weight), f32_values(&bias))
         else {
             let out = reference::linear::<Self>(
                 super::wrap(x),
@@ -137,17 +138,21 @@ where
         };
         let (m, k) = (shape(&x)[0], shape(&x)[1]);
         let n = shape(&weight)[0];
-        // Start from the bias in every row, then accumulate the product on top.
+        // The product first (beta = 0), then the bias in a pass of its own: matrixmultiply's
+        // `C = AB + C` rounds differently depending on the buffer's alignment, which made
+        // identical runs differ in the last bit.
         let mut y = cpu::zeroed(m * n);
-        for row in y.chunks_exact_mut(n) {
-            row.copy_from_slice(&bv);
-        }
         cpu::par_sgemm(
             Mat::new(&xv, m, k),
             Mat::new(&wv, n, k).t(),
-            1.0,
+            0.0,
             MatMut::new(&mut y, m, n),
         );
+        for row in y.chunks_exact_mut(n) {
+            for (v, b) in row.iter_mut().zip(bv.iter()) {
+                *v += b;
+            }
+        }
         tensor(y, [m, n])
     }
 
@@ -156,7 +161,8 @@ where
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> LinearGrads<Self> {
-        let (Some(xv), Some(wv), Some(gv)) = (f32_values(&x), f32_values(&weight), f32_values(&grad))
+        let (Some(xv), Some(wv), Some(gv)) =
+            (f32_values(&x), f32_values(&weight), f32_values(&grad))
         else {
             return reference::linear_backward::<Self>(x, weight, grad);
         };
@@ -207,9 +213,7 @@ where
         let dims = Dims { seq, batch, hidden };
         let grad = match f32_values(&grad_packed) {
             Some(g) => g,
-            None => Cow::Owned(
-                grad_packed_to_f32(grad_packed.clone()),
-            ),
+            None => Cow::Owned(grad_packed_to_f32(grad_packed.clone())),
         };
         let values = |t| f32_values(t).expect("the fused forward saves f32");
         let (w, a, hp, cp) = (

@@ -141,7 +141,11 @@ fn step_masks<B: Backend>(
 fn pack<B: Backend>(out: SequenceOutput<B>) -> Tensor<B, 3> {
     let cell = out.cell.unwrap_or_else(|| out.hidden.zeros_like());
     Tensor::cat(
-        vec![out.output, out.hidden.unsqueeze_dim(0), cell.unsqueeze_dim(0)],
+        vec![
+            out.output,
+            out.hidden.unsqueeze_dim(0),
+            cell.unsqueeze_dim(0),
+        ],
         0,
     )
 }
@@ -155,7 +159,14 @@ fn run<B: Backend>(
     h0: Tensor<B, 2>,
     c0: Tensor<B, 2>,
 ) -> Tensor<B, 3> {
-    pack(sequence(spec, gates_x, weight_hh, Some(bias_hh), h0, Some(c0)))
+    pack(sequence(
+        spec,
+        gates_x,
+        weight_hh,
+        Some(bias_hh),
+        h0,
+        Some(c0),
+    ))
 }
 
 /// Default body of [`RnnBackend::recurrent_forward`](super::RnnBackend::recurrent_forward):
@@ -217,7 +228,11 @@ pub fn backward<B: Backend>(
     let masks = step_masks::<B>(spec, seq, batch, &device);
     let weight_hh_t = weight_hh.clone().transpose();
     let bias_row = bias_hh.unsqueeze_dim::<2>(0);
-    let gx: Vec<Tensor<B, 2>> = gates_x.chunk(seq, 0).into_iter().map(|g| g.squeeze_dim(0)).collect();
+    let gx: Vec<Tensor<B, 2>> = gates_x
+        .chunk(seq, 0)
+        .into_iter()
+        .map(|g| g.squeeze_dim(0))
+        .collect();
     let order: Vec<usize> = (0..seq).map(|s| spec.time(s, seq)).collect();
 
     // Forward again, keeping per time step: the state it started from and the activations.
@@ -266,10 +281,7 @@ pub fn backward<B: Backend>(
             Some(m) => x * m.clone(),
             None => x,
         };
-        let pass = |x: Tensor<B, 2>| match &mask {
-            Some(m) => Some(x * (m.clone().neg() + 1.0)),
-            None => None,
-        };
+        let pass = |x: Tensor<B, 2>| mask.as_ref().map(|m| x * (m.clone().neg() + 1.0));
         // Gradient w.r.t. the state this step chose (new where running, old where frozen).
         let dh_total = dh.clone() + keep(grad_out[t].clone());
         let dh_new = keep(dh_total.clone());
@@ -328,7 +340,10 @@ fn activations<B: Backend>(
     c: &Tensor<B, 2>,
     hidden: usize,
 ) -> (Vec<Tensor<B, 2>>, Tensor<B, 2>, Tensor<B, 2>) {
-    let gate = |t: &Tensor<B, 2>, g: usize| t.clone().slice([0..t.dims()[0], g * hidden..(g + 1) * hidden]);
+    let gate = |t: &Tensor<B, 2>, g: usize| {
+        t.clone()
+            .slice([0..t.dims()[0], g * hidden..(g + 1) * hidden])
+    };
     match kind {
         RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
             let (h_new, _) = step(kind, gates_x, gates_h, h.clone(), None);
@@ -364,7 +379,12 @@ fn gate_grads<B: Backend>(
     step: &Step<B>,
     dh_new: Tensor<B, 2>,
     dc_new: Tensor<B, 2>,
-) -> (Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 2>>, Option<Tensor<B, 2>>) {
+) -> (
+    Tensor<B, 2>,
+    Tensor<B, 2>,
+    Option<Tensor<B, 2>>,
+    Option<Tensor<B, 2>>,
+) {
     let one_minus_sq = |x: &Tensor<B, 2>| x.clone().powi_scalar(2).neg() + 1.0;
     let dsig = |x: &Tensor<B, 2>| x.clone() * (x.clone().neg() + 1.0);
     match kind {

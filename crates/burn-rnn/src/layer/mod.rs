@@ -16,9 +16,7 @@ use std::sync::Arc;
 use burn::tensor::{backend::Backend, Tensor};
 
 use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
-use crate::kernels::{
-    self, reference, ExecutionPath, RecurrentSpec, RnnBackend, SequenceOutput,
-};
+use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend, SequenceOutput};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
 ///
@@ -253,8 +251,11 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
                 };
                 let features = layer_input.dims()[2];
                 let rows = layer_input.clone().reshape([seq * batch, features]);
-                let gates_x = project(rows, cell.weight_ih(), cell.input_bias())
-                    .reshape([seq, batch, C::GATES * d_hidden]);
+                let gates_x = project(rows, cell.weight_ih(), cell.input_bias()).reshape([
+                    seq,
+                    batch,
+                    C::GATES * d_hidden,
+                ]);
                 let (h0, c0) = state.into_parts();
                 let out = sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
                 outputs.push(out.output);
@@ -332,7 +333,9 @@ impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
     ) -> RecurrentOutput<B, LayerState<B, C>> {
         match self.path {
             ExecutionPath::Fused => self.run(input, kernels::linear::<B>, kernels::sequence::<B>),
-            ExecutionPath::Reference => self.run(input, reference::linear::<B>, reference::sequence::<B>),
+            ExecutionPath::Reference => {
+                self.run(input, reference::linear::<B>, reference::sequence::<B>)
+            }
         }
     }
 }

@@ -13,17 +13,29 @@ use super::super::RecurrentKind;
 /// `e^x` (Cephes' `expf` polynomial, `x` clamped to `[-87.3, 88.0]`).
 #[inline(always)]
 unsafe fn exp(x: __m512) -> __m512 {
-    let x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3)), _mm512_set1_ps(88.0));
+    let x = _mm512_min_ps(
+        _mm512_max_ps(x, _mm512_set1_ps(-87.3)),
+        _mm512_set1_ps(88.0),
+    );
     let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
         _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
     );
     let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
     let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
     let mut p = _mm512_set1_ps(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
     }
-    let p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0));
+    let p = _mm512_add_ps(
+        _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r),
+        _mm512_set1_ps(1.0),
+    );
     _mm512_scalef_ps(p, n)
 }
 
@@ -77,8 +89,14 @@ fn chunks(w: usize) -> impl Iterator<Item = (usize, __mmask16)> {
 /// Checks every slice holds at least `w` values (the masked loads and stores stay inside).
 #[inline(always)]
 fn check(w: usize, inputs: &[&[f32]], outputs: &[usize]) {
-    assert!(inputs.iter().all(|s| s.len() >= w), "gate math: an input is shorter than {w}");
-    assert!(outputs.iter().all(|&l| l >= w), "gate math: an output is shorter than {w}");
+    assert!(
+        inputs.iter().all(|s| s.len() >= w),
+        "gate math: an input is shorter than {w}"
+    );
+    assert!(
+        outputs.iter().all(|&l| l >= w),
+        "gate math: an output is shorter than {w}"
+    );
 }
 
 /// As `cpu::rnn_forward`.
@@ -125,8 +143,17 @@ pub unsafe fn lstm_forward(
     let [ai, af, ag, ao, atc] = acts;
     check(
         w,
-        &[gx[0], gx[1], gx[2], gx[3], gh[0], gh[1], gh[2], gh[3], b[0], b[1], b[2], b[3], c],
-        &[c_new.len(), ai.len(), af.len(), ag.len(), ao.len(), atc.len()],
+        &[
+            gx[0], gx[1], gx[2], gx[3], gh[0], gh[1], gh[2], gh[3], b[0], b[1], b[2], b[3], c,
+        ],
+        &[
+            c_new.len(),
+            ai.len(),
+            af.len(),
+            ag.len(),
+            ao.len(),
+            atc.len(),
+        ],
     );
     for (j, m) in chunks(w) {
         let i = sigmoid(pre(gx[0], gh[0], b[0], j, m));
@@ -162,7 +189,9 @@ pub unsafe fn gru_forward(
     let [ar, az, an, ahn] = acts;
     check(
         w,
-        &[gx[0], gx[1], gx[2], gh[0], gh[1], gh[2], b[0], b[1], b[2], h],
+        &[
+            gx[0], gx[1], gx[2], gh[0], gh[1], gh[2], b[0], b[1], b[2], h,
+        ],
         &[ar.len(), az.len(), an.len(), ahn.len()],
     );
     for (j, m) in chunks(w) {

@@ -40,7 +40,12 @@ impl<'a> Mat<'a> {
 
     /// Rows `start..start + len` (no copy).
     pub fn rows(self, start: usize, len: usize) -> Self {
-        assert!(start + len <= self.rows, "rows {start}..{} of {}", start + len, self.rows);
+        assert!(
+            start + len <= self.rows,
+            "rows {start}..{} of {}",
+            start + len,
+            self.rows
+        );
         Self {
             data: &self.data[start * self.row_stride..],
             rows: len,

@@ -27,7 +27,7 @@ pub fn exp(x: f32) -> f32 {
     p = p.mul_add(r, 8.333_452e-3);
     p = p.mul_add(r, 4.166_579_6e-2);
     p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 5.000_000_1e-1);
+    p = p.mul_add(r, 0.5);
     let p = (p * r).mul_add(r, r) + 1.0;
     let n_int = shifted.to_bits().wrapping_sub(ROUNDER.to_bits()) as i32;
     let scale = f32::from_bits(((n_int + 127) as u32) << 23);

@@ -394,7 +394,13 @@ fn lstm_forward(
 ) {
     let w = h_new.len();
     let [ai, af, ag, ao, atc] = acts;
-    let (ai, af, ag, ao, atc) = (&mut ai[..w], &mut af[..w], &mut ag[..w], &mut ao[..w], &mut atc[..w]);
+    let (ai, af, ag, ao, atc) = (
+        &mut ai[..w],
+        &mut af[..w],
+        &mut ag[..w],
+        &mut ao[..w],
+        &mut atc[..w],
+    );
     let (c, c_new) = (&c[..w], &mut c_new[..w]);
     let (xi, xf, xg, xo) = (&gx[0][..w], &gx[1][..w], &gx[2][..w], &gx[3][..w]);
     let (hi, hf, hg, ho) = (&gh[0][..w], &gh[1][..w], &gh[2][..w], &gh[3][..w]);
@@ -500,7 +506,10 @@ fn backward_impl(
     assert_eq!(inputs.weight_hh.len(), gh * hidden);
     assert_eq!(inputs.acts.len(), seq * batch * aw);
     assert_eq!(inputs.h_prev.len(), seq * nh);
-    assert_eq!(inputs.c_prev.len(), if kind.has_cell() { seq * nh } else { 0 });
+    assert_eq!(
+        inputs.c_prev.len(),
+        if kind.has_cell() { seq * nh } else { 0 }
+    );
     assert_eq!(inputs.grad_packed.len(), (seq + 2) * nh);
     assert_eq!(out.gates_x.len(), seq * batch * gh);
     assert_eq!(out.weight_hh.len(), gh * hidden);
@@ -510,7 +519,10 @@ fn backward_impl(
 
     let weights = Packed::backward(inputs.weight_hh, kind.gates(), hidden);
     let cells = if kind.has_cell() { nh } else { 0 };
-    let mut dh = [inputs.grad_packed[seq * nh..(seq + 1) * nh].to_vec(), vec![0.0f32; nh]];
+    let mut dh = [
+        inputs.grad_packed[seq * nh..(seq + 1) * nh].to_vec(),
+        vec![0.0f32; nh],
+    ];
     let mut dc = [
         inputs.grad_packed[(seq + 1) * nh..(seq + 1) * nh + cells].to_vec(),
         vec![0.0f32; cells],
@@ -943,7 +955,11 @@ pub fn zeroed(len: usize) -> Vec<f32> {
         // SAFETY: the range is this vector's own allocation; MADV_HUGEPAGE changes no contents
         // and its failure (e.g. THP disabled) is harmless.
         unsafe {
-            libc::madvise(v.as_ptr() as *mut libc::c_void, len * 4, libc::MADV_HUGEPAGE);
+            libc::madvise(
+                v.as_ptr() as *mut libc::c_void,
+                len * 4,
+                libc::MADV_HUGEPAGE,
+            );
         }
     }
     v
@@ -982,9 +998,7 @@ pub fn num_threads() -> usize {
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .filter(|&n| n > 0)
-                    .unwrap_or_else(|| {
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    })
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             })
         }
         n => n,

@@ -131,7 +131,14 @@ pub fn pack_rows(a: &[f32], rows: usize, k: usize, lda: usize, block: usize, out
 ///
 /// # Panics
 /// If the slices are shorter than the shapes say.
-pub fn tile_product(rows: usize, a: &[f32], packed: &Packed, t: usize, out: &mut [f32], simd: bool) {
+pub fn tile_product(
+    rows: usize,
+    a: &[f32],
+    packed: &Packed,
+    t: usize,
+    out: &mut [f32],
+    simd: bool,
+) {
     let (k, v) = (packed.k, packed.vectors);
     let panel = packed.tile(t);
     assert!(rows <= packed.rows_per_tile() && rows > 0);
@@ -228,7 +235,11 @@ mod tests {
             for j in 0..n {
                 let mut s = 0.0f64;
                 for p in 0..k {
-                    let wv = if transpose_w { w[j * k + p] } else { w[p * n + j] };
+                    let wv = if transpose_w {
+                        w[j * k + p]
+                    } else {
+                        w[p * n + j]
+                    };
                     s += a[i * k + p] as f64 * wv as f64;
                 }
                 c[i * n + j] = s as f32;
@@ -239,14 +250,21 @@ mod tests {
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
-            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32
+                    / (1 << 24) as f32
+                    - 0.5
+            })
             .collect()
     }
 
     /// Every tile of both packings, both kernels, units not a multiple of 16, all row counts.
     #[test]
     fn tiles_equal_a_naive_product() {
-        let simd_options = [false, cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f")];
+        let simd_options = [
+            false,
+            cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx512f"),
+        ];
         for &(gates, hidden) in &[(1usize, 70usize), (4, 37), (3, 20)] {
             let gh = gates * hidden;
             let w = values(gh * hidden, 7);
@@ -274,7 +292,10 @@ mod tests {
                                     if unit < hidden {
                                         let got = out[i * width + v * LANES + c];
                                         let exp = want[(r0 + i) * gh + g * hidden + unit];
-                                        assert!((got - exp).abs() < 1e-4, "forward {gates} {hidden} {simd}: {got} vs {exp}");
+                                        assert!(
+                                            (got - exp).abs() < 1e-4,
+                                            "forward {gates} {hidden} {simd}: {got} vs {exp}"
+                                        );
                                     }
                                 }
                             }
@@ -302,7 +323,10 @@ mod tests {
                                 if unit < hidden {
                                     let got = out[i * width + j];
                                     let exp = want[(r0 + i) * hidden + unit];
-                                    assert!((got - exp).abs() < 1e-4, "backward {gates} {hidden} {simd}: {got} vs {exp}");
+                                    assert!(
+                                        (got - exp).abs() < 1e-4,
+                                        "backward {gates} {hidden} {simd}: {got} vs {exp}"
+                                    );
                                 }
                             }
                         }
