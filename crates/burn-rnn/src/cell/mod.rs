@@ -3,7 +3,10 @@
 //! A cell's step is split in two so that layers can hoist work out of the time loop:
 //! [`Cell::project_input`] applies the input weights to many time steps in one matmul, and
 //! [`Cell::step`] does the recurrent part of one step. A cell's own `forward` is just the two
-//! called back to back.
+//! called back to back. The math after the matmuls lives in one function per cell
+//! (`lstm_update`, `gru_update`, `rnn_update`), which the reference path of the layers calls
+//! too; the fused kernels ([`crate::kernels`]) implement the same formulas and are tested
+//! against it.
 
 mod gru;
 mod lstm;

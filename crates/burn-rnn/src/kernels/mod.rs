@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | `NdArray`, f32 | fused CPU kernels: packed AVX-512 register tiles for `h W_hh^T` (portable loops on other CPUs), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
 //! | `NdArray`, other dtypes | reference ops | recompute + autodiff of the reference |
-//! | `CubeBackend` (wgpu) | reference ops (fused CubeCL kernels: still to come) | recompute + autodiff of the reference |
+//! | `CubeBackend`, any runtime (features `wgpu` or `cubecl`) | reference ops (fused CubeCL kernels: still to come) | recompute + autodiff of the reference |
 //! | `Fusion<B>`, `Candle`, `Flex` (features `fusion`, `candle`, `flex`) | reference ops | recompute + autodiff of the reference |
 //! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward, as ONE autodiff node per op |
 //!
@@ -33,7 +33,7 @@
 
 mod autodiff;
 mod cpu;
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "cubecl")]
 mod cube;
 #[cfg(feature = "ndarray")]
 mod ndarray;

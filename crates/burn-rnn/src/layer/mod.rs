@@ -24,8 +24,8 @@ use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend, 
 /// `cells[layer * D + direction]`; the cells of layer 0 take `H_in` features, the others
 /// `D * H` (both directions of the layer below, concatenated).
 ///
-/// Equivalent naive loop, per layer and direction (the layer hoists `project_input` for all
-/// time steps into one matmul and calls the cell's step once per time step):
+/// Equivalent naive loop, per layer and direction (the layer runs the input projection of all
+/// time steps as one op, then the whole recurrence as one op, [`crate::kernels`]):
 /// ```text
 /// for t in 0..L (or L-1 down to 0 for the reverse direction):
 ///     state = cell.forward(x[t], state)     // frozen once t >= lengths[n]
