@@ -141,7 +141,7 @@ fn forward_impl(
         let tiles = split(weights.tiles, threads, tid);
         // SAFETY: each worker writes only the units of its own tiles; the barrier orders
         // every step's writes before the next step's reads.
-        unsafe { job.run_best(tiles, barrier) }
+        unsafe { run_best(&job, job.simd, tiles, barrier) }
     });
     let last = seq % 2;
     let (_, finals) = packed.split_at_mut(seq * nh);
@@ -151,6 +151,52 @@ fn forward_impl(
         true => c_final.copy_from_slice(&c[last]),
         false => c_final.fill(0.0),
     }
+}
+
+/// A worker's share of a call: every time step for a range of tiles.
+trait Job: Sync {
+    /// Runs every step for the units of `tiles`.
+    ///
+    /// # Safety
+    /// The buffers must have the extents the call checked, and concurrent workers must own
+    /// disjoint tile ranges and share `barrier`.
+    unsafe fn run(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier);
+}
+
+/// [`Job::run`] compiled for the best instruction set this CPU has (`simd`: AVX-512F was
+/// detected and is not turned off).
+///
+/// # Safety
+/// As [`Job::run`].
+unsafe fn run_best<J: Job>(job: &J, simd: bool, tiles: std::ops::Range<usize>, b: &SpinBarrier) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd {
+            return run_avx512(job, tiles, b);
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return run_avx2(job, tiles, b);
+        }
+    }
+    let _ = simd;
+    job.run(tiles, b)
+}
+
+/// # Safety
+/// As [`Job::run`], and the CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn run_avx512<J: Job>(job: &J, tiles: std::ops::Range<usize>, b: &SpinBarrier) {
+    job.run(tiles, b)
+}
+
+/// # Safety
+/// As [`Job::run`], and the CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<J: Job>(job: &J, tiles: std::ops::Range<usize>, b: &SpinBarrier) {
+    job.run(tiles, b)
 }
 
 /// Everything a forward worker reads and writes (shared raw buffers: the workers write
@@ -173,42 +219,7 @@ struct ForwardJob<'a> {
     simd: bool,
 }
 
-impl ForwardJob<'_> {
-    /// [`Self::run`] compiled for the best instruction set this CPU has.
-    ///
-    /// # Safety
-    /// As [`Self::run`].
-    unsafe fn run_best(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if self.simd {
-                return self.run_avx512(tiles, barrier);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return self.run_avx2(tiles, barrier);
-            }
-        }
-        self.run(tiles, barrier)
-    }
-
-    /// # Safety
-    /// As [`Self::run`], and the CPU must have AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    unsafe fn run_avx512(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        self.run(tiles, barrier)
-    }
-
-    /// # Safety
-    /// As [`Self::run`], and the CPU must have AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_avx2(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        self.run(tiles, barrier)
-    }
-
+impl Job for ForwardJob<'_> {
     /// Runs every step for the units of `tiles`.
     ///
     /// # Safety
@@ -551,7 +562,7 @@ fn backward_impl(
         let tiles = split(weights.tiles, threads, tid);
         // SAFETY: each worker writes only the units of its own tiles; the barrier orders
         // each step's gate gradients before the matmul that reads all of them.
-        unsafe { job.run_best(tiles, barrier) }
+        unsafe { run_best(&job, job.simd, tiles, barrier) }
     });
     let last = seq % 2;
     out.h0.copy_from_slice(&dh[last]);
@@ -595,42 +606,7 @@ struct BackwardJob<'a> {
     simd: bool,
 }
 
-impl BackwardJob<'_> {
-    /// [`Self::run`] compiled for the best instruction set this CPU has.
-    ///
-    /// # Safety
-    /// As [`Self::run`].
-    unsafe fn run_best(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if self.simd {
-                return self.run_avx512(tiles, barrier);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return self.run_avx2(tiles, barrier);
-            }
-        }
-        self.run(tiles, barrier)
-    }
-
-    /// # Safety
-    /// As [`Self::run`], and the CPU must have AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    unsafe fn run_avx512(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        self.run(tiles, barrier)
-    }
-
-    /// # Safety
-    /// As [`Self::run`], and the CPU must have AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_avx2(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
-        self.run(tiles, barrier)
-    }
-
+impl Job for BackwardJob<'_> {
     /// Runs every step for the units of `tiles`.
     ///
     /// # Safety
