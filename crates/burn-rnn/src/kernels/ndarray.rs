@@ -138,9 +138,7 @@ where
         };
         let (m, k) = (shape(&x)[0], shape(&x)[1]);
         let n = shape(&weight)[0];
-        // The product first (beta = 0), then the bias in a pass of its own: matrixmultiply's
-        // `C = AB + C` rounds differently depending on the buffer's alignment, which made
-        // identical runs differ in the last bit.
+        // The product (beta = 0), then the bias in a pass of its own.
         let mut y = cpu::zeroed(m * n);
         cpu::par_sgemm(
             Mat::new(&xv, m, k),
