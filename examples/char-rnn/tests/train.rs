@@ -7,6 +7,15 @@ use char_rnn::error::Error;
 use char_rnn::generate::{GenerateArgs, Generator};
 use char_rnn::train::{train, TrainArgs};
 
+/// Burn's random generator is one per process, and parameters are drawn lazily: tests that
+/// train in parallel would interleave their draws, so a run's weights would depend on its
+/// neighbours. Every test takes this lock first.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("char-rnn-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -49,6 +58,7 @@ fn input_error(r: Result<impl std::fmt::Debug, Error>) -> String {
 
 #[test]
 fn resuming_reproduces_the_losses_of_an_uninterrupted_run() {
+    let _serial = serial();
     let dir = temp_dir("resume");
     let corpus = corpus(&dir);
     // 10 steps cross an epoch boundary (6 chunks per pass), so the carry reset and the
@@ -77,6 +87,7 @@ fn resuming_reproduces_the_losses_of_an_uninterrupted_run() {
 
 #[test]
 fn bad_corpora_are_one_line_errors() {
+    let _serial = serial();
     let dir = temp_dir("corpora");
     let out = dir.join("out");
     let missing = input_error(train(&tiny(&out, &dir.join("nope.txt"), 3)));
@@ -114,6 +125,7 @@ fn bad_corpora_are_one_line_errors() {
 
 #[test]
 fn another_models_checkpoint_is_refused_and_left_untouched() {
+    let _serial = serial();
     let dir = temp_dir("other");
     let corpus = corpus(&dir);
     let out = dir.join("run");
@@ -155,6 +167,7 @@ fn another_models_checkpoint_is_refused_and_left_untouched() {
 
 #[test]
 fn generation_follows_the_prime_and_rejects_unknown_characters() {
+    let _serial = serial();
     let dir = temp_dir("generate");
     let corpus = corpus(&dir);
     let out = dir.join("run");
@@ -186,6 +199,7 @@ fn generation_follows_the_prime_and_rejects_unknown_characters() {
 
 #[test]
 fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let _serial = serial();
     let dir = temp_dir("diverge");
     let corpus = corpus(&dir);
     let out = dir.join("run");
@@ -221,6 +235,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn the_command_line_exits_2_with_one_line_for_bad_input() {
+    let _serial = serial();
     let dir = temp_dir("cli");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_char-rnn"))
         .args(["train", "--quiet", "--corpus"])
