@@ -91,6 +91,7 @@ mod cell;
 pub mod import;
 pub mod kernels;
 mod layer;
+pub mod seq2seq;
 pub mod train;
 
 pub use cell::{

@@ -1,5 +1,6 @@
-//! Tiny PNG line charts for the examples: loss curves and predictions, with axes, tick labels
-//! (an 8x8 bitmap font, so no system fonts are needed), a title and a legend.
+//! Tiny PNG line charts and heatmaps for the examples: loss curves, predictions and attention
+//! maps. Text is drawn with an 8x8 bitmap font, so no system fonts are needed; charts have axes,
+//! tick labels, a title and a legend.
 //!
 //! ```no_run
 //! use rnn_plot::{Chart, Series};
@@ -244,6 +245,134 @@ impl Chart {
     }
 }
 
+/// A heatmap of a matrix with one text label per row and per column, such as an attention
+/// matrix (rows: output tokens, columns: input tokens). Values are drawn from white (the
+/// smallest, or 0 if all are non-negative) to dark blue (the largest).
+///
+/// ```no_run
+/// use rnn_plot::Heatmap;
+/// let map = Heatmap::new(
+///     "attention",
+///     vec!["a".into(), "b".into()],
+///     vec!["x".into(), "y".into()],
+///     vec![vec![0.9, 0.1], vec![0.2, 0.8]],
+/// );
+/// map.save_png("attention.png").unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    title: String,
+    columns: Vec<String>,
+    rows: Vec<String>,
+    values: Vec<Vec<f32>>,
+}
+
+/// Pixels per heatmap cell.
+const CELL: usize = 18;
+
+impl Heatmap {
+    /// A heatmap of `values` (`rows.len()` rows of `columns.len()` values).
+    ///
+    /// # Panics
+    /// If `values` is not `rows.len() x columns.len()`.
+    pub fn new(
+        title: &str,
+        columns: Vec<String>,
+        rows: Vec<String>,
+        values: Vec<Vec<f32>>,
+    ) -> Self {
+        assert_eq!(
+            values.len(),
+            rows.len(),
+            "Heatmap: expected {} rows of values, got {}",
+            rows.len(),
+            values.len()
+        );
+        for (i, row) in values.iter().enumerate() {
+            assert_eq!(
+                row.len(),
+                columns.len(),
+                "Heatmap: expected {} values in row {i}, got {}",
+                columns.len(),
+                row.len()
+            );
+        }
+        Self {
+            title: title.to_string(),
+            columns,
+            rows,
+            values,
+        }
+    }
+
+    /// Draws the heatmap: `(width, height, RGB8 pixels)`.
+    pub fn render(&self) -> (usize, usize, Vec<u8>) {
+        let label_w = self
+            .rows
+            .iter()
+            .map(|r| r.chars().count())
+            .max()
+            .unwrap_or(1)
+            * 8
+            + 12;
+        let label_h = self
+            .columns
+            .iter()
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(1)
+            * 8
+            + 12;
+        let grid_w = self.columns.len() * CELL;
+        let grid_h = self.rows.len() * CELL;
+        let w = (label_w + grid_w + 20).max(self.title.chars().count() * 8 + 20);
+        let h = 30 + label_h + grid_h + 10;
+        let mut cv = Canvas {
+            w,
+            h,
+            px: vec![255; w * h * 3],
+        };
+        let black = [0, 0, 0];
+        cv.text(10, 10, &self.title, black);
+        let (x0, y0) = (label_w as i64, (30 + label_h) as i64);
+        let all = self.values.iter().flatten().copied();
+        let max = all.clone().fold(f32::NEG_INFINITY, f32::max);
+        let min = all.fold(f32::INFINITY, f32::min).min(0.0);
+        let span = if max > min { max - min } else { 1.0 };
+        for (i, row) in self.values.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                let t = ((v - min) / span).clamp(0.0, 1.0);
+                let mix = |from: f32, to: f32| (from + (to - from) * t).round() as u8;
+                let c = [mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0)];
+                for dy in 1..CELL as i64 {
+                    for dx in 1..CELL as i64 {
+                        cv.set(x0 + (j * CELL) as i64 + dx, y0 + (i * CELL) as i64 + dy, c);
+                    }
+                }
+            }
+        }
+        for (j, label) in self.columns.iter().enumerate() {
+            let x = x0 + (j * CELL) as i64 + 5;
+            if label.chars().count() == 1 {
+                cv.text(x, y0 - 12, label, black);
+            } else {
+                cv.text_up(x, y0 - 4, label, black);
+            }
+        }
+        for (i, label) in self.rows.iter().enumerate() {
+            let x = x0 - 6 - label.chars().count() as i64 * 8;
+            cv.text(x, y0 + (i * CELL) as i64 + 6, label, black);
+        }
+        (w, h, cv.px)
+    }
+
+    /// Writes the heatmap as a PNG file, atomically (temporary file, then rename).
+    pub fn save_png(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let (w, h, px) = self.render();
+        write_png(path.as_ref(), w, h, &px)
+    }
+}
+
 /// Writes RGB8 pixels `[h, w, 3]` as a PNG file through a temporary file and a rename.
 pub fn write_png(path: &Path, w: usize, h: usize, rgb: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("png.tmp");
@@ -276,6 +405,28 @@ mod tests {
             blue > 500,
             "the line and its legend are drawn, got {blue} pixels"
         );
+    }
+
+    #[test]
+    fn a_heatmap_is_darkest_at_its_largest_value() {
+        let map = Heatmap::new(
+            "t",
+            vec!["a".into(), "b".into()],
+            vec!["x".into(), "yy".into()],
+            vec![vec![0.0, 1.0], vec![0.5, 0.0]],
+        );
+        let (w, _, px) = map.render();
+        let label_w = 2 * 8 + 12;
+        let y0 = 30 + 8 + 12;
+        let at = |i: usize, j: usize| {
+            let (x, y) = (label_w + j * CELL + CELL / 2, y0 + i * CELL + CELL / 2);
+            let k = (y * w + x) * 3;
+            [px[k], px[k + 1], px[k + 2]]
+        };
+        assert_eq!(at(0, 0), [255, 255, 255]);
+        assert_eq!(at(0, 1), [8, 48, 107]);
+        let mid = at(1, 0);
+        assert!(mid[0] < 255 && mid[0] > 8, "half value drawn as {mid:?}");
     }
 
     #[test]

@@ -1,0 +1,250 @@
+//! The configuration of a [`Seq2Seq`](super::Seq2Seq) model, and the choices it names.
+
+use burn::config::Config;
+use burn::module::ModuleDisplay;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::cell::{Cell, GruCell, LstmCell, RnnCell};
+use crate::layer::{GruConfig, LstmConfig, Recurrent, RnnConfig};
+
+/// The cell kind of the encoder and the decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CellKind {
+    /// Vanilla tanh RNN ([`RnnCell`]).
+    Rnn,
+    /// LSTM ([`LstmCell`]).
+    Lstm,
+    /// GRU ([`GruCell`]).
+    Gru,
+}
+
+impl core::fmt::Display for CellKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CellKind::Rnn => "rnn",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        })
+    }
+}
+
+/// How the decoder scores a memory position `m_s` (an encoder output, `[D*H_enc]`) against its
+/// hidden state `h_t` (`[H_dec]`); the names are Luong et al. (2015)'s and OpenNMT-py's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttentionKind {
+    /// `h_t · m_s`; needs `H_dec == D*H_enc`.
+    Dot,
+    /// `h_t · (W_a m_s)` (Luong's "general").
+    General,
+    /// `v · tanh(W_q h_t + W_m m_s)` (Bahdanau et al. 2015; OpenNMT-py's "mlp").
+    Additive,
+}
+
+/// How the encoder's final state becomes the decoder's initial state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BridgeKind {
+    /// Both directions' states concatenated, `[N, D*H_enc]`, then a learned linear map to
+    /// `[N, H_dec]` (with tanh for `h`; the LSTM cell state stays linear).
+    Linear,
+    /// The concatenated states as they are; needs `H_dec == D*H_enc`.
+    Copy,
+    /// No bridge: the decoder starts from zeros.
+    Zeros,
+}
+
+/// Configuration of a [`Seq2Seq`](super::Seq2Seq): an embedding + recurrent encoder, a bridge,
+/// and an embedding + recurrent + attention decoder.
+///
+/// The encoder reads `[N, S]` source ids into a memory `[N, S, D*H_enc]` (`D = 2` when
+/// bidirectional). The decoder runs Luong et al. (2015)'s global attention after its recurrent
+/// layers, as OpenNMT-py's RNN decoder does: `h̃_t = tanh(W_c [c_t; h_t])`,
+/// `logits_t = W_out h̃_t`, where `c_t` is the attention-weighted memory.
+#[derive(Config, Debug, PartialEq)]
+pub struct Seq2SeqConfig {
+    /// The cell kind of both the encoder and the decoder.
+    #[config(default = "CellKind::Lstm")]
+    pub cell: CellKind,
+    /// Source vocabulary size `V_src` (specials included).
+    pub src_vocab_size: usize,
+    /// Target vocabulary size `V_tgt` (specials included).
+    pub tgt_vocab_size: usize,
+    /// Embedding width `E` of both vocabularies.
+    #[config(default = 64)]
+    pub d_embed: usize,
+    /// Encoder hidden size `H_enc` (per direction).
+    #[config(default = 128)]
+    pub encoder_hidden: usize,
+    /// Encoder layers.
+    #[config(default = 1)]
+    pub encoder_layers: usize,
+    /// Whether the encoder reads the source in both directions (`D = 2`).
+    #[config(default = true)]
+    pub bidirectional: bool,
+    /// Decoder hidden size `H_dec`.
+    #[config(default = 256)]
+    pub decoder_hidden: usize,
+    /// Decoder layers.
+    #[config(default = 1)]
+    pub decoder_layers: usize,
+    /// Dropout on the embeddings, between stacked layers and on `h̃` (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// The attention score.
+    #[config(default = "AttentionKind::General")]
+    pub attention: AttentionKind,
+    /// Width of the additive attention's hidden layer; `None` is `H_dec`.
+    pub attention_hidden: Option<usize>,
+    /// Input feeding (Luong et al. 2015): `h̃_{t-1}` joins the embedding of the next input
+    /// token. The decoder then runs step by step even with full teacher forcing.
+    #[config(default = false)]
+    pub input_feeding: bool,
+    /// The bridge from the encoder's final state to the decoder's initial state.
+    #[config(default = "BridgeKind::Linear")]
+    pub bridge: BridgeKind,
+    /// Padding id (both vocabularies).
+    #[config(default = 0)]
+    pub pad_id: usize,
+    /// Begin-of-sequence id of the target vocabulary (the decoder's first input).
+    #[config(default = 1)]
+    pub bos_id: usize,
+    /// End-of-sequence id of the target vocabulary.
+    #[config(default = 2)]
+    pub eos_id: usize,
+}
+
+impl Seq2SeqConfig {
+    /// `D * H_enc`: the width of the encoder's memory.
+    pub fn d_memory(&self) -> usize {
+        self.encoder_hidden * if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Checks the settings against each other; the message names the fields and values.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("src_vocab_size", self.src_vocab_size),
+            ("tgt_vocab_size", self.tgt_vocab_size),
+            ("d_embed", self.d_embed),
+            ("encoder_hidden", self.encoder_hidden),
+            ("encoder_layers", self.encoder_layers),
+            ("decoder_hidden", self.decoder_hidden),
+            ("decoder_layers", self.decoder_layers),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("seq2seq config: {name} must be at least 1, got 0"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "seq2seq config: dropout must be in [0, 1), got {}",
+                self.dropout
+            ));
+        }
+        let d_memory = self.d_memory();
+        if self.attention == AttentionKind::Dot && self.decoder_hidden != d_memory {
+            return Err(format!(
+                "seq2seq config: dot attention needs decoder_hidden == encoder memory width \
+                 (D*encoder_hidden = {d_memory}), got decoder_hidden = {}",
+                self.decoder_hidden
+            ));
+        }
+        if self.bridge == BridgeKind::Copy && self.decoder_hidden != d_memory {
+            return Err(format!(
+                "seq2seq config: the copy bridge needs decoder_hidden == D*encoder_hidden \
+                 ({d_memory}), got decoder_hidden = {}",
+                self.decoder_hidden
+            ));
+        }
+        for (name, id) in [("bos_id", self.bos_id), ("eos_id", self.eos_id)] {
+            if id >= self.tgt_vocab_size {
+                return Err(format!(
+                    "seq2seq config: {name} = {id} is outside the target vocabulary \
+                     (size {})",
+                    self.tgt_vocab_size
+                ));
+            }
+        }
+        if self.pad_id >= self.src_vocab_size.min(self.tgt_vocab_size) {
+            return Err(format!(
+                "seq2seq config: pad_id = {} is outside a vocabulary (sizes {} and {})",
+                self.pad_id, self.src_vocab_size, self.tgt_vocab_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A cell kind a [`Seq2Seq`](super::Seq2Seq) can be built from: the three cells of this crate.
+pub trait Seq2SeqCell<B: Backend>: Cell<B> + ModuleDisplay + Sized {
+    /// The [`CellKind`] a config names for this cell.
+    const KIND: CellKind;
+
+    /// A batch-first, unidirectional-or-bidirectional layer stack of this cell, with PyTorch's
+    /// default initialization.
+    fn stack(
+        d_input: usize,
+        d_hidden: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        dropout: f64,
+        device: &B::Device,
+    ) -> Recurrent<B, Self>;
+}
+
+impl<B: Backend> Seq2SeqCell<B> for RnnCell<B> {
+    const KIND: CellKind = CellKind::Rnn;
+
+    fn stack(
+        d_input: usize,
+        d_hidden: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        dropout: f64,
+        device: &B::Device,
+    ) -> Recurrent<B, Self> {
+        RnnConfig::new(d_input, d_hidden)
+            .with_num_layers(num_layers)
+            .with_bidirectional(bidirectional)
+            .with_dropout(dropout)
+            .init(device)
+    }
+}
+
+impl<B: Backend> Seq2SeqCell<B> for LstmCell<B> {
+    const KIND: CellKind = CellKind::Lstm;
+
+    fn stack(
+        d_input: usize,
+        d_hidden: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        dropout: f64,
+        device: &B::Device,
+    ) -> Recurrent<B, Self> {
+        LstmConfig::new(d_input, d_hidden)
+            .with_num_layers(num_layers)
+            .with_bidirectional(bidirectional)
+            .with_dropout(dropout)
+            .init(device)
+    }
+}
+
+impl<B: Backend> Seq2SeqCell<B> for GruCell<B> {
+    const KIND: CellKind = CellKind::Gru;
+
+    fn stack(
+        d_input: usize,
+        d_hidden: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        dropout: f64,
+        device: &B::Device,
+    ) -> Recurrent<B, Self> {
+        GruConfig::new(d_input, d_hidden)
+            .with_num_layers(num_layers)
+            .with_bidirectional(bidirectional)
+            .with_dropout(dropout)
+            .init(device)
+    }
+}

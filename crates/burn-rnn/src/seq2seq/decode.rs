@@ -1,0 +1,468 @@
+//! Batched decoding: greedy, beam search and sampling.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Tensor, TensorData};
+
+use super::model::{index_tensor, pad_sources, DecoderState, Memory, Seq2Seq};
+use super::SplitMix64;
+use crate::cell::Cell;
+use crate::kernels::RnnBackend;
+
+/// One decoded sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hypothesis {
+    /// The target ids, without BOS and EOS.
+    pub tokens: Vec<usize>,
+    /// The model's log-probability of the tokens and, if [`Hypothesis::finished`], the EOS.
+    pub log_prob: f32,
+    /// The ranking score: `log_prob` divided by the length penalty (beam search), else
+    /// `log_prob`.
+    pub score: f32,
+    /// Whether the hypothesis ended with EOS (else it stopped at the maximum length).
+    pub finished: bool,
+    /// With `return_attention`: one row of attention weights per generated token (EOS
+    /// included), each as long as the source.
+    pub attention: Option<Vec<Vec<f32>>>,
+}
+
+/// Settings of [`Seq2Seq::greedy`].
+#[derive(Clone, Debug)]
+pub struct GreedyOptions {
+    /// The most tokens generated per sequence, EOS included.
+    pub max_len: usize,
+    /// Whether to return the attention weights.
+    pub return_attention: bool,
+}
+
+impl Default for GreedyOptions {
+    fn default() -> Self {
+        Self {
+            max_len: 100,
+            return_attention: false,
+        }
+    }
+}
+
+/// Settings of [`Seq2Seq::beam_search`].
+#[derive(Clone, Debug)]
+pub struct BeamOptions {
+    /// Hypotheses kept alive per source, `K >= 1`.
+    pub beam_size: usize,
+    /// Length penalty exponent `α` of GNMT (Wu et al. 2016):
+    /// `score = log_prob / ((5 + len) / 6)^α`; 0 ranks by raw log-probability.
+    pub alpha: f32,
+    /// The most tokens generated per hypothesis, EOS included.
+    pub max_len: usize,
+    /// How many hypotheses to return per source (at most `beam_size`).
+    pub nbest: usize,
+    /// Whether to return the attention weights.
+    pub return_attention: bool,
+}
+
+impl Default for BeamOptions {
+    fn default() -> Self {
+        Self {
+            beam_size: 5,
+            alpha: 0.6,
+            max_len: 100,
+            nbest: 1,
+            return_attention: false,
+        }
+    }
+}
+
+/// Settings of [`Seq2Seq::sample`].
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    /// Softmax temperature (> 0); below 1 sharpens, above 1 flattens.
+    pub temperature: f32,
+    /// Keep only the `k` most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set of most likely tokens whose probability reaches `p` (nucleus
+    /// sampling, Holtzman et al. 2019); 1 keeps all.
+    pub top_p: f32,
+    /// Seed of the sampler: the same seed, model and input give the same output.
+    pub seed: u64,
+    /// The most tokens generated per sequence, EOS included.
+    pub max_len: usize,
+    /// Whether to return the attention weights.
+    pub return_attention: bool,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 0,
+            max_len: 100,
+            return_attention: false,
+        }
+    }
+}
+
+/// GNMT's length penalty `((5 + len) / 6)^α`.
+fn length_penalty(len: usize, alpha: f32) -> f32 {
+    ((5.0 + len as f32) / 6.0).powf(alpha)
+}
+
+fn floats<B: burn::tensor::backend::Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// A live beam: its tokens, log-probability and attention rows.
+#[derive(Clone)]
+struct Beam {
+    tokens: Vec<usize>,
+    log_prob: f32,
+    attention: Vec<Vec<f32>>,
+}
+
+impl Beam {
+    fn dead() -> Self {
+        Self {
+            tokens: Vec::new(),
+            log_prob: f32::NEG_INFINITY,
+            attention: Vec::new(),
+        }
+    }
+}
+
+impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
+    /// Encodes unpadded source id sequences.
+    fn encode_sources(&self, src: &[Vec<usize>]) -> (Memory<B>, DecoderState<B, C>) {
+        let device = self.encoder.embedding.weight.device();
+        let (ids, lengths) = pad_sources::<B>(src, self.pad_id, &device);
+        self.encode(ids, &lengths)
+    }
+
+    /// One step for `tokens` (`M` ids): log-probabilities `[M, V]`, attention `[M, S]`, state.
+    fn step_logp(
+        &self,
+        tokens: &[usize],
+        state: DecoderState<B, C>,
+        memory: &Memory<B>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>, DecoderState<B, C>) {
+        let device = memory.memory.device();
+        let (logits, attention, state) =
+            self.decoder
+                .step(index_tensor::<B>(tokens, &device), state, memory);
+        (log_softmax(logits, 1), attention, state)
+    }
+
+    /// Greedy decoding of a batch of sources (unpadded id sequences): each step takes the most
+    /// likely token, until EOS or `max_len`.
+    ///
+    /// # Panics
+    /// If `src` is empty or holds an empty sequence, or `max_len` is 0.
+    pub fn greedy(&self, src: &[Vec<usize>], options: &GreedyOptions) -> Vec<Hypothesis> {
+        assert!(options.max_len >= 1, "greedy: expected max_len >= 1, got 0");
+        let (memory, mut state) = self.encode_sources(src);
+        let n = src.len();
+        let mut hyps: Vec<Hypothesis> = (0..n).map(|_| empty(options.return_attention)).collect();
+        let mut done = vec![false; n];
+        let mut tokens = vec![self.bos_id; n];
+        for _ in 0..options.max_len {
+            let (logp, attention, next) = self.step_logp(&tokens, state, &memory);
+            state = next;
+            let (best, index) = logp.max_dim_with_indices(1);
+            let best = floats(best);
+            let index: Vec<i64> = index.into_data().iter::<i64>().collect();
+            let rows = options.return_attention.then(|| floats(attention));
+            let s = memory.mask.dims()[1];
+            for i in 0..n {
+                if done[i] {
+                    continue;
+                }
+                let token = index[i] as usize;
+                let hyp = &mut hyps[i];
+                hyp.log_prob += best[i];
+                if let (Some(att), Some(rows)) = (&mut hyp.attention, &rows) {
+                    att.push(rows[i * s..i * s + memory.lengths[i]].to_vec());
+                }
+                if token == self.eos_id {
+                    done[i] = true;
+                    hyp.finished = true;
+                } else {
+                    hyp.tokens.push(token);
+                }
+                tokens[i] = token;
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        for hyp in &mut hyps {
+            hyp.score = hyp.log_prob;
+        }
+        hyps
+    }
+
+    /// Beam search over a batch of sources: for each, up to `nbest` hypotheses sorted by
+    /// score (best first). A source stops once `beam_size` hypotheses have ended with EOS;
+    /// at `max_len` the live ones are returned as unfinished.
+    ///
+    /// # Panics
+    /// If `src` is empty or holds an empty sequence, or `beam_size`, `nbest` or `max_len`
+    /// is 0.
+    pub fn beam_search(&self, src: &[Vec<usize>], options: &BeamOptions) -> Vec<Vec<Hypothesis>> {
+        let k = options.beam_size;
+        assert!(k >= 1, "beam_search: expected beam_size >= 1, got 0");
+        assert!(
+            options.nbest >= 1,
+            "beam_search: expected nbest >= 1, got 0"
+        );
+        assert!(
+            options.max_len >= 1,
+            "beam_search: expected max_len >= 1, got 0"
+        );
+        let n = src.len();
+        let (memory, state) = self.encode_sources(src);
+        let repeat: Vec<usize> = (0..n * k).map(|r| r / k).collect();
+        let memory = memory.select(&repeat);
+        let mut state = state.select(&repeat);
+        let s = memory.mask.dims()[1];
+        let device = memory.memory.device();
+
+        // Only the first beam of each source starts alive, so the K beams do not duplicate.
+        let mut alive: Vec<Beam> = (0..n * k)
+            .map(|r| Beam {
+                log_prob: if r % k == 0 { 0.0 } else { f32::NEG_INFINITY },
+                ..Beam::dead()
+            })
+            .collect();
+        let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); n];
+        let mut done = vec![false; n];
+        let mut input = vec![self.bos_id; n * k];
+        for step in 0..options.max_len {
+            let (logp, attention, next) = self.step_logp(&input, state, &memory);
+            let v = logp.dims()[1];
+            let scores: Vec<f32> = alive.iter().map(|b| b.log_prob).collect();
+            let scores = Tensor::<B, 2>::from_data(TensorData::new(scores, [n * k, 1]), &device);
+            let candidates = (2 * k).min(k * v);
+            let (values, indices) = (logp + scores)
+                .reshape([n, k * v])
+                .topk_with_indices(candidates, 1);
+            let values = floats(values);
+            let indices: Vec<i64> = indices.into_data().iter::<i64>().collect();
+            let rows = options.return_attention.then(|| floats(attention));
+            let last = step + 1 == options.max_len;
+
+            let mut parents: Vec<usize> = (0..n * k).collect();
+            let mut next_alive = vec![Beam::dead(); n * k];
+            for i in 0..n {
+                if done[i] {
+                    continue;
+                }
+                let mut slot = 0;
+                for c in 0..candidates {
+                    let value = values[i * candidates + c];
+                    if !value.is_finite() || slot == k {
+                        break;
+                    }
+                    let flat = indices[i * candidates + c] as usize;
+                    let (parent, token) = (i * k + flat / v, flat % v);
+                    let mut beam = alive[parent].clone();
+                    beam.log_prob = value;
+                    if let Some(rows) = &rows {
+                        let len = memory.lengths[parent];
+                        beam.attention
+                            .push(rows[parent * s..parent * s + len].to_vec());
+                    }
+                    if token == self.eos_id {
+                        finished[i].push(hypothesis(beam, true, options));
+                    } else {
+                        beam.tokens.push(token);
+                        next_alive[i * k + slot] = beam;
+                        parents[i * k + slot] = parent;
+                        input[i * k + slot] = token;
+                        slot += 1;
+                    }
+                }
+                if finished[i].len() >= k {
+                    done[i] = true;
+                } else if last {
+                    finished[i].extend(
+                        next_alive[i * k..i * k + slot]
+                            .iter()
+                            .map(|b| hypothesis(b.clone(), false, options)),
+                    );
+                    done[i] = true;
+                }
+            }
+            alive = next_alive;
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            state = next.select(&parents);
+        }
+        finished
+            .into_iter()
+            .map(|mut hyps| {
+                hyps.sort_by(|a, b| b.score.total_cmp(&a.score));
+                hyps.truncate(options.nbest);
+                hyps
+            })
+            .collect()
+    }
+
+    /// Samples one target per source from the model's distribution, reshaped by
+    /// `temperature`, `top_k` and `top_p`; reproducible for a given `seed`.
+    /// [`Hypothesis::log_prob`] is the log-probability under the unmodified model.
+    ///
+    /// # Panics
+    /// If `src` is empty or holds an empty sequence, `temperature <= 0`, `top_p` is outside
+    /// `(0, 1]`, or `max_len` is 0.
+    pub fn sample(&self, src: &[Vec<usize>], options: &SampleOptions) -> Vec<Hypothesis> {
+        assert!(
+            options.temperature > 0.0 && options.temperature.is_finite(),
+            "sample: expected a positive temperature, got {}",
+            options.temperature
+        );
+        assert!(
+            options.top_p > 0.0 && options.top_p <= 1.0,
+            "sample: expected top_p in (0, 1], got {}",
+            options.top_p
+        );
+        assert!(options.max_len >= 1, "sample: expected max_len >= 1, got 0");
+        let mut rng = SplitMix64::new(options.seed);
+        let (memory, mut state) = self.encode_sources(src);
+        let n = src.len();
+        let s = memory.mask.dims()[1];
+        let mut hyps: Vec<Hypothesis> = (0..n).map(|_| empty(options.return_attention)).collect();
+        let mut done = vec![false; n];
+        let mut tokens = vec![self.bos_id; n];
+        for _ in 0..options.max_len {
+            let (logp, attention, next) = self.step_logp(&tokens, state, &memory);
+            state = next;
+            let v = logp.dims()[1];
+            let logp = floats(logp);
+            let rows = options.return_attention.then(|| floats(attention));
+            for i in 0..n {
+                if done[i] {
+                    continue;
+                }
+                let row = &logp[i * v..(i + 1) * v];
+                let token = sample_row(row, options, &mut rng);
+                let hyp = &mut hyps[i];
+                hyp.log_prob += row[token];
+                if let (Some(att), Some(rows)) = (&mut hyp.attention, &rows) {
+                    att.push(rows[i * s..i * s + memory.lengths[i]].to_vec());
+                }
+                if token == self.eos_id {
+                    done[i] = true;
+                    hyp.finished = true;
+                } else {
+                    hyp.tokens.push(token);
+                }
+                tokens[i] = token;
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        for hyp in &mut hyps {
+            hyp.score = hyp.log_prob;
+        }
+        hyps
+    }
+}
+
+fn empty(attention: bool) -> Hypothesis {
+    Hypothesis {
+        tokens: Vec::new(),
+        log_prob: 0.0,
+        score: 0.0,
+        finished: false,
+        attention: attention.then(Vec::new),
+    }
+}
+
+fn hypothesis(beam: Beam, finished: bool, options: &BeamOptions) -> Hypothesis {
+    let len = beam.tokens.len() + usize::from(finished);
+    Hypothesis {
+        score: beam.log_prob / length_penalty(len, options.alpha),
+        log_prob: beam.log_prob,
+        finished,
+        attention: options.return_attention.then_some(beam.attention),
+        tokens: beam.tokens,
+    }
+}
+
+/// Draws a token from log-probabilities `row` after temperature, top-k and top-p.
+fn sample_row(row: &[f32], options: &SampleOptions, rng: &mut SplitMix64) -> usize {
+    let scaled: Vec<f32> = row.iter().map(|&l| l / options.temperature).collect();
+    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut order: Vec<(usize, f32)> = scaled
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i, (l - max).exp()))
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if options.top_k > 0 {
+        order.truncate(options.top_k);
+    }
+    let total: f32 = order.iter().map(|p| p.1).sum();
+    if options.top_p < 1.0 {
+        let mut cumulative = 0.0;
+        let keep = order
+            .iter()
+            .position(|p| {
+                cumulative += p.1 / total;
+                cumulative >= options.top_p
+            })
+            .map_or(order.len(), |i| i + 1);
+        order.truncate(keep);
+    }
+    let total: f32 = order.iter().map(|p| p.1).sum();
+    let mut u = rng.next_f64() as f32 * total;
+    for &(token, p) in &order {
+        if u < p {
+            return token;
+        }
+        u -= p;
+    }
+    order.last().map_or(0, |p| p.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(top_k: usize, top_p: f32) -> SampleOptions {
+        SampleOptions {
+            top_k,
+            top_p,
+            ..SampleOptions::default()
+        }
+    }
+
+    #[test]
+    fn top_k_and_top_p_only_draw_the_kept_tokens() {
+        // probabilities 0.5, 0.3, 0.15, 0.05
+        let row: Vec<f32> = [0.5f32, 0.3, 0.15, 0.05].iter().map(|p| p.ln()).collect();
+        let mut rng = SplitMix64::new(7);
+        let mut seen = [0usize; 4];
+        for _ in 0..2000 {
+            seen[sample_row(&row, &options(2, 1.0), &mut rng)] += 1;
+        }
+        assert_eq!((seen[2], seen[3]), (0, 0), "top-k 2 drew {seen:?}");
+        assert!(seen[0] > seen[1] && seen[1] > 0, "top-k 2 drew {seen:?}");
+        let mut seen = [0usize; 4];
+        for _ in 0..2000 {
+            seen[sample_row(&row, &options(0, 0.85), &mut rng)] += 1;
+        }
+        // 0.5 + 0.3 < 0.85 <= 0.95: the nucleus is the first three tokens
+        assert_eq!(seen[3], 0, "top-p 0.85 drew {seen:?}");
+        assert!(seen[2] > 0, "top-p 0.85 drew {seen:?}");
+        let share = seen[0] as f64 / 2000.0;
+        assert!((share - 0.5 / 0.95).abs() < 0.05, "token 0 share {share}");
+    }
+
+    #[test]
+    fn length_penalty_is_gnmts() {
+        assert_eq!(length_penalty(7, 0.0), 1.0);
+        assert!((length_penalty(7, 1.0) - 2.0).abs() < 1e-6);
+    }
+}
