@@ -144,7 +144,7 @@ pub struct Splits {
 }
 
 impl Splits {
-    /// The splits for `seed`, with `valid` and `test` examples (at most one per date).
+    /// The splits for `seed`, with `valid` and `test` examples.
     pub fn new(seed: u64, valid: usize, test: usize) -> Self {
         let mut rng = SplitMix64::new(seed);
         let mut dates: Vec<usize> = (0..date_count()).collect();
@@ -154,10 +154,10 @@ impl Splits {
         let held = dates.len() / 20;
         let test_dates = dates.split_off(dates.len() - held);
         let valid_dates = dates.split_off(dates.len() - held);
+        // One example per date, going round the dates again (in other formats) past their count.
         let examples = |list: &[usize], n: usize, rng: &mut SplitMix64| {
-            list.iter()
-                .take(n)
-                .map(|&i| random_example(date(i), rng))
+            (0..n)
+                .map(|k| random_example(date(list[k % list.len()]), rng))
                 .collect()
         };
         let valid = examples(&valid_dates, valid, &mut rng);
@@ -189,7 +189,12 @@ mod tests {
     fn the_formats_write_the_issues_examples() {
         let d = NaiveDate::from_ymd_opt(1998, 3, 3).unwrap();
         let all: Vec<String> = (0..FORMATS).map(|f| render(d, f)).collect();
-        for want in ["Tuesday, 3 March 1998", "3/3/98", "March 3rd, 1998", "1998.03.03"] {
+        for want in [
+            "Tuesday, 3 March 1998",
+            "3/3/98",
+            "March 3rd, 1998",
+            "1998.03.03",
+        ] {
             assert!(all.iter().any(|s| s == want), "{want} not in {all:?}");
         }
         assert_eq!(iso(d), "1998-03-03");
@@ -225,7 +230,10 @@ mod tests {
         let train: HashSet<String> = splits.train.iter().map(|&i| iso(date(i))).collect();
         let valid: HashSet<&String> = splits.valid.iter().map(|p| &p.1).collect();
         for (_, target) in &splits.test {
-            assert!(!train.contains(target) && !valid.contains(target), "{target}");
+            assert!(
+                !train.contains(target) && !valid.contains(target),
+                "{target}"
+            );
         }
         for (_, target) in &splits.valid {
             assert!(!train.contains(target), "{target}");

@@ -77,11 +77,16 @@ impl<B: Backend> Bridge<B> {
         if self.kind == BridgeKind::Zeros {
             return None;
         }
-        let parts: Vec<_> = C::State::unstack(state)
+        let (hidden, cells): (Vec<_>, Vec<_>) = C::State::unstack(state)
             .into_iter()
             .map(CellState::into_parts)
-            .collect();
+            .unzip();
+        let cells: Option<Vec<Tensor<B, 2>>> = cells.into_iter().collect();
         let (enc, dec, d) = (self.encoder_layers, self.decoder_layers, self.directions);
+        // Layer `layer`'s directions side by side: `[N, D*H_enc]`.
+        let join = |parts: &[Tensor<B, 2>], layer: usize| {
+            Tensor::cat(parts[layer * d..(layer + 1) * d].to_vec(), 1)
+        };
         let states = (0..dec)
             .map(|i| {
                 let layer = if enc >= dec {
@@ -89,17 +94,14 @@ impl<B: Backend> Bridge<B> {
                 } else {
                     i.min(enc - 1)
                 };
-                let pick = |f: &dyn Fn(&(Tensor<B, 2>, Option<Tensor<B, 2>>)) -> Tensor<B, 2>| {
-                    Tensor::cat((0..d).map(|j| f(&parts[layer * d + j])).collect(), 1)
-                };
-                let h = pick(&|p| p.0.clone());
-                let c = parts[0].1.as_ref().map(|_| pick(&|p| p.1.clone().unwrap()));
-                let (h, c) = match (&self.hidden, &self.cell) {
-                    (Some(wh), wc) => (
+                let h = join(&hidden, layer);
+                let c = cells.as_ref().map(|cells| join(cells, layer));
+                let (h, c) = match &self.hidden {
+                    Some(wh) => (
                         wh.forward(h).tanh(),
-                        c.map(|c| wc.as_ref().map_or(c.clone(), |wc| wc.forward(c))),
+                        c.map(|c| self.cell.as_ref().map_or(c.clone(), |wc| wc.forward(c))),
                     ),
-                    _ => (h, c),
+                    None => (h, c),
                 };
                 C::State::from_parts(h, c)
             })

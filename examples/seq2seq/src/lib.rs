@@ -1,0 +1,15 @@
+//! Date normalization with burn-rnn's seq2seq: "Tuesday, 3 March 1998", "3/3/98" or
+//! "march 3rd, 1998" in, `1998-03-03` out.
+//!
+//! - [`data`]: the dates, formats and splits, generated in code from a seed.
+//! - [`train`]: the training run (progress bar, validation curve, atomic checkpoints).
+//! - [`translate`]: loading a checkpoint, `eval` on the test split, and `translate` with the
+//!   n-best list and an attention heatmap.
+
+pub mod data;
+pub mod error;
+pub mod train;
+pub mod translate;
+
+/// The backend everything runs on: ndarray by default, wgpu with `--features wgpu`.
+pub use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
