@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
 use burn_rnn::seq2seq::{
@@ -318,6 +318,17 @@ where
     };
 
     let bar = progress_bar(args);
+    say(
+        &bar,
+        format!(
+            "{} model, {} parameters; {} training dates, {} validation and {} test examples",
+            config.cell,
+            model.num_params(),
+            splits.train.len(),
+            splits.valid.len(),
+            splits.test.len()
+        ),
+    );
     let start = Instant::now();
     let (mut loss_sum, mut loss_count) = (0.0, 0usize);
     let mut accuracy = 0.0;
