@@ -1,0 +1,356 @@
+//! Fused recurrent kernels for CubeCL's `CubeBackend` over any runtime (wgpu, CUDA, ROCm, the
+//! CubeCL CPU runtime): one kernel source, compiled by CubeCL for each.
+//!
+//! Each time step is two launches: the hidden matmul `h W_hh^T` ([`FloatTensorOps::float_matmul`],
+//! Burn's matmul, autotuned where autotune is on) and one fused kernel ([`gates`]) for the
+//! bias, the step's slice of the input projection, the gate math, the state update, the length
+//! mask and every write (output row, saved activations, next matmul input). The backward step is
+//! one kernel for the gate gradients and the carries, then `dG_hh W_hh`; the weight and bias
+//! gradients are one matmul and one sum over all steps at the end. Burn's own LSTM launches
+//! about 30 kernels per step.
+//!
+//! Tensors whose dtype is not the backend's float element run the plain-ops
+//! [`reference`](super::reference) instead.
+
+mod gates;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{FloatTensor, FloatTensorOps};
+use burn::tensor::{Shape, TensorData, TensorMetadata};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
+use cubecl::{calculate_cube_count_elemwise, prelude::*};
+
+use super::{
+    reference, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec, RecurrentTensors,
+    RnnBackend,
+};
+
+type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
+
+impl<R, F, I, BT> RnnBackend for CubeBackend<R, F, I, BT>
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Self: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    fn recurrent_forward(
+        spec: &RecurrentSpec,
+        tensors: RecurrentTensors<Self>,
+        save: bool,
+    ) -> RecurrentForward<Self> {
+        if tensors.gates_x.dtype != F::dtype() {
+            return reference::forward::<Self>(spec, tensors, save);
+        }
+        forward::<R, F, I, BT>(spec, tensors, save)
+    }
+
+    fn recurrent_backward(
+        spec: &RecurrentSpec,
+        saved: Vec<FloatTensor<Self>>,
+        grad_packed: FloatTensor<Self>,
+    ) -> RecurrentGrads<Self> {
+        // The forward saved five tensors; the reference path saves another layout.
+        if saved.len() != SAVED || grad_packed.dtype != F::dtype() {
+            return reference::backward::<Self>(spec, saved, grad_packed);
+        }
+        backward::<R, F, I, BT>(spec, saved, grad_packed)
+    }
+}
+
+/// `[gates, hs, cs, lengths, weight_hh]`.
+const SAVED: usize = 5;
+
+/// Floats saved per hidden unit and step: LSTM `i, f, g, o`; GRU `r, z, n, W_hn h + b_hn`;
+/// RNN `h'`.
+fn saved_per_unit(kind: RecurrentKind) -> usize {
+    match kind {
+        RecurrentKind::Lstm | RecurrentKind::Gru => 4,
+        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => 1,
+    }
+}
+
+fn launch_dims<R: CubeRuntime>(client: &ComputeClient<R>, units: usize) -> (CubeCount, CubeDim) {
+    let dim = CubeDim::new(client, units);
+    (calculate_cube_count_elemwise(client, units, dim), dim)
+}
+
+fn lengths_tensor<B: Backend>(
+    spec: &RecurrentSpec,
+    batch: usize,
+    seq: usize,
+    device: &B::Device,
+) -> FloatTensor<B> {
+    let lengths: Vec<f32> = (0..batch)
+        .map(|n| spec.lengths.as_ref().map_or(seq, |l| l[n]) as f32)
+        .collect();
+    B::float_from_data(TensorData::new(lengths, [batch]), device)
+}
+
+fn arg<R: CubeRuntime>(t: &CubeTensor<R>) -> TensorArg<R> {
+    t.clone().into_tensor_arg()
+}
+
+fn forward<R, F, I, BT>(
+    spec: &RecurrentSpec,
+    tensors: RecurrentTensors<Cube<R, F, I, BT>>,
+    save: bool,
+) -> RecurrentForward<Cube<R, F, I, BT>>
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    type B<R, F, I, BT> = Cube<R, F, I, BT>;
+    let gx = into_contiguous(tensors.gates_x);
+    let [seq, batch, gh] = dims3(&gx);
+    let weight = into_contiguous(tensors.weight_hh);
+    let hidden = weight.shape()[1];
+    let bias = into_contiguous(tensors.bias_hh);
+    let device = gx.device.clone();
+    let client = gx.client.clone();
+    let dtype = gx.dtype.into();
+    let zeros =
+        |shape: Vec<usize>| B::<R, F, I, BT>::float_zeros(Shape::from(shape), &device, dtype);
+    let h0 = into_contiguous(tensors.h0);
+    let c0 = into_contiguous(tensors.c0);
+    let rest = zeros(vec![seq, batch, hidden]);
+    let first = |state: CubeTensor<R>| {
+        B::<R, F, I, BT>::float_reshape(state, Shape::from(vec![1, batch, hidden]))
+    };
+    let hs = B::<R, F, I, BT>::float_cat(vec![first(h0.clone()), rest.clone()], 0);
+    let cs = B::<R, F, I, BT>::float_cat(vec![first(c0), rest], 0);
+    let out = zeros(vec![seq + 2, batch, hidden]);
+    let gates = zeros(vec![seq, batch, saved_per_unit(spec.kind) * hidden]);
+    let lengths = lengths_tensor::<B<R, F, I, BT>>(spec, batch, seq, &device);
+    let weight_t = B::<R, F, I, BT>::float_transpose(weight.clone());
+    let (count, dim) = launch_dims(&client, batch * hidden);
+    debug_assert_eq!(gh, spec.kind.gates() * hidden);
+
+    let mut h = h0;
+    for s in 0..seq {
+        let t = spec.time(s, seq);
+        let hg = B::<R, F, I, BT>::float_matmul(h, weight_t.clone());
+        let next = zeros(vec![batch, hidden]);
+        match spec.kind {
+            RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&gx),
+                arg(&hg),
+                arg(&bias),
+                arg(&lengths),
+                arg(&hs),
+                arg(&cs),
+                arg(&next),
+                arg(&out),
+                arg(&gates),
+                s,
+                t,
+                seq,
+                batch,
+                hidden,
+            ),
+            RecurrentKind::Gru => gates::gru_forward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&gx),
+                arg(&hg),
+                arg(&bias),
+                arg(&lengths),
+                arg(&hs),
+                arg(&next),
+                arg(&out),
+                arg(&gates),
+                s,
+                t,
+                seq,
+                batch,
+                hidden,
+            ),
+            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => gates::rnn_forward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&gx),
+                arg(&hg),
+                arg(&bias),
+                arg(&lengths),
+                arg(&hs),
+                arg(&next),
+                arg(&out),
+                arg(&gates),
+                s,
+                t,
+                seq,
+                batch,
+                hidden,
+                spec.kind == RecurrentKind::RnnRelu,
+            ),
+        };
+        h = next;
+    }
+    RecurrentForward {
+        packed: out,
+        saved: if save {
+            vec![gates, hs, cs, lengths, weight]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn backward<R, F, I, BT>(
+    spec: &RecurrentSpec,
+    saved: Vec<CubeTensor<R>>,
+    grad_packed: CubeTensor<R>,
+) -> RecurrentGrads<Cube<R, F, I, BT>>
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    type B<R, F, I, BT> = Cube<R, F, I, BT>;
+    let [gates, hs, cs, lengths, weight]: [CubeTensor<R>; SAVED] =
+        saved.try_into().expect("five saved tensors");
+    let grad = into_contiguous(grad_packed);
+    let [rows, batch, hidden] = dims3(&grad);
+    let seq = rows - 2;
+    let gh = spec.kind.gates() * hidden;
+    let device = grad.device.clone();
+    let client = grad.client.clone();
+    let dtype = grad.dtype.into();
+    let zeros =
+        |shape: Vec<usize>| B::<R, F, I, BT>::float_zeros(Shape::from(shape), &device, dtype);
+    let row = |t: CubeTensor<R>, r: usize| {
+        let s = B::<R, F, I, BT>::float_slice(
+            t,
+            &[
+                burn::tensor::Slice::from(r..r + 1),
+                burn::tensor::Slice::from(0..batch),
+                burn::tensor::Slice::from(0..hidden),
+            ],
+        );
+        into_contiguous(B::<R, F, I, BT>::float_reshape(
+            s,
+            Shape::from(vec![batch, hidden]),
+        ))
+    };
+    // The carries start as the gradients of the final state.
+    let dh_carry = row(grad.clone(), seq);
+    let dc_carry = row(grad.clone(), seq + 1);
+    let dgx = zeros(vec![seq, batch, gh]);
+    let dgh = zeros(vec![seq, batch, gh]);
+    let (count, dim) = launch_dims(&client, batch * hidden);
+
+    let mut mm = zeros(vec![batch, hidden]);
+    for s in (0..seq).rev() {
+        let t = spec.time(s, seq);
+        let dgh_cur = zeros(vec![batch, gh]);
+        match spec.kind {
+            RecurrentKind::Lstm => gates::lstm_backward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&grad),
+                arg(&mm),
+                arg(&gates),
+                arg(&cs),
+                arg(&lengths),
+                arg(&dh_carry),
+                arg(&dc_carry),
+                arg(&dgx),
+                arg(&dgh),
+                arg(&dgh_cur),
+                s,
+                t,
+                batch,
+                hidden,
+            ),
+            RecurrentKind::Gru => gates::gru_backward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&grad),
+                arg(&mm),
+                arg(&gates),
+                arg(&hs),
+                arg(&lengths),
+                arg(&dh_carry),
+                arg(&dgx),
+                arg(&dgh),
+                arg(&dgh_cur),
+                s,
+                t,
+                batch,
+                hidden,
+            ),
+            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => gates::rnn_backward::launch::<F, R>(
+                &client,
+                count.clone(),
+                dim,
+                arg(&grad),
+                arg(&mm),
+                arg(&gates),
+                arg(&lengths),
+                arg(&dh_carry),
+                arg(&dgx),
+                arg(&dgh),
+                arg(&dgh_cur),
+                s,
+                t,
+                batch,
+                hidden,
+                spec.kind == RecurrentKind::RnnRelu,
+            ),
+        };
+        mm = B::<R, F, I, BT>::float_matmul(dgh_cur, weight.clone());
+    }
+    let h0 = B::<R, F, I, BT>::float_add(dh_carry, mm);
+    let c0 = if spec.kind.has_cell() {
+        dc_carry
+    } else {
+        zeros(vec![batch, hidden])
+    };
+    // dW_hh = Σ_s dG_hh[s]^T h[s]; db_hh = Σ dG_hh.
+    let flat = |t: CubeTensor<R>, cols: usize| {
+        B::<R, F, I, BT>::float_reshape(t, Shape::from(vec![seq * batch, cols]))
+    };
+    let states = B::<R, F, I, BT>::float_slice(
+        hs,
+        &[
+            burn::tensor::Slice::from(0..seq),
+            burn::tensor::Slice::from(0..batch),
+            burn::tensor::Slice::from(0..hidden),
+        ],
+    );
+    let states = flat(into_contiguous(states), hidden);
+    let dgh = flat(dgh, gh);
+    let weight_hh =
+        B::<R, F, I, BT>::float_matmul(B::<R, F, I, BT>::float_transpose(dgh.clone()), states);
+    let bias_hh = B::<R, F, I, BT>::float_reshape(
+        B::<R, F, I, BT>::float_sum_dim(dgh, 0),
+        Shape::from(vec![gh]),
+    );
+    RecurrentGrads {
+        gates_x: dgx,
+        weight_hh,
+        bias_hh,
+        h0,
+        c0,
+    }
+}
+
+fn dims3<R: CubeRuntime>(t: &CubeTensor<R>) -> [usize; 3] {
+    let shape = t.shape();
+    [shape[0], shape[1], shape[2]]
+}
