@@ -35,9 +35,11 @@ mod autodiff;
 mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
+#[cfg(feature = "fusion")]
+mod fusion;
 #[cfg(feature = "ndarray")]
 mod ndarray;
-#[cfg(any(feature = "fusion", feature = "candle", feature = "flex"))]
+#[cfg(any(feature = "candle", feature = "flex"))]
 mod others;
 pub mod reference;
 
@@ -197,6 +199,18 @@ pub trait RnnBackend: Backend {
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
         reference::backward::<Self>(spec, saved, grad_packed)
+    }
+
+    /// The shapes of what [`RnnBackend::recurrent_forward`] saves when asked to, in order,
+    /// for `gates_x: [seq, batch, G*H]` and hidden size `hidden`. Lazy backends (`Fusion`)
+    /// declare a queued operation's outputs before it runs; they call this.
+    fn recurrent_saved_shapes(
+        spec: &RecurrentSpec,
+        seq: usize,
+        batch: usize,
+        hidden: usize,
+    ) -> Vec<Vec<usize>> {
+        reference::saved_shapes(spec, seq, batch, hidden)
     }
 
     /// The input projection of every time step at once: `x W^T + b`.

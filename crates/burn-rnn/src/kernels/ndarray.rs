@@ -121,6 +121,21 @@ where
         }
     }
 
+    fn recurrent_saved_shapes(
+        spec: &RecurrentSpec,
+        seq: usize,
+        batch: usize,
+        hidden: usize,
+    ) -> Vec<Vec<usize>> {
+        let cells = if spec.kind.has_cell() { seq } else { 0 };
+        vec![
+            vec![spec.kind.gates() * hidden, hidden],
+            vec![seq, batch, cpu::act_width(spec.kind) * hidden],
+            vec![seq, batch, hidden],
+            vec![cells, batch, hidden],
+        ]
+    }
+
     fn linear_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -4,14 +4,10 @@
 //!
 //! | feature | backend |
 //! | --- | --- |
-//! | `fusion` | `Fusion<B>` for any fusion backend (what `burn::backend::Wgpu` is with Burn's default features) |
 //! | `candle` | `Candle<F, I>` (deprecated by Burn 0.21 in favour of `flex` and CubeCL) |
 //! | `flex` | `Flex` |
 
 use super::RnnBackend;
-
-#[cfg(feature = "fusion")]
-impl<B: burn_fusion::FusionBackend> RnnBackend for burn_fusion::Fusion<B> {}
 
 // Candle is deprecated upstream, but its users still need the impl to run our layers.
 #[cfg(feature = "candle")]

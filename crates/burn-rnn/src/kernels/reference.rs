@@ -200,6 +200,23 @@ pub fn forward<B: Backend>(
     }
 }
 
+/// The shapes [`forward`] saves: its five inputs.
+pub fn saved_shapes(
+    spec: &RecurrentSpec,
+    seq: usize,
+    batch: usize,
+    hidden: usize,
+) -> Vec<Vec<usize>> {
+    let gh = spec.kind.gates() * hidden;
+    vec![
+        vec![seq, batch, gh],
+        vec![gh, hidden],
+        vec![gh],
+        vec![batch, hidden],
+        vec![batch, hidden],
+    ]
+}
+
 /// Default body of [`RnnBackend::recurrent_backward`](super::RnnBackend::recurrent_backward):
 /// backpropagation through time written out in plain tensor ops (no autodiff: it runs inside
 /// an autodiff backward step, where a nested backward would deadlock on the graph's lock).

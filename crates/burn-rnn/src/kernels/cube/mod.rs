@@ -59,6 +59,22 @@ where
         }
         backward::<R, F, I, BT>(spec, saved, grad_packed)
     }
+
+    fn recurrent_saved_shapes(
+        spec: &RecurrentSpec,
+        seq: usize,
+        batch: usize,
+        hidden: usize,
+    ) -> Vec<Vec<usize>> {
+        let gh = spec.kind.gates() * hidden;
+        vec![
+            vec![seq, batch, saved_per_unit(spec.kind) * hidden],
+            vec![seq + 1, batch, hidden],
+            vec![seq + 1, batch, hidden],
+            vec![batch],
+            vec![gh, hidden],
+        ]
+    }
 }
 
 /// `[gates, hs, cs, lengths, weight_hh]`.
