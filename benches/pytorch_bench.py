@@ -6,7 +6,8 @@ forward only (no grad) and a training step (forward + backward of mean(output**2
 median of repeated runs after warm-up. Also measures torch's sgemm rate (1024^3).
 
 Usage: pytorch_bench.py --threads 2 --budget 1.0 --configs lstm:32:64:128:256,gru:64:50:500:500
-Prints one JSON object on stdout: {"torch": version, "sgemm_gflops": x,
+       [--device cuda]   (the GPU table: cuDNN, synchronized inside the timed region)
+Prints one JSON object on stdout: {"torch": version, "device": name, "sgemm_gflops": x,
 "results": [{"config": "lstm:32:64:128:256", "forward_ms": a, "train_ms": b}, ...]}.
 """
 import argparse
@@ -42,30 +43,50 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--budget", type=float, default=1.0)
     ap.add_argument("--configs", required=True)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    dev = torch.device(args.device)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("CUDA is not available to torch")
+        torch.backends.cudnn.benchmark = True
+        name = torch.cuda.get_device_name(0)
+    else:
+        name = "cpu"
 
-    a = torch.randn(1024, 1024)
-    b = torch.randn(1024, 1024)
-    ms = median_ms(lambda: torch.mm(a, b), 0.5)
+    def sync():
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+
+    a = torch.randn(1024, 1024, device=dev)
+    b = torch.randn(1024, 1024, device=dev)
+
+    def mm():
+        torch.mm(a, b)
+        sync()
+
+    ms = median_ms(mm, 0.5)
     sgemm = 2 * 1024**3 / (ms * 1e-3) / 1e9
 
     results = []
     for config in args.configs.split(","):
         kind, batch, seq, inp, hid = config.split(":")
         batch, seq, inp, hid = int(batch), int(seq), int(inp), int(hid)
-        model = make(kind, inp, hid)
-        x = torch.randn(batch, seq, inp)
+        model = make(kind, inp, hid).to(dev)
+        x = torch.randn(batch, seq, inp, device=dev)
 
         def forward():
             with torch.no_grad():
                 model(x)
+            sync()
 
         def train():
             model.zero_grad(set_to_none=True)
             out, _ = model(x)
             out.pow(2).mean().backward()
+            sync()
 
         results.append(
             {
@@ -74,7 +95,11 @@ def main():
                 "train_ms": median_ms(train, args.budget),
             }
         )
-    print(json.dumps({"torch": torch.__version__, "sgemm_gflops": sgemm, "results": results}))
+    print(
+        json.dumps(
+            {"torch": torch.__version__, "device": name, "sgemm_gflops": sgemm, "results": results}
+        )
+    )
 
 
 if __name__ == "__main__":

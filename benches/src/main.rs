@@ -19,7 +19,6 @@ use burn_rnn::{ExecutionPath, GruConfig, LstmConfig, RnnBackend, RnnConfig};
 use clap::Parser;
 
 type B = NdArray<f32>;
-type AD = Autodiff<B>;
 
 /// Command-line options.
 #[derive(Parser, Debug)]
@@ -49,6 +48,12 @@ struct Args {
     /// Skip the GEMM table.
     #[arg(long)]
     no_gemm: bool,
+    /// Only the GPU table (builds with `--features wgpu` or `--features cuda`).
+    #[arg(long)]
+    gpu_only: bool,
+    /// Every config in the GPU table, not only DeepBench's and Braun's LSTMs.
+    #[arg(long)]
+    gpu_all: bool,
     /// Leave glibc's allocator as it is (by default both sides keep freed memory, see
     /// `keep_freed_memory`).
     #[arg(long)]
@@ -248,45 +253,69 @@ enum Impl {
     BurnNn,
 }
 
-/// Forward-only milliseconds on `B`.
-fn time_forward(s: &Shape, which: Impl, budget: Duration) -> f64 {
+/// Forward-only milliseconds on `Bk`, the device synced inside the timed region.
+fn time_forward_on<Bk: RnnBackend>(s: &Shape, which: Impl, budget: Duration) -> f64 {
     let device = Default::default();
-    let x = Tensor::<B, 3>::random([s.batch, s.seq, s.input], Distribution::Default, &device);
+    let x = Tensor::<Bk, 3>::random([s.batch, s.seq, s.input], Distribution::Default, &device);
+    let sync = || Bk::sync(&device).expect("the device syncs");
     match which {
         Impl::Fused | Impl::Reference => {
             let path = match which {
                 Impl::Fused => ExecutionPath::Fused,
                 _ => ExecutionPath::Reference,
             };
-            let m = Ours::<B>::new(s, path, &device);
-            median_ms(budget, || drop(m.forward(x.clone())))
+            let m = Ours::<Bk>::new(s, path, &device);
+            median_ms(budget, || {
+                drop(m.forward(x.clone()));
+                sync();
+            })
         }
         Impl::BurnNn => {
-            let m = Theirs::<B>::new(s, &device);
-            median_ms(budget, || drop(m.forward(x.clone())))
+            let m = Theirs::<Bk>::new(s, &device);
+            median_ms(budget, || {
+                drop(m.forward(x.clone()));
+                sync();
+            })
         }
     }
 }
 
-/// Training-step milliseconds on `Autodiff<B>`: forward, `mean(output^2)`, backward.
-fn time_train(s: &Shape, which: Impl, budget: Duration) -> f64 {
+/// Training-step milliseconds on `Autodiff<Bk>`: forward, `mean(output^2)`, backward, sync.
+fn time_train_on<Bk: RnnBackend>(s: &Shape, which: Impl, budget: Duration) -> f64 {
     let device = Default::default();
-    let x = Tensor::<AD, 3>::random([s.batch, s.seq, s.input], Distribution::Default, &device);
-    let step = |out: Tensor<AD, 3>| drop(out.powi_scalar(2).mean().backward());
+    let x = Tensor::<Autodiff<Bk>, 3>::random(
+        [s.batch, s.seq, s.input],
+        Distribution::Default,
+        &device,
+    );
+    let step = |out: Tensor<Autodiff<Bk>, 3>| {
+        drop(out.powi_scalar(2).mean().backward());
+        Bk::sync(&device).expect("the device syncs");
+    };
     match which {
         Impl::Fused | Impl::Reference => {
             let path = match which {
                 Impl::Fused => ExecutionPath::Fused,
                 _ => ExecutionPath::Reference,
             };
-            let m = Ours::<AD>::new(s, path, &device);
+            let m = Ours::<Autodiff<Bk>>::new(s, path, &device);
             median_ms(budget, || step(m.forward(x.clone())))
         }
         Impl::BurnNn => {
-            let m = Theirs::<AD>::new(s, &device);
+            let m = Theirs::<Autodiff<Bk>>::new(s, &device);
             median_ms(budget, || step(m.forward(x.clone())))
         }
     }
+}
+
+/// Forward-only milliseconds on ndarray.
+fn time_forward(s: &Shape, which: Impl, budget: Duration) -> f64 {
+    time_forward_on::<B>(s, which, budget)
+}
+
+/// Training-step milliseconds on `Autodiff<NdArray>`.
+fn time_train(s: &Shape, which: Impl, budget: Duration) -> f64 {
+    time_train_on::<B>(s, which, budget)
 }
 
 /// GFLOP/s of `f` running an `m x k` by `k x n` product.
@@ -369,12 +398,19 @@ fn keep_freed_memory() {
 
 /// PyTorch's timings, by config key.
 struct Torch {
+    device: String,
     version: String,
     sgemm_gflops: f64,
     results: std::collections::HashMap<String, (f64, f64)>,
 }
 
-fn run_torch(args: &Args, shapes: &[Shape], threads: usize, budget: f64) -> Result<Torch, String> {
+fn run_torch(
+    args: &Args,
+    shapes: &[Shape],
+    threads: usize,
+    budget: f64,
+    device: &str,
+) -> Result<Torch, String> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pytorch_bench.py");
     let keys: Vec<String> = shapes.iter().map(Shape::torch_key).collect();
     let mut command = Command::new(&args.python);
@@ -386,6 +422,7 @@ fn run_torch(args: &Args, shapes: &[Shape], threads: usize, budget: f64) -> Resu
         .args(["--threads", &threads.to_string()])
         .args(["--budget", &budget.to_string()])
         .args(["--configs", &keys.join(",")])
+        .args(["--device", device])
         .output()
         .map_err(|e| format!("could not run {}: {e}", args.python))?;
     if !out.status.success() {
@@ -410,6 +447,7 @@ fn run_torch(args: &Args, shapes: &[Shape], threads: usize, budget: f64) -> Resu
         );
     }
     Ok(Torch {
+        device: v["device"].as_str().unwrap_or("?").to_string(),
         version: v["torch"].as_str().unwrap_or("?").to_string(),
         sgemm_gflops: v["sgemm_gflops"].as_f64().unwrap_or(f64::NAN),
         results,
@@ -444,6 +482,10 @@ fn main() {
             .unwrap_or(1)
     });
     burn_rnn::kernels::set_num_threads(threads);
+    if args.gpu_only {
+        gpu_table(&args, budget, threads);
+        return;
+    }
     let wanted = |s: &Shape| {
         args.only
             .as_ref()
@@ -471,7 +513,7 @@ fn main() {
 
     let mut all: Vec<Shape> = configs.clone();
     all.extend(scaling.iter().copied());
-    let torch = match run_torch(&args, &all, threads, args.budget) {
+    let torch = match run_torch(&args, &all, threads, args.budget, "cpu") {
         Ok(t) => Some(t),
         Err(e) => {
             println!("\nPyTorch skipped: {e}");
@@ -553,5 +595,92 @@ fn main() {
     }
     if let Some((ratio, which)) = worst {
         println!("\nWorst ratio against PyTorch: {ratio:.2}x ({which}).");
+    }
+    gpu_table(&args, budget, threads);
+}
+
+/// The configs of the GPU table: DeepBench's and Braun's LSTMs, or all with `--gpu-all`.
+fn gpu_configs(args: &Args) -> Vec<Shape> {
+    CONFIGS
+        .iter()
+        .copied()
+        .filter(|s| args.gpu_all || matches!(s.note, "DeepBench" | "Braun 2018"))
+        .filter(|s| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| s.label().contains(o.as_str()))
+        })
+        .collect()
+}
+
+/// Without a GPU feature there is no GPU table.
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn gpu_table(args: &Args, _budget: Duration, _threads: usize) {
+    if args.gpu_only {
+        println!("--gpu-only: this binary has no GPU backend (build with --features wgpu or cuda)");
+    }
+    let _ = gpu_configs(args);
+}
+
+/// Ours fused vs ours reference vs `burn::nn` on the GPU backend the features chose, and
+/// PyTorch (cuDNN) on the same GPU when built with `cuda`.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn gpu_table(args: &Args, budget: Duration, threads: usize) {
+    type G = burn_rnn::backend::DefaultBackend;
+    let backend = if cfg!(feature = "cuda") {
+        "cuda (CubeCL)"
+    } else if cfg!(feature = "fusion") {
+        "wgpu (CubeCL, fusion on)"
+    } else {
+        "wgpu (CubeCL)"
+    };
+    let shapes = gpu_configs(args);
+    let torch = if cfg!(feature = "cuda") {
+        run_torch(args, &shapes, threads, args.budget, "cuda")
+    } else {
+        Err("PyTorch has no wgpu backend".to_string())
+    };
+    println!("\n## GPU: burn-rnn on {backend}\n");
+    match &torch {
+        Ok(t) => println!("PyTorch {} on {} (cuDNN).\n", t.version, t.device),
+        Err(e) => println!("PyTorch column skipped: {e}.\n"),
+    }
+    println!(
+        "Times in ms (median, device synced inside the timed region). Ratios are the other's \
+         time over ours fused: above 1.00x ours is faster.\n"
+    );
+    println!(
+        "| config (batch/seq/input/hidden) | mode | ours fused | ours reference | burn::nn | \
+         PyTorch | vs reference | vs burn::nn | vs PyTorch |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for s in &shapes {
+        for train in [false, true] {
+            let time = |which| match train {
+                false => time_forward_on::<G>(s, which, budget),
+                true => time_train_on::<G>(s, which, budget),
+            };
+            let fused = time(Impl::Fused);
+            let slow_ok = !args.fused_only;
+            let reference = slow_ok.then(|| time(Impl::Reference));
+            let burn_nn = slow_ok.then(|| time(Impl::BurnNn));
+            let torch_ms = torch
+                .as_ref()
+                .ok()
+                .and_then(|t| t.results.get(&s.torch_key()))
+                .map(|&(f, t)| if train { t } else { f });
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                s.label(),
+                if train { "training" } else { "forward" },
+                fmt_ms(Some(fused)),
+                fmt_ms(reference),
+                fmt_ms(burn_nn),
+                fmt_ms(torch_ms),
+                fmt_ratio(reference, fused),
+                fmt_ratio(burn_nn, fused),
+                fmt_ratio(torch_ms, fused),
+            );
+        }
     }
 }
