@@ -41,7 +41,9 @@
 //! every time step (one matrix product) and the recurrence over the whole sequence. On
 //! `NdArray<f32>` both are hand-written kernels (packed AVX-512 register tiles for the hidden
 //! product, the gate math fused per tile, threads over hidden units, Haste-style saved
-//! activations and a fused backward); `Autodiff<B>` wraps each in one autodiff node. This is the
+//! activations and a fused backward); on CubeCL backends (wgpu, CUDA, with or without Burn's
+//! fusion) each step is the hidden matmul plus ONE fused CubeCL kernel for the gate math and
+//! state update, forward and backward; `Autodiff<B>` wraps each in one autodiff node. This is the
 //! default ([`ExecutionPath::Fused`]); `layer.with_path(ExecutionPath::Reference)` runs the
 //! plain-ops unroll instead. The forward methods therefore ask `B: RnnBackend`, which every
 //! backend the crate builds with implements (see [`kernels`]). Threads:
@@ -52,6 +54,10 @@
 //! | --- | --- | --- |
 //! | `ndarray` | yes | [`backend::DefaultBackend`] is `NdArray<f32>` (CPU) |
 //! | `wgpu` | no | [`backend::DefaultBackend`] is wgpu's `CubeBackend` (GPU; wins over `ndarray`) |
+//! | `cuda` | no | [`backend::DefaultBackend`] is CUDA's `CubeBackend` (NVIDIA; wins over both) |
+//! | `fusion` | no | `RnnBackend` for `Fusion<B>`; with `wgpu`, [`backend::DefaultBackend`] is `Fusion<CubeBackend<Wgpu..>>` |
+//! | `cubecl` | no | `RnnBackend` for `CubeBackend` over any CubeCL runtime (on with `wgpu` and `cuda`) |
+//! | `candle`, `flex` | no | `RnnBackend` (plain-ops default bodies) for those backends |
 //!
 //! The modules never name a backend: the features only pick the aliases in [`backend`].
 //!

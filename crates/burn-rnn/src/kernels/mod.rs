@@ -10,8 +10,9 @@
 //! | --- | --- | --- |
 //! | `NdArray`, f32 | fused CPU kernels: packed AVX-512 register tiles for `h W_hh^T` (portable loops on other CPUs), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
 //! | `NdArray`, other dtypes | reference ops | recompute + autodiff of the reference |
-//! | `CubeBackend`, any runtime (features `wgpu` or `cubecl`) | reference ops (fused CubeCL kernels: still to come) | recompute + autodiff of the reference |
-//! | `Fusion<B>`, `Candle`, `Flex` (features `fusion`, `candle`, `flex`) | reference ops | recompute + autodiff of the reference |
+//! | `CubeBackend`, any runtime (features `wgpu`, `cuda` or `cubecl`) | per step: Burn's matmul `h W_hh^T`, then ONE fused CubeCL kernel (bias, input slice, gate math, state update, length mask, all writes) | per step: one fused gate-gradient kernel, then `dG W_hh`; `dW_hh` and `db_hh` as one matmul and one sum over all steps |
+//! | `Fusion<B>` (feature `fusion`) | one lazy custom fusion op running `B`'s forward | one lazy custom fusion op running `B`'s backward |
+//! | `Candle`, `Flex` (features `candle`, `flex`) | reference ops | recompute + autodiff of the reference |
 //! | `Autodiff<B>` | `B`'s forward, saving what `B`'s backward needs | `B`'s backward, as ONE autodiff node per op |
 //!
 //! The CPU kernels use [`num_threads`] threads (set by [`set_num_threads`] or
@@ -23,7 +24,8 @@
 //! this path unless the layer's [`ExecutionPath`] says `Reference`;
 //! [`Recurrent::forward_reference`](crate::Recurrent::forward_reference) runs the plain-ops
 //! unroll for any `B: Backend`. The crate implements `RnnBackend` for every backend it
-//! builds with (`NdArray`, wgpu's `CubeBackend`, and `Autodiff` over any of them); the orphan
+//! builds with (`NdArray`, `CubeBackend` over any CubeCL runtime, `Fusion` over those, and
+//! `Autodiff` over any of them); the orphan
 //! rule keeps users from adding impls for foreign backends, so a new backend is added here.
 //!
 //! ## The packed result

@@ -152,7 +152,8 @@ where
     for s in 0..seq {
         let t = spec.time(s, seq);
         let hg = B::<R, F, I, BT>::float_matmul(h, weight_t.clone());
-        let next = zeros(vec![batch, hidden]);
+        // Every element is written by the kernel: no fill launch.
+        let next = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, hidden]), &device, dtype);
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
                 &client,
@@ -271,7 +272,7 @@ where
     let mut mm = zeros(vec![batch, hidden]);
     for s in (0..seq).rev() {
         let t = spec.time(s, seq);
-        let dgh_cur = zeros(vec![batch, gh]);
+        let dgh_cur = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, gh]), &device, dtype);
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_backward::launch::<F, R>(
                 &client,
