@@ -527,7 +527,7 @@ fn main() {
         burn_rnn::kernels::num_threads(),
         torch
             .as_ref()
-            .map(|t| format!(" (torch {})", t.version))
+            .map(|t| format!(" (torch {} on {})", t.version, t.device))
             .unwrap_or_default(),
         match args.default_malloc {
             true => "glibc defaults".to_string(),

@@ -148,12 +148,14 @@ where
     let (count, dim) = launch_dims(&client, batch * hidden);
     debug_assert_eq!(gh, spec.kind.gates() * hidden);
 
-    let mut h = h0;
+    // The next matmul's input alternates between two buffers the kernel writes whole (no
+    // allocation or fill per step; launches on one stream run in order). The caller's `h0` is
+    // only read.
+    let empty = || B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, hidden]), &device, dtype);
+    let (mut h, mut next, mut spare) = (h0, empty(), empty());
     for s in 0..seq {
         let t = spec.time(s, seq);
-        let hg = B::<R, F, I, BT>::float_matmul(h, weight_t.clone());
-        // Every element is written by the kernel: no fill launch.
-        let next = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, hidden]), &device, dtype);
+        let hg = B::<R, F, I, BT>::float_matmul(h.clone(), weight_t.clone());
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
                 &client,
@@ -212,7 +214,8 @@ where
                 spec.kind == RecurrentKind::RnnRelu,
             ),
         };
-        h = next;
+        h = next.clone();
+        std::mem::swap(&mut next, &mut spare);
     }
     RecurrentForward {
         packed: out,
@@ -262,17 +265,21 @@ where
             Shape::from(vec![batch, hidden]),
         ))
     };
-    // The carries start as the gradients of the final state.
-    let dh_carry = row(grad.clone(), seq);
-    let dc_carry = row(grad.clone(), seq + 1);
+    // The carries start as the gradients of the final state. The kernels update them in place,
+    // so they are fresh buffers, never views of `grad_packed` (which others may hold).
+    let fresh = |t: CubeTensor<R>| B::<R, F, I, BT>::float_add(zeros(vec![batch, hidden]), t);
+    let dh_carry = fresh(row(grad.clone(), seq));
+    let dc_carry = fresh(row(grad.clone(), seq + 1));
     let dgx = zeros(vec![seq, batch, gh]);
     let dgh = zeros(vec![seq, batch, gh]);
     let (count, dim) = launch_dims(&client, batch * hidden);
 
     let mut mm = zeros(vec![batch, hidden]);
+    // This step's `dG_hh`, rewritten whole by each step's kernel after the previous step's
+    // matmul has read it (launches on one stream run in order).
+    let dgh_cur = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, gh]), &device, dtype);
     for s in (0..seq).rev() {
         let t = spec.time(s, seq);
-        let dgh_cur = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, gh]), &device, dtype);
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_backward::launch::<F, R>(
                 &client,
@@ -330,7 +337,7 @@ where
                 spec.kind == RecurrentKind::RnnRelu,
             ),
         };
-        mm = B::<R, F, I, BT>::float_matmul(dgh_cur, weight.clone());
+        mm = B::<R, F, I, BT>::float_matmul(dgh_cur.clone(), weight.clone());
     }
     let h0 = B::<R, F, I, BT>::float_add(dh_carry, mm);
     let c0 = if spec.kind.has_cell() {
