@@ -72,6 +72,8 @@
 //! let out = lstm.forward(x, None);
 //! assert_eq!(out.output.dims(), [4, 10, 32]); // [N, L, D*H]
 //! assert_eq!(out.state.hidden.dims(), [4, 4, 16]); // [num_layers*D, N, H]
+//! # use burn::tensor::backend::Backend;
+//! # B::sync(&device).unwrap(); // see the note on exiting in `backend`
 //! ```
 //!
 //! Variable lengths and a training step (backpropagation through time on `Autodiff`):
@@ -89,6 +91,8 @@
 //! let grads = GradientsParams::from_grads(loss.backward(), &gru);
 //! gru = optim.step(1e-3, gru, grads);
 //! # let _ = gru;
+//! # use burn::tensor::backend::Backend;
+//! # B::sync(&device).unwrap(); // see the note on exiting in `backend`
 //! ```
 #![warn(missing_docs)]
 

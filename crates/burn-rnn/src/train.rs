@@ -44,6 +44,8 @@ impl<B: Backend, const D: usize> DetachState for LstmState<B, D> {
 ///     // ... loss on out.output, backward, optimizer step ...
 /// }
 /// carry.reset(); // new epoch
+/// # use burn::tensor::backend::Backend;
+/// # B::sync(&device).unwrap(); // see the note on exiting in `backend`
 /// ```
 #[derive(Debug, Clone)]
 pub struct TbpttCarry<S> {

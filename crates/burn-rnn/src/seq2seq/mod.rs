@@ -18,11 +18,10 @@
 //! - [`checkpoint`]: save and load with the config and vocabularies.
 //!
 //! ```
-//! use burn::backend::NdArray;
+//! use burn_rnn::backend::DefaultBackend as B;
 //! use burn_rnn::seq2seq::{GreedyOptions, Seq2SeqConfig, Vocab};
 //! use burn_rnn::LstmCell;
 //!
-//! type B = NdArray;
 //! let vocab = Vocab::from_chars("0123456789");
 //! let config = Seq2SeqConfig::new(vocab.len(), vocab.len())
 //!     .with_encoder_hidden(16)
