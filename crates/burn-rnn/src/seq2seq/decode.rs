@@ -160,11 +160,9 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         assert!(options.max_len >= 1, "greedy: expected max_len >= 1, got 0");
         let (memory, mut state) = self.encode_sources(src);
         let n = src.len();
-        let mut hyps: Vec<Hypothesis> = (0..n).map(|_| empty(options.return_attention)).collect();
-        let mut done = vec![false; n];
-        let mut tokens = vec![self.bos_id; n];
+        let mut batch = OneEach::new(n, self.bos_id, options.return_attention);
         for _ in 0..options.max_len {
-            let (logp, attention, next) = self.step_logp(&tokens, state, &memory);
+            let (logp, attention, next) = self.step_logp(&batch.tokens, state, &memory);
             state = next;
             let (best, index) = logp.max_dim_with_indices(1);
             let best = floats(best);
@@ -172,31 +170,17 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
             let rows = options.return_attention.then(|| floats(attention));
             let s = memory.mask.dims()[1];
             for i in 0..n {
-                if done[i] {
+                if batch.done[i] {
                     continue;
                 }
-                let token = index[i] as usize;
-                let hyp = &mut hyps[i];
-                hyp.log_prob += best[i];
-                if let (Some(att), Some(rows)) = (&mut hyp.attention, &rows) {
-                    att.push(rows[i * s..i * s + memory.lengths[i]].to_vec());
-                }
-                if token == self.eos_id {
-                    done[i] = true;
-                    hyp.finished = true;
-                } else {
-                    hyp.tokens.push(token);
-                }
-                tokens[i] = token;
+                let row = rows.as_ref().map(|r| &r[i * s..i * s + memory.lengths[i]]);
+                batch.push(i, index[i] as usize, best[i], row, self.eos_id);
             }
-            if done.iter().all(|&d| d) {
+            if batch.all_done() {
                 break;
             }
         }
-        for hyp in &mut hyps {
-            hyp.score = hyp.log_prob;
-        }
-        hyps
+        batch.finish()
     }
 
     /// Beam search over a batch of sources: for each, up to `nbest` hypotheses sorted by
@@ -330,52 +314,83 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         let (memory, mut state) = self.encode_sources(src);
         let n = src.len();
         let s = memory.mask.dims()[1];
-        let mut hyps: Vec<Hypothesis> = (0..n).map(|_| empty(options.return_attention)).collect();
-        let mut done = vec![false; n];
-        let mut tokens = vec![self.bos_id; n];
+        let mut batch = OneEach::new(n, self.bos_id, options.return_attention);
         for _ in 0..options.max_len {
-            let (logp, attention, next) = self.step_logp(&tokens, state, &memory);
+            let (logp, attention, next) = self.step_logp(&batch.tokens, state, &memory);
             state = next;
             let v = logp.dims()[1];
             let logp = floats(logp);
             let rows = options.return_attention.then(|| floats(attention));
             for i in 0..n {
-                if done[i] {
+                if batch.done[i] {
                     continue;
                 }
-                let row = &logp[i * v..(i + 1) * v];
-                let token = sample_row(row, options, &mut rng);
-                let hyp = &mut hyps[i];
-                hyp.log_prob += row[token];
-                if let (Some(att), Some(rows)) = (&mut hyp.attention, &rows) {
-                    att.push(rows[i * s..i * s + memory.lengths[i]].to_vec());
-                }
-                if token == self.eos_id {
-                    done[i] = true;
-                    hyp.finished = true;
-                } else {
-                    hyp.tokens.push(token);
-                }
-                tokens[i] = token;
+                let logp = &logp[i * v..(i + 1) * v];
+                let token = sample_row(logp, options, &mut rng);
+                let row = rows.as_ref().map(|r| &r[i * s..i * s + memory.lengths[i]]);
+                batch.push(i, token, logp[token], row, self.eos_id);
             }
-            if done.iter().all(|&d| d) {
+            if batch.all_done() {
                 break;
             }
         }
-        for hyp in &mut hyps {
-            hyp.score = hyp.log_prob;
-        }
-        hyps
+        batch.finish()
     }
 }
 
-fn empty(attention: bool) -> Hypothesis {
-    Hypothesis {
-        tokens: Vec::new(),
-        log_prob: 0.0,
-        score: 0.0,
-        finished: false,
-        attention: attention.then(Vec::new),
+/// The state of a decoder that picks one token per source and step (greedy, sampling).
+struct OneEach {
+    hyps: Vec<Hypothesis>,
+    done: Vec<bool>,
+    /// The next step's input: each source's last token (BOS at first).
+    tokens: Vec<usize>,
+}
+
+impl OneEach {
+    fn new(n: usize, bos: usize, attention: bool) -> Self {
+        let empty = || Hypothesis {
+            tokens: Vec::new(),
+            log_prob: 0.0,
+            score: 0.0,
+            finished: false,
+            attention: attention.then(Vec::new),
+        };
+        Self {
+            hyps: (0..n).map(|_| empty()).collect(),
+            done: vec![false; n],
+            tokens: vec![bos; n],
+        }
+    }
+
+    /// Source `i` takes `token` with log-probability `log_prob` (and attention `row`).
+    fn push(&mut self, i: usize, token: usize, log_prob: f32, row: Option<&[f32]>, eos: usize) {
+        let hyp = &mut self.hyps[i];
+        hyp.log_prob += log_prob;
+        if let (Some(att), Some(row)) = (&mut hyp.attention, row) {
+            att.push(row.to_vec());
+        }
+        if token == eos {
+            self.done[i] = true;
+            hyp.finished = true;
+        } else {
+            hyp.tokens.push(token);
+        }
+        self.tokens[i] = token;
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.iter().all(|&d| d)
+    }
+
+    /// The hypotheses, scored by their log-probability.
+    fn finish(self) -> Vec<Hypothesis> {
+        self.hyps
+            .into_iter()
+            .map(|h| Hypothesis {
+                score: h.log_prob,
+                ..h
+            })
+            .collect()
     }
 }
 
