@@ -341,6 +341,9 @@ fn fused_inference_equals_fused_training_forward() {
 /// outputs and every gradient.
 #[test]
 fn default_bodies_equal_the_fused_kernels() {
+    // Sums over all steps (d bias_hh reaches ~22 here) differ in the last bits between the
+    // plain ops and a GPU reduction: the 1e-4 on GPU backends, 1e-5 on the CPU.
+    const PRIM_TOL: f32 = if cfg!(feature = "wgpu") { 1e-4 } else { TOL };
     use burn::tensor::TensorPrimitive;
     use burn_rnn::kernels::{
         reference, RecurrentKind, RecurrentSpec, RecurrentTensors, RnnBackend,
@@ -406,7 +409,7 @@ fn default_bodies_equal_the_fused_kernels() {
                 &format!("{name} packed"),
                 data(fused.packed),
                 data(plain.packed),
-                TOL,
+                PRIM_TOL,
             );
             let gf = B::recurrent_backward(&spec, fused.saved, grad.clone());
             let gp = reference::backward::<B>(&spec, plain.saved, grad);
@@ -416,22 +419,22 @@ fn default_bodies_equal_the_fused_kernels() {
                 &format!("{name} d gates_x"),
                 data(gf.gates_x),
                 data(gp.gates_x),
-                TOL,
+                PRIM_TOL,
             );
             assert_close(
                 &format!("{name} d weight_hh"),
                 two(gf.weight_hh),
                 two(gp.weight_hh),
-                TOL,
+                PRIM_TOL,
             );
             assert_close(
                 &format!("{name} d bias_hh"),
                 one(gf.bias_hh),
                 one(gp.bias_hh),
-                TOL,
+                PRIM_TOL,
             );
-            assert_close(&format!("{name} d h0"), two(gf.h0), two(gp.h0), TOL);
-            assert_close(&format!("{name} d c0"), two(gf.c0), two(gp.c0), TOL);
+            assert_close(&format!("{name} d h0"), two(gf.h0), two(gp.h0), PRIM_TOL);
+            assert_close(&format!("{name} d c0"), two(gf.c0), two(gp.c0), PRIM_TOL);
         }
     }
 }
