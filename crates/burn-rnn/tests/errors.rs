@@ -56,7 +56,7 @@ fn lstm_cell_rejects_cell_state_of_wrong_size() {
     let cell = LstmCellConfig::new(4, 3).init::<B>(&device());
     cell.forward(
         zeros([2, 4]),
-        Some(LstmState::new(zeros([2, 3]), zeros([2, 1]))),
+        Some(LstmState::from_hidden_and_cell(zeros([2, 3]), zeros([2, 1]))),
     );
 }
 
@@ -84,7 +84,7 @@ fn bidirectional_layer_rejects_unidirectional_state() {
                            got hidden [1, 2, 3] and cell [1, 2, 4]")]
 fn layer_rejects_lstm_state_parts_of_different_shapes() {
     let lstm = LstmConfig::new(4, 3).init::<B>(&device());
-    let state = LstmState::new(zeros([1, 2, 3]), zeros([1, 2, 4]));
+    let state = LstmState::from_hidden_and_cell(zeros([1, 2, 3]), zeros([1, 2, 4]));
     lstm.forward(zeros([2, 5, 4]), Some(state));
 }
 

@@ -51,7 +51,7 @@ impl StateParts for RnnState<AD, 3> {
 impl StateParts for LstmState<AD, 3> {
     fn from_fixture(fx: &Fixture, case: &str) -> Option<Self> {
         fx.get(case, "h0")?;
-        Some(LstmState::new(
+        Some(LstmState::from_hidden_and_cell(
             fx.tensor::<AD, 3>(case, "h0").require_grad(),
             fx.tensor::<AD, 3>(case, "c0").require_grad(),
         ))
@@ -286,7 +286,7 @@ fn check_cells(kind: &str) {
                         .init::<AD>(&device)
                         .load_tensors(params, source)
                         .unwrap();
-                    let mut state = h0.clone().map(|h| LstmState::new(h, c0.clone().unwrap()));
+                    let mut state = h0.clone().map(|h| LstmState::from_hidden_and_cell(h, c0.clone().unwrap()));
                     let mut hs = Vec::new();
                     for x_t in steps {
                         let s = cell.forward(x_t, state);

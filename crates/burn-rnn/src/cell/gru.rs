@@ -4,9 +4,9 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::kernels::RecurrentKind;
 
-use super::{forward_step, init_weights, sigmoid, Cell, GruState, RnnState};
+use super::{forward_step, init_weights, Cell, GruState, RnnState};
+use crate::math::{gru_step, RecurrentKind};
 
 /// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
 #[derive(Config, Debug)]
@@ -116,7 +116,7 @@ impl<B: Backend> Cell<B> for GruCell<B> {
         if let Some(b) = &self.bias_hh {
             gates_h = gates_h + b.val().unsqueeze_dim(0);
         }
-        RnnState::new(gru_update(gates_x, gates_h, state.hidden))
+        RnnState::new(gru_step(gates_x, gates_h, state.hidden).hidden)
     }
 
     fn weight_hh(&self) -> Tensor<B, 2> {
@@ -127,36 +127,7 @@ impl<B: Backend> Cell<B> for GruCell<B> {
         self.bias_hh.as_ref().map(|b| b.val())
     }
 
-    fn kind(&self) -> RecurrentKind {
-        RecurrentKind::Gru
+    fn kind(&self) -> Option<RecurrentKind> {
+        Some(RecurrentKind::Gru)
     }
-}
-
-/// The GRU's math after the matmuls, the single home of it (cells, layers' reference path and
-/// the default kernel bodies all call this).
-///
-/// # Shapes
-/// - `gates_x`: `[N, 3H]`, `x W_ih^T + b_ih`; `gates_h`: `[N, 3H]`, `h W_hh^T + b_hh`; both in
-///   gate order `r, z, n`
-/// - `hidden`: `h: [N, H]`
-/// - returns `h': [N, H]`: `r = sigmoid(x_r + h_r)`, `z = sigmoid(x_z + h_z)`,
-///   `n = tanh(x_n + r * h_n)`, `h' = (1 - z) * n + z * h`
-pub(crate) fn gru_update<B: Backend>(
-    gates_x: Tensor<B, 2>,
-    gates_h: Tensor<B, 2>,
-    hidden: Tensor<B, 2>,
-) -> Tensor<B, 2> {
-    let [xr, xz, xn]: [Tensor<B, 2>; 3] = gates_x
-        .chunk(3, 1)
-        .try_into()
-        .expect("3*H columns split into 3 gates");
-    let [hr, hz, hn]: [Tensor<B, 2>; 3] = gates_h
-        .chunk(3, 1)
-        .try_into()
-        .expect("3*H columns split into 3 gates");
-    let r = sigmoid(xr + hr);
-    let z = sigmoid(xz + hz);
-    let n = (xn + r * hn).tanh();
-    // h' = (1 - z) * n + z * h = n + z * (h - n)
-    n.clone() + z * (hidden - n)
 }

@@ -4,9 +4,9 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::kernels::RecurrentKind;
 
-use super::{folded_bias, forward_step, init_weights, sigmoid, Cell, LstmState};
+use super::{folded_bias, forward_step, init_weights, Cell, LstmState};
+use crate::math::{lstm_step, RecurrentKind};
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
 #[derive(Config, Debug)]
@@ -129,8 +129,11 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         state: Self::State,
     ) -> Self::State {
         let gates = gates_x + state.hidden.matmul(weight_hh_t.clone());
-        let (hidden, cell) = lstm_update(gates, state.cell);
-        LstmState::new(hidden, cell)
+        let step = lstm_step(gates, state.cell);
+        LstmState {
+            hidden: step.hidden,
+            cell: step.cell,
+        }
     }
 
     fn weight_hh(&self) -> Tensor<B, 2> {
@@ -141,28 +144,7 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         None
     }
 
-    fn kind(&self) -> RecurrentKind {
-        RecurrentKind::Lstm
+    fn kind(&self) -> Option<RecurrentKind> {
+        Some(RecurrentKind::Lstm)
     }
-}
-
-/// The LSTM's math after the matmuls, the single home of it (cells, layers' reference path and
-/// the default kernel bodies all call this).
-///
-/// # Shapes
-/// - `gates`: `[N, 4H]`, `x W_ih^T + b_ih + h W_hh^T + b_hh` in gate order `i, f, g, o`
-/// - `cell`: `c: [N, H]`
-/// - returns `(h', c')`, each `[N, H]`:
-///   `c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`, `h' = sigmoid(o) * tanh(c')`
-pub(crate) fn lstm_update<B: Backend>(
-    gates: Tensor<B, 2>,
-    cell: Tensor<B, 2>,
-) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let [i, f, g, o]: [Tensor<B, 2>; 4] = gates
-        .chunk(4, 1)
-        .try_into()
-        .expect("4*H gate columns split into 4 gates");
-    let cell = sigmoid(f) * cell + sigmoid(i) * g.tanh();
-    let hidden = sigmoid(o) * cell.clone().tanh();
-    (hidden, cell)
 }

@@ -3,33 +3,33 @@
 //! A cell's step is split in two so that layers can hoist work out of the time loop:
 //! [`Cell::project_input`] applies the input weights to many time steps in one matmul, and
 //! [`Cell::step`] does the recurrent part of one step. A cell's own `forward` is just the two
-//! called back to back. The math after the matmuls lives in one function per cell
-//! (`lstm_update`, `gru_update`, `rnn_update`), which the reference path of the layers calls
-//! too; the fused kernels ([`crate::kernels`]) implement the same formulas and are tested
-//! against it.
+//! called back to back, and the layers' reference path unrolls [`Cell::step`]. The math after
+//! the matmuls lives in [`crate::math`] (`lstm_step`, `gru_step`, `rnn_step`), which the
+//! kernels' plain-ops reference calls too; the fused kernels implement the same formulas and
+//! are tested against it.
 
 mod gru;
 mod lstm;
 mod rnn;
 mod state;
 
-pub(crate) use gru::gru_update;
 pub use gru::{GruCell, GruCellConfig};
-pub(crate) use lstm::lstm_update;
 pub use lstm::{LstmCell, LstmCellConfig};
-pub(crate) use rnn::rnn_update;
-pub use rnn::{Nonlinearity, RnnCell, RnnCellConfig};
-pub use state::{CellState, GruState, LstmState, RnnState};
+pub use rnn::{RnnCell, RnnCellConfig};
+pub use state::{CellState, GruState, LstmState, RnnState, StateShapeError};
 
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::kernels::RecurrentKind;
+use crate::math::{self, RecurrentKind};
 
 /// What a recurrent layer needs from a cell: the hoisted input projection and one step.
 ///
 /// Implemented by [`RnnCell`], [`LstmCell`] and [`GruCell`]; the layer
-/// [`Recurrent`](crate::Recurrent) is generic over it.
+/// [`Recurrent`](crate::Recurrent) is generic over it. A cell of your own implements it too:
+/// the layers then run it by unrolling [`Cell::step`] over time (its [`Cell::kind`] is `None`),
+/// with stacking, directions, lengths and dropout as for the built-in cells, and Burn's
+/// autodiff does backpropagation through time.
 pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// The per-step state: `[N, H]` tensors.
     type State: CellState<B>;
@@ -56,7 +56,7 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// - returns `[M, G*H]`: `x W_ih^T + b_ih`, plus `b_hh` where the cell's math allows
     ///   folding it in (RNN, LSTM).
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        crate::kernels::reference::linear(x, self.weight_ih(), self.input_bias())
+        math::linear(x, self.weight_ih(), self.input_bias())
     }
 
     /// The input weights in PyTorch's layout, `[G*H, H_in]`.
@@ -93,8 +93,11 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     fn step_bias(&self) -> Option<Tensor<B, 1>>;
 
     /// The math the whole-sequence kernels run for this cell
-    /// ([`RnnBackend`](crate::kernels::RnnBackend)).
-    fn kind(&self) -> RecurrentKind;
+    /// ([`RnnBackend`](crate::kernels::RnnBackend)), or `None` (the default) for a cell the
+    /// kernels do not know: the layers then unroll [`Cell::step`].
+    fn kind(&self) -> Option<RecurrentKind> {
+        None
+    }
 }
 
 /// Parameters shared by the three cells, in PyTorch's layout.
@@ -176,15 +179,6 @@ fn step_state<B: Backend, S: CellState<B>>(
             s
         }
     }
-}
-
-/// The logistic sigmoid in the tensor's own precision, `0.5 * tanh(x / 2) + 0.5`.
-///
-/// Burn 0.21's `activation::sigmoid` computes in f32 whatever the dtype (it casts), which
-/// breaks f64 gradient checks; the tanh form is exact in every dtype, saturates without
-/// overflow and its gradient never meets `0 * inf`.
-pub(crate) fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
 }
 
 /// `b_ih + b_hh` (either may be absent): the input bias of cells whose math lets `b_hh` be

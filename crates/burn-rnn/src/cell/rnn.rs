@@ -2,22 +2,10 @@
 
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
-use burn::tensor::{activation::relu, backend::Backend, Tensor};
-use serde::{Deserialize, Serialize};
-
-use crate::kernels::RecurrentKind;
+use burn::tensor::{backend::Backend, Tensor};
 
 use super::{folded_bias, forward_step, init_weights, Cell, RnnState};
-
-/// The nonlinearity of a vanilla RNN, as PyTorch's `nonlinearity` argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Nonlinearity {
-    /// `tanh` (PyTorch's default).
-    #[default]
-    Tanh,
-    /// `relu`.
-    Relu,
-}
+use crate::math::{rnn_step, Nonlinearity, RecurrentKind};
 
 /// Configuration of an [`RnnCell`] (PyTorch's `nn.RNNCell`).
 #[derive(Config, Debug)]
@@ -123,7 +111,7 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
         state: Self::State,
     ) -> Self::State {
         let pre = gates_x + state.hidden.matmul(weight_hh_t.clone());
-        RnnState::new(rnn_update(pre, self.nonlinearity))
+        RnnState::new(rnn_step(pre, self.nonlinearity))
     }
 
     fn weight_hh(&self) -> Tensor<B, 2> {
@@ -134,24 +122,10 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
         None
     }
 
-    fn kind(&self) -> RecurrentKind {
-        match self.nonlinearity {
+    fn kind(&self) -> Option<RecurrentKind> {
+        Some(match self.nonlinearity {
             Nonlinearity::Tanh => RecurrentKind::RnnTanh,
             Nonlinearity::Relu => RecurrentKind::RnnRelu,
-        }
-    }
-}
-
-/// The vanilla RNN's math after the matmuls, the single home of it.
-///
-/// # Shapes
-/// - `pre`: `[N, H]`, `x W_ih^T + b_ih + h W_hh^T + b_hh`; returns `h' = act(pre)`, `[N, H]`
-pub(crate) fn rnn_update<B: Backend>(
-    pre: Tensor<B, 2>,
-    nonlinearity: Nonlinearity,
-) -> Tensor<B, 2> {
-    match nonlinearity {
-        Nonlinearity::Tanh => pre.tanh(),
-        Nonlinearity::Relu => relu(pre),
+        })
     }
 }

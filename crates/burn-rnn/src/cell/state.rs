@@ -19,6 +19,11 @@ pub type GruState<B, const D: usize> = RnnState<B, D>;
 ///
 /// `D = 2` for a cell (`[N, H]` each), `D = 3` for a layer (`[num_layers*D, N, H]` each,
 /// PyTorch's `(h_n, c_n)`).
+///
+/// Build it with named fields, `LstmState { hidden, cell }`, or
+/// [`LstmState::from_hidden_and_cell`]. There is deliberately no `new(a, b)`: `burn::nn`'s
+/// `LstmState::new(cell, hidden)` takes the cell state first, and a constructor of the same
+/// name in the other order would swap `h` and `c` without any error.
 #[derive(Debug, Clone)]
 pub struct LstmState<B: Backend, const D: usize> {
     /// The hidden state `h`.
@@ -45,9 +50,26 @@ impl<B: Backend, const D: usize> RnnState<B, D> {
 }
 
 impl<B: Backend, const D: usize> LstmState<B, D> {
-    /// Wraps a hidden and a cell state of the same shape.
-    pub fn new(hidden: Tensor<B, D>, cell: Tensor<B, D>) -> Self {
+    /// The state from its hidden part `h` and its cell part `c` (in that order), of the same
+    /// shape: `[N, H]` (cell) or `[num_layers*D, N, H]` (layer).
+    ///
+    /// `burn::nn::LstmState::new(cell, hidden)` takes them the other way round; see
+    /// [`LstmState::from_burn`].
+    pub fn from_hidden_and_cell(hidden: Tensor<B, D>, cell: Tensor<B, D>) -> Self {
         Self { hidden, cell }
+    }
+
+    /// The same state from `burn::nn`'s LSTM state (`burn::nn::LstmState { cell, hidden }`).
+    pub fn from_burn(state: burn::nn::LstmState<B, D>) -> Self {
+        Self {
+            hidden: state.hidden,
+            cell: state.cell,
+        }
+    }
+
+    /// The same state as `burn::nn`'s LSTM state.
+    pub fn into_burn(self) -> burn::nn::LstmState<B, D> {
+        burn::nn::LstmState::new(self.cell, self.hidden)
     }
 
     /// The hidden state `h`: `[N, H]` (cell) or `[num_layers*D, N, H]` (layer).
@@ -62,13 +84,12 @@ impl<B: Backend, const D: usize> LstmState<B, D> {
 
     /// The state detached from the autodiff graph (for truncated BPTT).
     pub fn detach(self) -> Self {
-        Self::new(self.hidden.detach(), self.cell.detach())
+        Self::from_hidden_and_cell(self.hidden.detach(), self.cell.detach())
     }
 }
 
 impl<B: Backend> RnnState<B, 2> {
-    /// The zero state `[batch, hidden]` (PyTorch's default `h_0`; the seed's
-    /// `reset_hidden_state`).
+    /// The zero state `[batch, hidden]` (PyTorch's default `h_0`).
     pub fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
         Self::new(Tensor::zeros([batch, hidden], device))
     }
@@ -90,7 +111,7 @@ impl<B: Backend> LstmState<B, 2> {
     /// The zero state, `h` and `c` both `[batch, hidden]`.
     pub fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
         let z = Tensor::zeros([batch, hidden], device);
-        Self::new(z.clone(), z)
+        Self::from_hidden_and_cell(z.clone(), z)
     }
 }
 
@@ -103,7 +124,7 @@ impl<B: Backend> LstmState<B, 3> {
         device: &B::Device,
     ) -> Self {
         let z = Tensor::zeros([layers_x_dirs, batch, hidden], device);
-        Self::new(z.clone(), z)
+        Self::from_hidden_and_cell(z.clone(), z)
     }
 }
 
@@ -129,7 +150,7 @@ pub trait CellState<B: Backend>: Clone + Sized {
     fn from_parts(hidden: Tensor<B, 2>, cell: Option<Tensor<B, 2>>) -> Self;
 
     /// Checks that every part is `expected = [N, H]`; the error names the part and both shapes.
-    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String>;
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), StateShapeError>;
 
     /// `self` where `mask` is 1 and `previous` where it is 0.
     ///
@@ -144,7 +165,7 @@ pub trait CellState<B: Backend>: Clone + Sized {
     fn unstack(layer: Self::Layer) -> Vec<Self>;
 
     /// The shape `[num_layers*D, N, H]` of a layer state (every part; they are checked equal).
-    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String>;
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError>;
 }
 
 fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
@@ -152,18 +173,63 @@ fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>)
     old.clone() + (new - old) * mask.clone()
 }
 
+/// A recurrent state whose shape is not what the cell or layer expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateShapeError {
+    /// One part of the state (`"hidden"` or `"cell"`) has the wrong shape.
+    Part {
+        /// `"hidden"` or `"cell"`.
+        part: &'static str,
+        /// The shape the cell expects, `[N, H]`.
+        expected: Vec<usize>,
+        /// The shape it got.
+        actual: Vec<usize>,
+    },
+    /// An LSTM layer state whose hidden and cell parts differ in shape.
+    Mismatch {
+        /// The hidden part's shape.
+        hidden: Vec<usize>,
+        /// The cell part's shape.
+        cell: Vec<usize>,
+    },
+}
+
+impl core::fmt::Display for StateShapeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StateShapeError::Part {
+                part,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "expected {part} state of shape {expected:?}, got {actual:?}"
+            ),
+            StateShapeError::Mismatch { hidden, cell } => write!(
+                f,
+                "LSTM state: hidden and cell must have the same shape, got hidden {hidden:?} \
+                 and cell {cell:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StateShapeError {}
+
 fn check_part<B: Backend>(
-    part: &str,
+    part: &'static str,
     t: &Tensor<B, 2>,
     expected: [usize; 2],
-) -> Result<(), String> {
-    let got = t.dims();
-    if got == expected {
+) -> Result<(), StateShapeError> {
+    let actual = t.dims();
+    if actual == expected {
         Ok(())
     } else {
-        Err(format!(
-            "expected {part} state of shape {expected:?}, got {got:?}"
-        ))
+        Err(StateShapeError::Part {
+            part,
+            expected: expected.to_vec(),
+            actual: actual.to_vec(),
+        })
     }
 }
 
@@ -194,7 +260,7 @@ impl<B: Backend> CellState<B> for RnnState<B, 2> {
         self.hidden.clone()
     }
 
-    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String> {
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), StateShapeError> {
         check_part("hidden", &self.hidden, expected)
     }
 
@@ -213,7 +279,7 @@ impl<B: Backend> CellState<B> for RnnState<B, 2> {
         unstack3(layer.hidden).into_iter().map(Self::new).collect()
     }
 
-    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String> {
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError> {
         Ok(layer.hidden.dims())
     }
 }
@@ -226,7 +292,7 @@ impl<B: Backend> CellState<B> for LstmState<B, 2> {
     }
 
     fn from_parts(hidden: Tensor<B, 2>, cell: Option<Tensor<B, 2>>) -> Self {
-        LstmState::new(hidden, cell.expect("an LSTM state has a cell part"))
+        LstmState::from_hidden_and_cell(hidden, cell.expect("an LSTM state has a cell part"))
     }
 
     fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self {
@@ -237,13 +303,13 @@ impl<B: Backend> CellState<B> for LstmState<B, 2> {
         self.hidden.clone()
     }
 
-    fn check_dims(&self, expected: [usize; 2]) -> Result<(), String> {
+    fn check_dims(&self, expected: [usize; 2]) -> Result<(), StateShapeError> {
         check_part("hidden", &self.hidden, expected)?;
         check_part("cell", &self.cell, expected)
     }
 
     fn select(self, previous: Self, mask: &Tensor<B, 2>) -> Self {
-        Self::new(
+        Self::from_hidden_and_cell(
             select(self.hidden, previous.hidden, mask),
             select(self.cell, previous.cell, mask),
         )
@@ -251,24 +317,24 @@ impl<B: Backend> CellState<B> for LstmState<B, 2> {
 
     fn stack(states: Vec<Self>) -> Self::Layer {
         let (h, c): (Vec<_>, Vec<_>) = states.into_iter().map(|s| (s.hidden, s.cell)).unzip();
-        LstmState::new(Tensor::stack(h, 0), Tensor::stack(c, 0))
+        LstmState::from_hidden_and_cell(Tensor::stack(h, 0), Tensor::stack(c, 0))
     }
 
     fn unstack(layer: Self::Layer) -> Vec<Self> {
         unstack3(layer.hidden)
             .into_iter()
             .zip(unstack3(layer.cell))
-            .map(|(h, c)| Self::new(h, c))
+            .map(|(h, c)| Self::from_hidden_and_cell(h, c))
             .collect()
     }
 
-    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], String> {
+    fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError> {
         let (h, c) = (layer.hidden.dims(), layer.cell.dims());
         if h != c {
-            return Err(format!(
-                "LSTM state: hidden and cell must have the same shape, got hidden {h:?} and \
-                 cell {c:?}"
-            ));
+            return Err(StateShapeError::Mismatch {
+                hidden: h.to_vec(),
+                cell: c.to_vec(),
+            });
         }
         Ok(h)
     }

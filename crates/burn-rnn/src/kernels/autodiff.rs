@@ -15,7 +15,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend,
+    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec,
+    RecurrentTensors, RnnBackend,
 };
 
 /// The backward step of the whole-sequence node.
@@ -24,7 +25,7 @@ struct RecurrentBackward;
 
 impl<B: RnnBackend> Backward<B, 5> for RecurrentBackward {
     /// The spec and what `B`'s forward saved.
-    type State = (RecurrentSpec, Vec<FloatTensor<B>>);
+    type State = (RecurrentSpec, RecurrentSaved<B>);
 
     fn backward(
         self,
@@ -137,7 +138,10 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
         {
             OpsKind::Tracked(prep) => {
                 let out = B::recurrent_forward(spec, inner, true);
-                prep.finish((spec.clone(), out.saved), out.packed)
+                let saved = out
+                    .saved
+                    .expect("a recurrent forward asked to save returns what it saved");
+                prep.finish((spec.clone(), saved), out.packed)
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::recurrent_forward(spec, inner, false).packed)
@@ -145,18 +149,23 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
         };
         RecurrentForward {
             packed,
-            saved: Vec::new(),
+            saved: None,
         }
     }
 
     fn recurrent_backward(
         spec: &RecurrentSpec,
-        saved: Vec<FloatTensor<Self>>,
+        saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
         // Only reached when someone calls it directly on autodiff primitives: run the inner
         // backward and return untracked gradients.
-        let inner = saved.into_iter().map(|t| t.primitive).collect();
+        let inner = RecurrentSaved::<B> {
+            weight_hh: saved.weight_hh.primitive,
+            acts: saved.acts.primitive,
+            h_prev: saved.h_prev.primitive,
+            c_prev: saved.c_prev.map(|c| c.primitive),
+        };
         let g = B::recurrent_backward(spec, inner, grad_packed.primitive);
         RecurrentGrads {
             gates_x: Self::from_inner(g.gates_x),

@@ -3,8 +3,8 @@
 //! `B`'s own primitive (the fused CubeCL kernels for `CubeBackend`).
 //!
 //! The operation is queued lazily like any other: it ends the current fused block, but does
-//! not block the caller. A lazy operation declares its outputs before it runs, so the saved
-//! tensors' shapes come from [`RnnBackend::recurrent_saved_shapes`]; execution checks them.
+//! not block the caller. A lazy operation declares its outputs before it runs; the saved
+//! tensors' shapes come from the shared layout ([`SavedShapes`]), and execution checks them.
 
 use std::marker::PhantomData;
 
@@ -14,7 +14,10 @@ use burn_fusion::stream::{Operation, OperationStreams};
 use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 
-use super::{RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors, RnnBackend};
+use super::{
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors,
+    RnnBackend, SavedShapes,
+};
 
 type Handles<B> =
     HandleContainer<<<B as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle>;
@@ -69,15 +72,16 @@ impl<B: FusionBackend + RnnBackend> Operation<B::FusionRuntime> for ForwardOp<B>
             c0,
         };
         let out = B::recurrent_forward(&self.spec, tensors, self.save);
+        let saved = out.saved.map(RecurrentSaved::into_vec).unwrap_or_default();
         assert_eq!(
-            out.saved.len() + 1,
+            saved.len() + 1,
             outputs.len(),
-            "burn-rnn fusion op: the backend saved {} tensors, recurrent_saved_shapes said {}",
-            out.saved.len(),
+            "burn-rnn fusion op: the backend saved {} tensors, the layout has {}",
+            saved.len(),
             outputs.len() - 1
         );
         register::<B>(handles, &outputs[0], out.packed, "the packed result");
-        for (ir, tensor) in outputs[1..].iter().zip(out.saved) {
+        for (ir, tensor) in outputs[1..].iter().zip(saved) {
             register::<B>(handles, ir, tensor, "a saved tensor");
         }
     }
@@ -100,7 +104,8 @@ impl<B: FusionBackend + RnnBackend> Operation<B::FusionRuntime> for BackwardOp<B
             .map(|ir| handles.get_float_tensor::<B>(ir))
             .collect();
         let grad = inputs.pop().expect("the gradient is the last input");
-        let g = B::recurrent_backward(&self.spec, inputs, grad);
+        let saved = RecurrentSaved::from_vec(self.spec.kind, inputs);
+        let g = B::recurrent_backward(&self.spec, saved, grad);
         let grads = [g.gates_x, g.weight_hh, g.bias_hh, g.h0, g.c0];
         for (ir, tensor) in self.desc.outputs.iter().zip(grads) {
             register::<B>(handles, ir, tensor, "a gradient");
@@ -128,7 +133,7 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
         let streams = OperationStreams::with_inputs(inputs.iter());
         let mut shapes = vec![vec![seq + 2, batch, hidden]];
         if save {
-            shapes.extend(B::recurrent_saved_shapes(spec, seq, batch, hidden));
+            shapes.extend(SavedShapes::new(spec.kind, seq, batch, hidden).to_vec());
         }
         let outputs: Vec<TensorIr> = shapes
             .into_iter()
@@ -146,13 +151,13 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
         let packed = outputs.remove(0);
         RecurrentForward {
             packed,
-            saved: outputs,
+            saved: save.then(|| RecurrentSaved::from_vec(spec.kind, outputs)),
         }
     }
 
     fn recurrent_backward(
         spec: &RecurrentSpec,
-        saved: Vec<FloatTensor<Self>>,
+        saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
         let client = grad_packed.client.clone();
@@ -163,7 +168,7 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
             grad_packed.shape[2],
         ];
         let (seq, gh) = (rows - 2, spec.kind.gates() * hidden);
-        let mut inputs = saved;
+        let mut inputs = saved.into_vec();
         inputs.push(grad_packed);
         let streams = OperationStreams::with_inputs(inputs.iter());
         let outputs: Vec<TensorIr> = [
@@ -196,12 +201,4 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
         }
     }
 
-    fn recurrent_saved_shapes(
-        spec: &RecurrentSpec,
-        seq: usize,
-        batch: usize,
-        hidden: usize,
-    ) -> Vec<Vec<usize>> {
-        B::recurrent_saved_shapes(spec, seq, batch, hidden)
-    }
 }

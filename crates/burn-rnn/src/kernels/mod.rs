@@ -45,6 +45,7 @@ mod ndarray;
 mod others;
 pub mod reference;
 
+pub use crate::math::RecurrentKind;
 pub use cpu::{num_threads, set_num_threads};
 
 use std::sync::Arc;
@@ -52,37 +53,6 @@ use std::sync::Arc;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
-
-/// The cell math a whole-sequence primitive runs.
-///
-/// Gate order and equations are PyTorch's; see each cell's docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RecurrentKind {
-    /// `h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`
-    RnnTanh,
-    /// `h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`
-    RnnRelu,
-    /// LSTM, gates `i, f, g, o`.
-    Lstm,
-    /// GRU, gates `r, z, n`; the reset gate multiplies `W_hn h + b_hn`.
-    Gru,
-}
-
-impl RecurrentKind {
-    /// The number of gate blocks `G`: 1 (RNN), 4 (LSTM), 3 (GRU).
-    pub fn gates(self) -> usize {
-        match self {
-            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => 1,
-            RecurrentKind::Lstm => 4,
-            RecurrentKind::Gru => 3,
-        }
-    }
-
-    /// Whether the state has a cell part `c` (LSTM).
-    pub fn has_cell(self) -> bool {
-        self == RecurrentKind::Lstm
-    }
-}
 
 /// Which implementation a layer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -157,22 +127,140 @@ pub struct RecurrentGrads<B: Backend> {
     pub c0: FloatTensor<B>,
 }
 
+/// What a whole-sequence forward keeps for its backward: one layout for every backend (the
+/// CPU kernels, the CubeCL kernels, `Fusion`, `Autodiff` and the plain-ops reference), in time
+/// order, so that any backward consumes any forward's result.
+///
+/// Shapes for `L` steps, `N` sequences, hidden size `H`, `G` gates and `A` saved activations
+/// per hidden unit ([`RecurrentKind::saved_width`]); [`SavedShapes`] computes them.
+#[derive(Debug, Clone)]
+pub struct RecurrentSaved<B: Backend> {
+    /// `[G*H, H]`: the hidden weights.
+    pub weight_hh: FloatTensor<B>,
+    /// `[L, N, A*H]`: the activations of the step at time `t` in row `t`, in blocks of `H`
+    /// columns: RNN `h'` (`A = 1`); LSTM `i, f, g, o, tanh(c')` (`A = 5`); GRU
+    /// `r, z, n, W_hn h + b_hn` (`A = 4`). Gates are activated (after σ or tanh).
+    pub acts: FloatTensor<B>,
+    /// `[L, N, H]`: in row `t`, the hidden state the step at time `t` started from.
+    pub h_prev: FloatTensor<B>,
+    /// `[L, N, H]`: in row `t`, the cell state the step at time `t` started from (LSTM);
+    /// `None` for RNN and GRU.
+    pub c_prev: Option<FloatTensor<B>>,
+}
+
+/// The shapes of a [`RecurrentSaved`], field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedShapes {
+    /// `[G*H, H]`
+    pub weight_hh: [usize; 2],
+    /// `[L, N, A*H]`
+    pub acts: [usize; 3],
+    /// `[L, N, H]`
+    pub h_prev: [usize; 3],
+    /// `[L, N, H]` for LSTM, else `None`.
+    pub c_prev: Option<[usize; 3]>,
+}
+
+impl SavedShapes {
+    /// The shapes for `seq` steps of `batch` sequences with hidden size `hidden`.
+    pub fn new(kind: RecurrentKind, seq: usize, batch: usize, hidden: usize) -> Self {
+        Self {
+            weight_hh: [kind.gates() * hidden, hidden],
+            acts: [seq, batch, kind.saved_width() * hidden],
+            h_prev: [seq, batch, hidden],
+            c_prev: kind.has_cell().then_some([seq, batch, hidden]),
+        }
+    }
+
+    /// The shapes in the order of [`RecurrentSaved::into_vec`].
+    pub fn to_vec(&self) -> Vec<Vec<usize>> {
+        let mut shapes = vec![
+            self.weight_hh.to_vec(),
+            self.acts.to_vec(),
+            self.h_prev.to_vec(),
+        ];
+        shapes.extend(self.c_prev.map(|s| s.to_vec()));
+        shapes
+    }
+}
+
+impl<B: Backend> RecurrentSaved<B> {
+    /// The tensors in a fixed order, `[weight_hh, acts, h_prev, c_prev?]`, for backends that
+    /// move them as a list (a fusion op's outputs).
+    pub fn into_vec(self) -> Vec<FloatTensor<B>> {
+        let mut tensors = vec![self.weight_hh, self.acts, self.h_prev];
+        tensors.extend(self.c_prev);
+        tensors
+    }
+
+    /// The inverse of [`RecurrentSaved::into_vec`].
+    ///
+    /// # Panics
+    /// If `tensors` does not hold 4 tensors for an LSTM or 3 for the others.
+    pub fn from_vec(kind: RecurrentKind, tensors: Vec<FloatTensor<B>>) -> Self {
+        let expected = 3 + usize::from(kind.has_cell());
+        assert_eq!(
+            tensors.len(),
+            expected,
+            "saved tensors of a {kind:?} sequence: expected {expected}, got {}",
+            tensors.len()
+        );
+        let mut it = tensors.into_iter();
+        let mut next = || it.next().expect("length checked above");
+        Self {
+            weight_hh: next(),
+            acts: next(),
+            h_prev: next(),
+            c_prev: kind.has_cell().then(next),
+        }
+    }
+
+    /// Checks every field against [`SavedShapes`] for `kind`, `seq`, `batch`, `hidden`.
+    ///
+    /// # Panics
+    /// With the field, the expected and the actual shape, if one differs: a backend whose
+    /// forward breaks the layout fails here, not with wrong gradients.
+    pub fn check(&self, kind: RecurrentKind, seq: usize, batch: usize, hidden: usize) {
+        let expected = SavedShapes::new(kind, seq, batch, hidden);
+        let check = |name: &str, t: &FloatTensor<B>, want: &[usize]| {
+            let got = burn::tensor::TensorMetadata::shape(t);
+            assert!(
+                got.as_slice() == want,
+                "saved `{name}` of a {kind:?} sequence: expected shape {want:?}, got {:?}",
+                got.as_slice()
+            );
+        };
+        check("weight_hh", &self.weight_hh, &expected.weight_hh);
+        check("acts", &self.acts, &expected.acts);
+        check("h_prev", &self.h_prev, &expected.h_prev);
+        match (&self.c_prev, expected.c_prev) {
+            (Some(c), Some(want)) => check("c_prev", c, &want),
+            (None, None) => {}
+            (got, want) => panic!(
+                "saved `c_prev` of a {kind:?} sequence: expected {}, got {}",
+                if want.is_some() { "a tensor" } else { "none" },
+                if got.is_some() { "a tensor" } else { "none" },
+            ),
+        }
+    }
+}
+
 /// The result of [`RnnBackend::recurrent_forward`].
 #[derive(Debug, Clone)]
 pub struct RecurrentForward<B: Backend> {
     /// `[L + 2, N, H]`: outputs at rows `0..L` (zero past a sequence's length), final hidden
     /// state at row `L`, final cell state at row `L + 1` (zeros for RNN and GRU).
     pub packed: FloatTensor<B>,
-    /// What the backward needs, in a layout private to the backend (empty unless asked to
-    /// save). Haste-style fused kernels keep the gate activations and the states per step.
-    pub saved: Vec<FloatTensor<B>>,
+    /// What the backward needs, when the forward was asked to save.
+    pub saved: Option<RecurrentSaved<B>>,
 }
 
 /// A backend that runs whole recurrent sequences as single operations.
 ///
 /// Every method has a plain-ops default body ([`reference`]), so an `impl RnnBackend for
-/// MyBackend {}` is complete; backends with fused kernels override both methods together
-/// (the layout of `saved` is theirs).
+/// MyBackend {}` is complete. A backend may override any of the four methods on its own: the
+/// recurrent pair shares one saved layout ([`RecurrentSaved`]), so a fused forward works with
+/// the reference backward and the other way round.
 pub trait RnnBackend: Backend {
     /// Runs one layer and direction over a whole sequence.
     ///
@@ -180,7 +268,7 @@ pub trait RnnBackend: Backend {
     /// - `tensors`: see [`RecurrentTensors`] (`gates_x: [L, N, G*H]`, `weight_hh: [G*H, H]`,
     ///   `bias_hh: [G*H]`, `h0, c0: [N, H]`)
     /// - returns `packed: [L + 2, N, H]` and, if `save`, what [`RnnBackend::recurrent_backward`]
-    ///   needs
+    ///   needs, with the shapes of [`SavedShapes`]
     fn recurrent_forward(
         spec: &RecurrentSpec,
         tensors: RecurrentTensors<Self>,
@@ -192,27 +280,15 @@ pub trait RnnBackend: Backend {
     /// Backpropagation through time for [`RnnBackend::recurrent_forward`].
     ///
     /// # Shapes
-    /// - `saved`: what the forward returned with `save = true`
+    /// - `saved`: what the forward returned with `save = true` ([`RecurrentSaved`])
     /// - `grad_packed`: `[L + 2, N, H]`, the gradient of the packed result
     /// - returns the gradient of every input tensor, same shapes as [`RecurrentTensors`]
     fn recurrent_backward(
         spec: &RecurrentSpec,
-        saved: Vec<FloatTensor<Self>>,
+        saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
         reference::backward::<Self>(spec, saved, grad_packed)
-    }
-
-    /// The shapes of what [`RnnBackend::recurrent_forward`] saves when asked to, in order,
-    /// for `gates_x: [seq, batch, G*H]` and hidden size `hidden`. Lazy backends (`Fusion`)
-    /// declare a queued operation's outputs before it runs; they call this.
-    fn recurrent_saved_shapes(
-        spec: &RecurrentSpec,
-        seq: usize,
-        batch: usize,
-        hidden: usize,
-    ) -> Vec<Vec<usize>> {
-        reference::saved_shapes(spec, seq, batch, hidden)
     }
 
     /// The input projection of every time step at once: `x W^T + b`.

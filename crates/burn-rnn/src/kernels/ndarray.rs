@@ -2,8 +2,8 @@
 //!
 //! Tensors of any other dtype (f64, f16, ...) take the plain-ops reference.
 //!
-//! `saved` layout: `[weight_hh [G*H, H], acts [L, N, A*H], h_prev [L, N, H], c_prev [L, N, H]
-//! or [0]]` (see [`cpu::Saved`]).
+//! The saved tensors are the shared [`RecurrentSaved`] layout, which the CPU kernels write and
+//! read directly ([`cpu::Saved`]).
 
 use std::borrow::Cow;
 
@@ -15,8 +15,8 @@ use burn_ndarray::{
 
 use super::cpu::{self, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved};
 use super::{
-    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSpec, RecurrentTensors,
-    RnnBackend,
+    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec,
+    RecurrentTensors, RnnBackend, SavedShapes,
 };
 
 /// The tensor's values in row-major order when it holds `f32`: borrowed when its layout is
@@ -75,7 +75,7 @@ where
         };
         let hidden = shape(&tensors.weight_hh)[1];
         let dims = Dims { seq, batch, hidden };
-        let aw = cpu::act_width(spec.kind) * hidden;
+        let shapes = SavedShapes::new(spec.kind, seq, batch, hidden);
         let values = |t| f32_values(t).expect("checked f32 above");
         let (gates_x, weight_hh, bias_hh, h0, c0) = (
             values(&tensors.gates_x),
@@ -96,13 +96,13 @@ where
             cpu::forward(spec, dims, inputs, &mut packed, None);
             return RecurrentForward {
                 packed: tensor(packed, [seq + 2, batch, hidden]),
-                saved: Vec::new(),
+                saved: None,
             };
         }
-        let cells = if spec.kind.has_cell() { seq } else { 0 };
-        let mut acts = cpu::zeroed(seq * batch * aw);
-        let mut h_prev = cpu::zeroed(seq * batch * hidden);
-        let mut c_prev = cpu::zeroed(cells * batch * hidden);
+        let len = |s: [usize; 3]| s.iter().product::<usize>();
+        let mut acts = cpu::zeroed(len(shapes.acts));
+        let mut h_prev = cpu::zeroed(len(shapes.h_prev));
+        let mut c_prev = cpu::zeroed(shapes.c_prev.map_or(0, len));
         let saved = Saved {
             acts: &mut acts,
             h_prev: &mut h_prev,
@@ -112,28 +112,13 @@ where
         drop(weight_hh);
         RecurrentForward {
             packed: tensor(packed, [seq + 2, batch, hidden]),
-            saved: vec![
-                tensors.weight_hh,
-                tensor(acts, [seq, batch, aw]),
-                tensor(h_prev, [seq, batch, hidden]),
-                tensor(c_prev, [cells, batch, hidden]),
-            ],
+            saved: Some(RecurrentSaved {
+                weight_hh: tensors.weight_hh,
+                acts: tensor(acts, shapes.acts),
+                h_prev: tensor(h_prev, shapes.h_prev),
+                c_prev: shapes.c_prev.map(|s| tensor(c_prev, s)),
+            }),
         }
-    }
-
-    fn recurrent_saved_shapes(
-        spec: &RecurrentSpec,
-        seq: usize,
-        batch: usize,
-        hidden: usize,
-    ) -> Vec<Vec<usize>> {
-        let cells = if spec.kind.has_cell() { seq } else { 0 };
-        vec![
-            vec![spec.kind.gates() * hidden, hidden],
-            vec![seq, batch, cpu::act_width(spec.kind) * hidden],
-            vec![seq, batch, hidden],
-            vec![cells, batch, hidden],
-        ]
     }
 
     fn linear_forward(
@@ -210,16 +195,17 @@ where
 
     fn recurrent_backward(
         spec: &RecurrentSpec,
-        saved: Vec<FloatTensor<Self>>,
+        saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
-        if saved.len() != 4 {
-            // Saved by the reference forward (non-f32 tensors).
+        let all_f32 = [&saved.weight_hh, &saved.acts, &saved.h_prev]
+            .into_iter()
+            .chain(saved.c_prev.as_ref())
+            .all(|t| matches!(t, NdArrayTensor::F32(_)));
+        if !all_f32 {
             return reference::backward::<Self>(spec, saved, grad_packed);
         }
-        let [weight_hh, acts, h_prev, c_prev]: [NdArrayTensor; 4] =
-            saved.try_into().expect("four saved tensors");
-        let [seq, batch, hidden] = shape(&h_prev)[..] else {
+        let [seq, batch, hidden] = shape(&saved.h_prev)[..] else {
             panic!("recurrent_backward: h_prev must be [L, N, H]");
         };
         let gh = spec.kind.gates() * hidden;
@@ -228,13 +214,14 @@ where
             Some(g) => g,
             None => Cow::Owned(grad_packed_to_f32(grad_packed.clone())),
         };
-        let values = |t| f32_values(t).expect("the fused forward saves f32");
-        let (w, a, hp, cp) = (
-            values(&weight_hh),
-            values(&acts),
-            values(&h_prev),
-            values(&c_prev),
+        saved.check(spec.kind, seq, batch, hidden);
+        let values = |t| f32_values(t).expect("checked f32 above");
+        let (w, a, hp) = (
+            values(&saved.weight_hh),
+            values(&saved.acts),
+            values(&saved.h_prev),
         );
+        let cp = saved.c_prev.as_ref().map_or(Cow::Borrowed(&[][..]), values);
         let mut d_gates_x = cpu::zeroed(seq * batch * gh);
         let mut d_weight_hh = vec![0.0f32; gh * hidden];
         let mut d_bias_hh = vec![0.0f32; gh];

@@ -2,44 +2,79 @@
 //! of [`RnnBackend`](super::RnnBackend).
 //!
 //! [`sequence`] is the unroll from ordinary tensor ops (one hidden matmul and the cell's math
-//! per step), differentiable by Burn's autodiff on any backend. [`forward`] and [`backward`]
-//! wrap it for the primitive-level trait; [`backward`] recomputes the forward on
-//! `Autodiff<B>` and lets Burn's autodiff do backpropagation through time.
+//! from [`crate::math`] per step), differentiable by Burn's autodiff on any backend.
+//! [`forward`] runs the same unroll and keeps the activations of the shared saved layout
+//! ([`RecurrentSaved`]); [`backward`] is backpropagation through time written out in plain
+//! ops over that layout, so it consumes what any backend's forward saved.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData};
 
 use super::{
-    unwrap, wrap, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec,
-    RecurrentTensors, SequenceOutput,
+    unwrap, wrap, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved,
+    RecurrentSpec, RecurrentTensors, SequenceOutput,
 };
-use crate::cell::{gru_update, lstm_update, rnn_update, sigmoid, Nonlinearity};
+use crate::math::{gru_step, lstm_step, rnn_step, Nonlinearity};
 
-/// One step of the cell math after both matmuls.
+pub use crate::math::linear;
+
+/// One step of the cell math after both matmuls, with the activations of the saved layout.
 ///
 /// # Shapes
 /// - `gates_x`: `[N, G*H]` (`x W_ih^T + b_ih`, plus the folded `b_hh` for RNN and LSTM)
 /// - `gates_h`: `[N, G*H]` (`h W_hh^T`, plus `b_hh` for GRU)
 /// - `hidden`, `cell`: `[N, H]` (`cell` for LSTM only)
-/// - returns `(h', c')`, each `[N, H]` (`c'` for LSTM only)
+/// - returns `h'`, `c'` (LSTM) and the activations, each `[N, H]`
 pub fn step<B: Backend>(
     kind: RecurrentKind,
     gates_x: Tensor<B, 2>,
     gates_h: Tensor<B, 2>,
     hidden: Tensor<B, 2>,
     cell: Option<Tensor<B, 2>>,
-) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+) -> StepOutput<B> {
     match kind {
-        RecurrentKind::RnnTanh => (rnn_update(gates_x + gates_h, Nonlinearity::Tanh), None),
-        RecurrentKind::RnnRelu => (rnn_update(gates_x + gates_h, Nonlinearity::Relu), None),
+        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+            let nonlinearity = match kind {
+                RecurrentKind::RnnRelu => Nonlinearity::Relu,
+                _ => Nonlinearity::Tanh,
+            };
+            let h = rnn_step(gates_x + gates_h, nonlinearity);
+            StepOutput {
+                hidden: h.clone(),
+                cell: None,
+                acts: vec![h],
+            }
+        }
         RecurrentKind::Lstm => {
             let cell = cell.expect("an LSTM step needs a cell state");
-            let (h, c) = lstm_update(gates_x + gates_h, cell);
-            (h, Some(c))
+            let s = lstm_step(gates_x + gates_h, cell);
+            StepOutput {
+                hidden: s.hidden,
+                cell: Some(s.cell),
+                acts: vec![s.i, s.f, s.g, s.o, s.tanh_cell],
+            }
         }
-        RecurrentKind::Gru => (gru_update(gates_x, gates_h, hidden), None),
+        RecurrentKind::Gru => {
+            let s = gru_step(gates_x, gates_h, hidden);
+            StepOutput {
+                hidden: s.hidden,
+                cell: None,
+                acts: vec![s.r, s.z, s.n, s.hidden_n],
+            }
+        }
     }
+}
+
+/// The result of [`step`]: the new state and the step's activations.
+#[derive(Debug, Clone)]
+pub struct StepOutput<B: Backend> {
+    /// `h': [N, H]`
+    pub hidden: Tensor<B, 2>,
+    /// `c': [N, H]` (LSTM), else `None`.
+    pub cell: Option<Tensor<B, 2>>,
+    /// The `A` activation blocks of [`RecurrentSaved::acts`], each `[N, H]`.
+    pub acts: Vec<Tensor<B, 2>>,
 }
 
 /// One layer and direction over a whole sequence, from plain tensor ops.
@@ -57,9 +92,30 @@ pub fn sequence<B: Backend>(
     h0: Tensor<B, 2>,
     c0: Option<Tensor<B, 2>>,
 ) -> SequenceOutput<B> {
+    unroll(spec, gates_x, weight_hh, bias_hh, h0, c0, false).0
+}
+
+/// What [`unroll`] keeps per time step when asked to save.
+struct SavedSteps<B: Backend> {
+    acts: Vec<Option<Tensor<B, 2>>>,
+    h_prev: Vec<Option<Tensor<B, 2>>>,
+    c_prev: Vec<Option<Tensor<B, 2>>>,
+}
+
+/// [`sequence`], keeping per time step (with `save`) the activations and the state it started
+/// from.
+fn unroll<B: Backend>(
+    spec: &RecurrentSpec,
+    gates_x: Tensor<B, 3>,
+    weight_hh: Tensor<B, 2>,
+    bias_hh: Option<Tensor<B, 1>>,
+    h0: Tensor<B, 2>,
+    c0: Option<Tensor<B, 2>>,
+    save: bool,
+) -> (SequenceOutput<B>, Option<SavedSteps<B>>) {
     let [seq, batch, _] = gates_x.dims();
     let device = gates_x.device();
-    let masks = step_masks::<B>(spec, seq, batch, &device);
+    let masks = step_masks::<B>(spec.lengths.as_deref(), seq, batch, &device);
     let weight_hh_t = weight_hh.transpose();
     let bias_hh = bias_hh.map(|b| b.unsqueeze_dim::<2>(0));
     let mut hidden = h0;
@@ -67,44 +123,59 @@ pub fn sequence<B: Backend>(
         true => Some(c0.unwrap_or_else(|| hidden.zeros_like())),
         false => None,
     };
-    let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
+    let gx: Vec<Tensor<B, 2>> = gates_x
         .chunk(seq, 0)
         .into_iter()
         .map(|g| g.squeeze_dim(0))
-        .enumerate()
         .collect();
-    if spec.reverse {
-        steps.reverse();
-    }
-    let mut outputs = Vec::with_capacity(seq);
-    for (t, gates_t) in steps {
+    let none = || (0..seq).map(|_| None).collect::<Vec<_>>();
+    let mut saved = save.then(|| SavedSteps {
+        acts: none(),
+        h_prev: none(),
+        c_prev: none(),
+    });
+    let mut outputs = none();
+    for s in 0..seq {
+        let t = spec.time(s, seq);
         let mut gates_h = hidden.clone().matmul(weight_hh_t.clone());
         if let Some(b) = &bias_hh {
             gates_h = gates_h + b.clone();
         }
-        let (h, c) = step(spec.kind, gates_t, gates_h, hidden.clone(), cell.clone());
+        let out = step(
+            spec.kind,
+            gx[t].clone(),
+            gates_h,
+            hidden.clone(),
+            cell.clone(),
+        );
+        if let Some(saved) = saved.as_mut() {
+            saved.acts[t] = Some(Tensor::cat(out.acts, 1));
+            saved.h_prev[t] = Some(hidden.clone());
+            saved.c_prev[t] = cell.clone();
+        }
         match &masks {
             None => {
-                outputs.push(h.clone());
-                hidden = h;
-                cell = c;
+                outputs[t] = Some(out.hidden.clone());
+                hidden = out.hidden;
+                cell = out.cell;
             }
             Some(masks) => {
                 let m = &masks[t];
-                outputs.push(h.clone() * m.clone());
-                hidden = select(h, hidden, m);
-                cell = c.zip(cell).map(|(new, old)| select(new, old, m));
+                outputs[t] = Some(out.hidden.clone() * m.clone());
+                hidden = select(out.hidden, hidden, m);
+                cell = out.cell.zip(cell).map(|(new, old)| select(new, old, m));
             }
         }
     }
-    if spec.reverse {
-        outputs.reverse();
-    }
-    SequenceOutput {
-        output: Tensor::stack(outputs, 0),
-        hidden,
-        cell,
-    }
+    let output = Tensor::stack(outputs.into_iter().map(Option::unwrap).collect(), 0);
+    (
+        SequenceOutput {
+            output,
+            hidden,
+            cell,
+        },
+        saved,
+    )
 }
 
 /// `mask * new + (1 - mask) * old`, with `mask: [N, 1]` of 0.0 and 1.0.
@@ -112,20 +183,20 @@ fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>)
     old.clone() + (new - old) * mask.clone()
 }
 
-/// One `[N, 1]` mask per time step (1.0 while a sequence runs), or `None` when all run to
-/// the end.
-fn step_masks<B: Backend>(
-    spec: &RecurrentSpec,
+/// One `[N, 1]` mask per time step (1.0 while a sequence runs, that is `t < lengths[n]`), or
+/// `None` when every sequence runs to the end.
+pub(crate) fn step_masks<B: Backend>(
+    lengths: Option<&[usize]>,
     seq: usize,
     batch: usize,
     device: &B::Device,
 ) -> Option<Vec<Tensor<B, 2>>> {
-    let lengths = spec.lengths.as_ref()?;
+    let lengths = lengths?;
     if lengths.iter().all(|&len| len >= seq) {
         return None;
     }
     let values: Vec<f32> = (0..seq)
-        .flat_map(|t| (0..batch).map(move |n| if spec.active(t, n) { 1.0 } else { 0.0 }))
+        .flat_map(|t| (0..batch).map(move |n| if t < lengths[n] { 1.0 } else { 0.0 }))
         .collect();
     let masks = Tensor::<B, 3>::from_data(TensorData::new(values, [seq, batch, 1]), device);
     Some(
@@ -150,149 +221,84 @@ fn pack<B: Backend>(out: SequenceOutput<B>) -> Tensor<B, 3> {
     )
 }
 
-/// [`sequence`] with every input given, packed.
-fn run<B: Backend>(
-    spec: &RecurrentSpec,
-    gates_x: Tensor<B, 3>,
-    weight_hh: Tensor<B, 2>,
-    bias_hh: Tensor<B, 1>,
-    h0: Tensor<B, 2>,
-    c0: Tensor<B, 2>,
-) -> Tensor<B, 3> {
-    pack(sequence(
-        spec,
-        gates_x,
-        weight_hh,
-        Some(bias_hh),
-        h0,
-        Some(c0),
-    ))
-}
-
 /// Default body of [`RnnBackend::recurrent_forward`](super::RnnBackend::recurrent_forward):
-/// [`sequence`], packed. With `save`, `saved` holds the five inputs (the backward recomputes).
+/// [`sequence`], packed, keeping the [`RecurrentSaved`] layout when `save`.
 pub fn forward<B: Backend>(
     spec: &RecurrentSpec,
     tensors: RecurrentTensors<B>,
     save: bool,
 ) -> RecurrentForward<B> {
-    let saved = match save {
-        true => vec![
-            tensors.gates_x.clone(),
-            tensors.weight_hh.clone(),
-            tensors.bias_hh.clone(),
-            tensors.h0.clone(),
-            tensors.c0.clone(),
-        ],
-        false => Vec::new(),
-    };
-    let packed = run::<B>(
+    let weight_hh = wrap::<B, 2>(tensors.weight_hh);
+    let (out, steps) = unroll(
         spec,
         wrap(tensors.gates_x),
-        wrap(tensors.weight_hh),
-        wrap(tensors.bias_hh),
+        weight_hh.clone(),
+        Some(wrap(tensors.bias_hh)),
         wrap(tensors.h0),
-        wrap(tensors.c0),
+        Some(wrap(tensors.c0)),
+        save,
     );
+    let saved = steps.map(|steps| {
+        let stack = |v: Vec<Option<Tensor<B, 2>>>| {
+            unwrap(Tensor::stack::<3>(
+                v.into_iter().map(|t| t.expect("every step ran")).collect(),
+                0,
+            ))
+        };
+        RecurrentSaved {
+            weight_hh: unwrap(weight_hh),
+            acts: stack(steps.acts),
+            h_prev: stack(steps.h_prev),
+            c_prev: spec.kind.has_cell().then(|| stack(steps.c_prev)),
+        }
+    });
     RecurrentForward {
-        packed: unwrap(packed),
+        packed: unwrap(pack(out)),
         saved,
     }
 }
 
-/// The shapes [`forward`] saves: its five inputs.
-pub fn saved_shapes(
-    spec: &RecurrentSpec,
-    seq: usize,
-    batch: usize,
-    hidden: usize,
-) -> Vec<Vec<usize>> {
-    let gh = spec.kind.gates() * hidden;
-    vec![
-        vec![seq, batch, gh],
-        vec![gh, hidden],
-        vec![gh],
-        vec![batch, hidden],
-        vec![batch, hidden],
-    ]
-}
-
 /// Default body of [`RnnBackend::recurrent_backward`](super::RnnBackend::recurrent_backward):
-/// backpropagation through time written out in plain tensor ops (no autodiff: it runs inside
-/// an autodiff backward step, where a nested backward would deadlock on the graph's lock).
-///
-/// It recomputes the forward from the saved inputs, keeping each step's gate activations, then
-/// walks the steps backwards with the same formulas as the CPU kernels (`cpu::backward`).
-///
-/// # Panics
-/// If `saved` is not what [`forward`] saved (five tensors).
+/// backpropagation through time written out in plain tensor ops over the saved layout (no
+/// autodiff: it runs inside an autodiff backward step, where a nested backward would deadlock
+/// on the graph's lock), with the same formulas as the fused kernels.
 pub fn backward<B: Backend>(
     spec: &RecurrentSpec,
-    saved: Vec<FloatTensor<B>>,
+    saved: RecurrentSaved<B>,
     grad_packed: FloatTensor<B>,
 ) -> RecurrentGrads<B> {
-    let [gates_x, weight_hh, bias_hh, h0, c0]: [FloatTensor<B>; 5] = saved
-        .try_into()
-        .expect("the reference backward takes the five tensors its forward saved");
-    let gates_x = wrap::<B, 3>(gates_x);
-    let weight_hh = wrap::<B, 2>(weight_hh);
-    let bias_hh = wrap::<B, 1>(bias_hh);
+    let weight_hh = wrap::<B, 2>(saved.weight_hh);
     let grad = wrap::<B, 3>(grad_packed);
-    let [seq, batch, gh] = gates_x.dims();
-    let hidden = weight_hh.dims()[1];
-    let device = gates_x.device();
+    let [rows, batch, hidden] = grad.dims();
+    let seq = rows - 2;
     let kind = spec.kind;
-    let masks = step_masks::<B>(spec, seq, batch, &device);
-    let weight_hh_t = weight_hh.clone().transpose();
-    let bias_row = bias_hh.unsqueeze_dim::<2>(0);
-    let gx: Vec<Tensor<B, 2>> = gates_x
-        .chunk(seq, 0)
-        .into_iter()
-        .map(|g| g.squeeze_dim(0))
-        .collect();
-    let order: Vec<usize> = (0..seq).map(|s| spec.time(s, seq)).collect();
-
-    // Forward again, keeping per time step: the state it started from and the activations.
-    let mut h = wrap::<B, 2>(h0);
-    let mut c = wrap::<B, 2>(c0);
-    let mut steps: Vec<Option<Step<B>>> = (0..seq).map(|_| None).collect();
-    for &t in &order {
-        let gates_h = h.clone().matmul(weight_hh_t.clone()) + bias_row.clone();
-        let (acts, h_new, c_new) = activations(kind, gx[t].clone(), gates_h, &h, &c, hidden);
-        steps[t] = Some(Step {
-            h_prev: h.clone(),
-            c_prev: c.clone(),
-            acts,
-        });
-        match &masks {
-            None => {
-                h = h_new;
-                c = c_new;
-            }
-            Some(m) => {
-                h = select(h_new, h, &m[t]);
-                c = select(c_new, c, &m[t]);
-            }
-        }
-    }
-
-    // Backwards through time.
-    let mut dh = grad.clone().slice(seq..seq + 1).squeeze_dim::<2>(0);
-    let mut dc = match kind.has_cell() {
-        true => grad.clone().slice(seq + 1..seq + 2).squeeze_dim::<2>(0),
-        false => dh.zeros_like(),
+    let gh = kind.gates() * hidden;
+    let device = grad.device();
+    let masks = step_masks::<B>(spec.lengths.as_deref(), seq, batch, &device);
+    let per_step = |t: FloatTensor<B>| -> Vec<Tensor<B, 2>> {
+        wrap::<B, 3>(t)
+            .chunk(seq, 0)
+            .into_iter()
+            .map(|g| g.squeeze_dim(0))
+            .collect()
     };
-    let grad_out: Vec<Tensor<B, 2>> = grad
-        .slice(0..seq)
-        .chunk(seq, 0)
-        .into_iter()
-        .map(|g| g.squeeze_dim(0))
-        .collect();
+    let acts = per_step(saved.acts);
+    let h_prev = per_step(saved.h_prev);
+    let c_prev = saved.c_prev.map(per_step);
+
+    let mut dh = grad.clone().slice(seq..seq + 1).squeeze_dim::<2>(0);
+    let mut dc = grad.clone().slice(seq + 1..seq + 2).squeeze_dim::<2>(0);
+    let grad_out = per_step(unwrap(grad.slice(0..seq)));
     let mut d_gates_x: Vec<Option<Tensor<B, 2>>> = (0..seq).map(|_| None).collect();
     let mut d_weight_hh = Tensor::<B, 2>::zeros([gh, hidden], &device);
     let mut d_bias_hh = Tensor::<B, 1>::zeros([gh], &device);
-    for &t in order.iter().rev() {
-        let step = steps[t].take().expect("every step was run forward");
+    for s in (0..seq).rev() {
+        let t = spec.time(s, seq);
+        let step = Step {
+            h_prev: h_prev[t].clone(),
+            c_prev: c_prev.as_ref().map(|c| c[t].clone()),
+            acts: acts[t].clone().chunk(kind.saved_width(), 1),
+        };
         let mask = masks.as_ref().map(|m| m[t].clone());
         let keep = |x: Tensor<B, 2>| match &mask {
             Some(m) => x * m.clone(),
@@ -301,27 +307,25 @@ pub fn backward<B: Backend>(
         let pass = |x: Tensor<B, 2>| mask.as_ref().map(|m| x * (m.clone().neg() + 1.0));
         // Gradient w.r.t. the state this step chose (new where running, old where frozen).
         let dh_total = dh.clone() + keep(grad_out[t].clone());
-        let dh_new = keep(dh_total.clone());
-        let dc_new = keep(dc.clone());
-        let (dgx, dgh, dh_direct, dc_prev) = gate_grads(kind, &step, dh_new, dc_new);
-        let mut dh_prev = dgh.clone().matmul(weight_hh.clone());
-        if let Some(d) = dh_direct {
+        let g = gate_grads(kind, &step, keep(dh_total.clone()), keep(dc.clone()));
+        let mut dh_prev = g.gates_h.clone().matmul(weight_hh.clone());
+        if let Some(d) = g.h_prev_direct {
             dh_prev = dh_prev + d;
         }
         if let Some(p) = pass(dh_total) {
             dh_prev = dh_prev + p;
         }
-        let mut dc_prev = dc_prev.unwrap_or_else(|| dc.zeros_like());
         if kind.has_cell() {
+            let mut dc_prev = g.c_prev.expect("an LSTM step has a cell gradient");
             if let Some(p) = pass(dc.clone()) {
                 dc_prev = dc_prev + p;
             }
+            dc = dc_prev;
         }
-        d_weight_hh = d_weight_hh + dgh.clone().transpose().matmul(step.h_prev);
-        d_bias_hh = d_bias_hh + dgh.sum_dim(0).squeeze_dim::<1>(0);
-        d_gates_x[t] = Some(dgx);
+        d_weight_hh = d_weight_hh + g.gates_h.clone().transpose().matmul(step.h_prev);
+        d_bias_hh = d_bias_hh + g.gates_h.sum_dim(0).squeeze_dim::<1>(0);
+        d_gates_x[t] = Some(g.gates_x);
         dh = dh_prev;
-        dc = dc_prev;
     }
     let d_gates_x: Vec<Tensor<B, 2>> = d_gates_x
         .into_iter()
@@ -339,69 +343,37 @@ pub fn backward<B: Backend>(
     }
 }
 
-/// What one recomputed step keeps for its backward.
+/// One step's share of the saved layout, for its backward.
 struct Step<B: Backend> {
+    /// `[N, H]`
     h_prev: Tensor<B, 2>,
-    c_prev: Tensor<B, 2>,
-    /// RNN `[h']`; LSTM `[i, f, g, o, tanh(c')]`; GRU `[r, z, n, W_hn h + b_hn]`.
+    /// `[N, H]` (LSTM), else `None`.
+    c_prev: Option<Tensor<B, 2>>,
+    /// The `A` activation blocks, each `[N, H]`: RNN `[h']`; LSTM `[i, f, g, o, tanh(c')]`;
+    /// GRU `[r, z, n, W_hn h + b_hn]`.
     acts: Vec<Tensor<B, 2>>,
 }
 
-/// One step forward keeping the activations: `(acts, h', c')` (`c'` is `c` unchanged for RNN
-/// and GRU).
-fn activations<B: Backend>(
-    kind: RecurrentKind,
+/// The gradients [`gate_grads`] returns for one step, each `[N, G*H]` or `[N, H]`.
+struct GateGrads<B: Backend> {
+    /// `[N, G*H]`: the gradient of the step's slice of `gates_x`.
     gates_x: Tensor<B, 2>,
+    /// `[N, G*H]`: the gradient of `h W_hh^T + b_hh` (what `dW_hh` and `dh_prev` come from).
     gates_h: Tensor<B, 2>,
-    h: &Tensor<B, 2>,
-    c: &Tensor<B, 2>,
-    hidden: usize,
-) -> (Vec<Tensor<B, 2>>, Tensor<B, 2>, Tensor<B, 2>) {
-    let gate = |t: &Tensor<B, 2>, g: usize| {
-        t.clone()
-            .slice([0..t.dims()[0], g * hidden..(g + 1) * hidden])
-    };
-    match kind {
-        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
-            let (h_new, _) = step(kind, gates_x, gates_h, h.clone(), None);
-            (vec![h_new.clone()], h_new, c.clone())
-        }
-        RecurrentKind::Lstm => {
-            let pre = gates_x + gates_h;
-            let i = sigmoid(gate(&pre, 0));
-            let f = sigmoid(gate(&pre, 1));
-            let g = gate(&pre, 2).tanh();
-            let o = sigmoid(gate(&pre, 3));
-            let c_new = f.clone() * c.clone() + i.clone() * g.clone();
-            let tc = c_new.clone().tanh();
-            let h_new = o.clone() * tc.clone();
-            (vec![i, f, g, o, tc], h_new, c_new)
-        }
-        RecurrentKind::Gru => {
-            let r = sigmoid(gate(&gates_x, 0) + gate(&gates_h, 0));
-            let z = sigmoid(gate(&gates_x, 1) + gate(&gates_h, 1));
-            let hn = gate(&gates_h, 2);
-            let n = (gate(&gates_x, 2) + r.clone() * hn.clone()).tanh();
-            let h_new = n.clone() + z.clone() * (h.clone() - n.clone());
-            (vec![r, z, n, hn], h_new, c.clone())
-        }
-    }
+    /// `[N, H]`: the part of `dh_prev` that does not go through `W_hh` (GRU's `z * dh`).
+    h_prev_direct: Option<Tensor<B, 2>>,
+    /// `[N, H]`: `dc_prev` (LSTM).
+    c_prev: Option<Tensor<B, 2>>,
 }
 
-/// The gate gradients of one step from the gradients of its new state:
-/// `(d gates_x, d gates_h, direct part of dh_prev, dc_prev)`.
-#[allow(clippy::type_complexity)]
+/// The gate gradients of one step from the gradients of its new state `dh_new`, `dc_new`
+/// (`[N, H]` each).
 fn gate_grads<B: Backend>(
     kind: RecurrentKind,
     step: &Step<B>,
     dh_new: Tensor<B, 2>,
     dc_new: Tensor<B, 2>,
-) -> (
-    Tensor<B, 2>,
-    Tensor<B, 2>,
-    Option<Tensor<B, 2>>,
-    Option<Tensor<B, 2>>,
-) {
+) -> GateGrads<B> {
     let one_minus_sq = |x: &Tensor<B, 2>| x.clone().powi_scalar(2).neg() + 1.0;
     let dsig = |x: &Tensor<B, 2>| x.clone() * (x.clone().neg() + 1.0);
     match kind {
@@ -412,43 +384,41 @@ fn gate_grads<B: Backend>(
                 _ => one_minus_sq(h_new),
             };
             let dp = dh_new * deriv;
-            (dp.clone(), dp, None, None)
+            GateGrads {
+                gates_x: dp.clone(),
+                gates_h: dp,
+                h_prev_direct: None,
+                c_prev: None,
+            }
         }
         RecurrentKind::Lstm => {
             let [i, f, g, o, tc] = [0, 1, 2, 3, 4].map(|k| step.acts[k].clone());
+            let c_prev = step.c_prev.clone().expect("an LSTM step saves c_prev");
             let dct = dc_new + dh_new.clone() * o.clone() * one_minus_sq(&tc);
             let di = dct.clone() * g.clone() * dsig(&i);
-            let df = dct.clone() * step.c_prev.clone() * dsig(&f);
+            let df = dct.clone() * c_prev * dsig(&f);
             let dg = dct.clone() * i * one_minus_sq(&g);
             let d_o = dh_new * tc * dsig(&o);
             let dgates = Tensor::cat(vec![di, df, dg, d_o], 1);
-            (dgates.clone(), dgates, None, Some(dct * f))
+            GateGrads {
+                gates_x: dgates.clone(),
+                gates_h: dgates,
+                h_prev_direct: None,
+                c_prev: Some(dct * f),
+            }
         }
         RecurrentKind::Gru => {
             let [r, z, n, hn] = [0, 1, 2, 3].map(|k| step.acts[k].clone());
             let dpn = dh_new.clone() * (z.clone().neg() + 1.0) * one_minus_sq(&n);
             let dpr = dpn.clone() * hn * dsig(&r);
             let dpz = dh_new.clone() * (step.h_prev.clone() - n) * dsig(&z);
-            let dgx = Tensor::cat(vec![dpr.clone(), dpz.clone(), dpn.clone()], 1);
-            let dgh = Tensor::cat(vec![dpr, dpz, dpn * r], 1);
-            (dgx, dgh, Some(dh_new * z), None)
+            GateGrads {
+                gates_x: Tensor::cat(vec![dpr.clone(), dpz.clone(), dpn.clone()], 1),
+                gates_h: Tensor::cat(vec![dpr, dpz, dpn * r], 1),
+                h_prev_direct: Some(dh_new * z),
+                c_prev: None,
+            }
         }
-    }
-}
-
-/// `x W^T + b`, from tensor ops.
-///
-/// # Shapes
-/// - `x`: `[M, H_in]`, `weight`: `[G*H, H_in]`, `bias`: `[G*H]` or `None`; returns `[M, G*H]`
-pub fn linear<B: Backend>(
-    x: Tensor<B, 2>,
-    weight: Tensor<B, 2>,
-    bias: Option<Tensor<B, 1>>,
-) -> Tensor<B, 2> {
-    let y = x.matmul(weight.transpose());
-    match bias {
-        Some(b) => y + b.unsqueeze_dim(0),
-        None => y,
     }
 }
 

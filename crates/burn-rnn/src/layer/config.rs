@@ -6,7 +6,8 @@ use burn::nn::DropoutConfig;
 use burn::tensor::backend::Backend;
 
 use super::{Gru, Lstm, Recurrent, Rnn};
-use crate::cell::{Cell, GruCellConfig, LstmCellConfig, Nonlinearity, RnnCellConfig};
+use crate::cell::{Cell, GruCellConfig, LstmCellConfig, RnnCellConfig};
+use crate::math::Nonlinearity;
 
 /// Configuration of an [`Rnn`] (PyTorch's `nn.RNN`): `h' = act(W_ih x + b_ih + W_hh h + b_hh)`.
 #[derive(Config, Debug)]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use burn::tensor::{backend::Backend, Tensor};
 
 use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
-use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend, SequenceOutput};
+use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
 ///
@@ -110,14 +110,46 @@ pub struct RecurrentOutput<B: Backend, S> {
 }
 
 impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
-    /// Builds a layer from its cells (`cells[layer * D + direction]`); used by the configs.
-    pub(crate) fn from_cells(
+    /// Builds a layer from its cells, `cells[layer * D + direction]`: how a layer of a cell of
+    /// your own is made (the configs build the built-in ones).
+    ///
+    /// The cells of layer 0 take the sequence's `H_in` features, the others `D * H`; every
+    /// cell has the same hidden size `H`.
+    ///
+    /// # Panics
+    /// If there are not `num_layers * D` cells, or their sizes do not chain as above; the
+    /// message names the cell and both sizes.
+    pub fn from_cells(
         cells: Vec<C>,
         dropout: Dropout,
         num_layers: usize,
         bidirectional: bool,
         batch_first: bool,
     ) -> Self {
+        let name = C::LAYER_NAME;
+        let dirs = if bidirectional { 2 } else { 1 };
+        assert!(
+            num_layers > 0 && cells.len() == num_layers * dirs,
+            "{name}: expected num_layers * D = {} cells, got {}",
+            num_layers * dirs,
+            cells.len()
+        );
+        let hidden = cells[0].d_hidden();
+        for (index, cell) in cells.iter().enumerate() {
+            assert!(
+                cell.d_hidden() == hidden,
+                "{name}: cell {index}: expected hidden size {hidden}, got {}",
+                cell.d_hidden()
+            );
+            if index >= dirs {
+                assert!(
+                    cell.d_input() == dirs * hidden,
+                    "{name}: cell {index}: expected input size D * H = {}, got {}",
+                    dirs * hidden,
+                    cell.d_input()
+                );
+            }
+        }
         Self {
             cells,
             dropout,
@@ -171,15 +203,14 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         &self,
         input: RecurrentInput<B, LayerState<B, C>>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
-        self.run(input, reference::linear::<B>, reference::sequence::<B>)
+        self.run(input, unroll::<B, C>)
     }
 
     /// The stacking, directions and checks around one direction's whole-sequence function.
     fn run(
         &self,
         input: RecurrentInput<B, LayerState<B, C>>,
-        project: ProjectFn<B>,
-        sequence: SequenceFn<B>,
+        direction_fn: impl Fn(&C, Direction<B>, C::State) -> (Tensor<B, 3>, C::State),
     ) -> RecurrentOutput<B, LayerState<B, C>> {
         let name = C::LAYER_NAME;
         let x = input.input;
@@ -244,22 +275,14 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
                 let state = initial[index]
                     .take()
                     .unwrap_or_else(|| C::State::zeros(batch, d_hidden, &device));
-                let spec = RecurrentSpec {
-                    kind: cell.kind(),
+                let run = Direction {
+                    input: layer_input.clone(),
                     lengths: lengths.clone(),
                     reverse: direction == 1,
                 };
-                let features = layer_input.dims()[2];
-                let rows = layer_input.clone().reshape([seq * batch, features]);
-                let gates_x = project(rows, cell.weight_ih(), cell.input_bias()).reshape([
-                    seq,
-                    batch,
-                    C::GATES * d_hidden,
-                ]);
-                let (h0, c0) = state.into_parts();
-                let out = sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
-                outputs.push(out.output);
-                finals.push(C::State::from_parts(out.hidden, out.cell));
+                let (output, last) = direction_fn(cell, run, state);
+                outputs.push(output);
+                finals.push(last);
             }
             layer_input = if outputs.len() == 1 {
                 outputs.pop().expect("one direction")
@@ -279,19 +302,88 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
     }
 }
 
-/// The input projection of all time steps: [`kernels::linear`] or [`reference::linear`].
-type ProjectFn<B> = fn(Tensor<B, 2>, Tensor<B, 2>, Option<Tensor<B, 1>>) -> Tensor<B, 2>;
+/// One layer and direction's share of a [`Recurrent::run`] call.
+struct Direction<B: Backend> {
+    /// `[L, N, F]`, time-major: the sequence input or the layer below's output.
+    input: Tensor<B, 3>,
+    /// Per-sequence lengths, `None` when all are `L` long.
+    lengths: Option<Arc<[usize]>>,
+    /// Run from `t = L - 1` down to `0`.
+    reverse: bool,
+}
 
-/// One direction's whole-sequence function: [`kernels::sequence`] or
-/// [`reference::sequence`].
-type SequenceFn<B> = fn(
-    &RecurrentSpec,
-    Tensor<B, 3>,
-    Tensor<B, 2>,
-    Option<Tensor<B, 1>>,
-    Tensor<B, 2>,
-    Option<Tensor<B, 2>>,
-) -> SequenceOutput<B>;
+/// One direction by unrolling [`Cell::step`]: the reference path, and the path of every cell
+/// the kernels do not know. Returns the output `[L, N, H]` (zero past each length) and the
+/// final state.
+fn unroll<B: Backend, C: Cell<B>>(
+    cell: &C,
+    run: Direction<B>,
+    state: C::State,
+) -> (Tensor<B, 3>, C::State) {
+    let [seq, batch, features] = run.input.dims();
+    let gates_x = cell.project_input(run.input.reshape([seq * batch, features]));
+    let width = gates_x.dims()[1];
+    let gates_x = gates_x.reshape([seq, batch, width]);
+    let device = gates_x.device();
+    let masks = reference::step_masks::<B>(run.lengths.as_deref(), seq, batch, &device);
+    let weight_hh_t = cell.weight_hh_t();
+    let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
+        .chunk(seq, 0)
+        .into_iter()
+        .map(|g| g.squeeze_dim(0))
+        .enumerate()
+        .collect();
+    if run.reverse {
+        steps.reverse();
+    }
+    let mut state = state;
+    let mut outputs: Vec<Option<Tensor<B, 2>>> = (0..seq).map(|_| None).collect();
+    for (t, gates_t) in steps {
+        let new = cell.step(gates_t, &weight_hh_t, state.clone());
+        match &masks {
+            None => {
+                outputs[t] = Some(new.output());
+                state = new;
+            }
+            Some(masks) => {
+                outputs[t] = Some(new.output() * masks[t].clone());
+                state = new.select(state, &masks[t]);
+            }
+        }
+    }
+    let outputs = outputs
+        .into_iter()
+        .map(|o| o.expect("every step ran"))
+        .collect();
+    (Tensor::stack(outputs, 0), state)
+}
+
+/// One direction through the backend's whole-sequence primitives ([`kernels::linear`] and
+/// [`kernels::sequence`]), for the built-in cells; others are unrolled.
+fn fused<B: RnnBackend, C: Cell<B>>(
+    cell: &C,
+    run: Direction<B>,
+    state: C::State,
+) -> (Tensor<B, 3>, C::State) {
+    let Some(kind) = cell.kind() else {
+        return unroll(cell, run, state);
+    };
+    let [seq, batch, features] = run.input.dims();
+    let rows = run.input.reshape([seq * batch, features]);
+    let gates_x = kernels::linear(rows, cell.weight_ih(), cell.input_bias()).reshape([
+        seq,
+        batch,
+        kind.gates() * cell.d_hidden(),
+    ]);
+    let spec = RecurrentSpec {
+        kind,
+        lengths: run.lengths,
+        reverse: run.reverse,
+    };
+    let (h0, c0) = state.into_parts();
+    let out = kernels::sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
+    (out.output, C::State::from_parts(out.hidden, out.cell))
+}
 
 impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
     /// Runs the layers over whole sequences.
@@ -332,10 +424,8 @@ impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
         input: RecurrentInput<B, LayerState<B, C>>,
     ) -> RecurrentOutput<B, LayerState<B, C>> {
         match self.path {
-            ExecutionPath::Fused => self.run(input, kernels::linear::<B>, kernels::sequence::<B>),
-            ExecutionPath::Reference => {
-                self.run(input, reference::linear::<B>, reference::sequence::<B>)
-            }
+            ExecutionPath::Fused => self.run(input, fused::<B, C>),
+            ExecutionPath::Reference => self.run(input, unroll::<B, C>),
         }
     }
 }

@@ -36,16 +36,6 @@ pub struct Dims {
     pub hidden: usize,
 }
 
-/// Activations saved per step and row, in units of `H`: RNN `h'`; LSTM `i, f, g, o,
-/// tanh(c')`; GRU `r, z, n, W_hn h + b_hn`.
-pub fn act_width(kind: RecurrentKind) -> usize {
-    match kind {
-        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => 1,
-        RecurrentKind::Lstm => 5,
-        RecurrentKind::Gru => 4,
-    }
-}
-
 /// The forward's inputs.
 #[derive(Debug, Clone, Copy)]
 pub struct ForwardInputs<'a> {
@@ -64,7 +54,7 @@ pub struct ForwardInputs<'a> {
 /// What the forward keeps for the backward (time order).
 #[derive(Debug)]
 pub struct Saved<'a> {
-    /// `[L, N, A*H]`, see [`act_width`].
+    /// `[L, N, A*H]`, see [`RecurrentKind::saved_width`].
     pub acts: &'a mut [f32],
     /// `[L, N, H]`: the hidden state each step started from.
     pub h_prev: &'a mut [f32],
@@ -108,7 +98,7 @@ fn forward_impl(
     if kind.has_cell() {
         assert_eq!(inputs.c0.len(), nh);
     }
-    let aw = act_width(kind) * hidden;
+    let aw = kind.saved_width() * hidden;
     let (acts, h_prev, c_prev) = match saved {
         Some(s) => {
             assert_eq!(s.acts.len(), seq * batch * aw);
@@ -232,14 +222,14 @@ impl Job for ForwardJob<'_> {
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
-        let aw = act_width(kind) * hidden;
+        let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
         let mr = self.weights.rows_per_tile();
         let width = self.weights.vectors * tile::LANES;
         let tile_gate_width = width / gates;
         let mut tile_out = vec![0.0f32; mr * width];
         let mut a_packed = Vec::new();
-        let mut scratch_acts = vec![0.0f32; act_width(kind) * upt];
+        let mut scratch_acts = vec![0.0f32; kind.saved_width() * upt];
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let mut round = 0;
         for s in 0..seq {
@@ -286,7 +276,7 @@ impl Job for ForwardJob<'_> {
                         let row = (t * batch + n) * gh;
                         let acts_at = (t * batch + n) * aw + u0;
                         let mut acts: [&mut [f32]; 5] = Default::default();
-                        for (a, slot) in acts.iter_mut().enumerate().take(act_width(kind)) {
+                        for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
                             *slot = match self.acts.is_null() {
                                 false => self.acts.slice_mut(acts_at + a * hidden, w),
                                 true => {
@@ -513,7 +503,7 @@ fn backward_impl(
     let kind = spec.kind;
     let gh = kind.gates() * hidden;
     let nh = batch * hidden;
-    let aw = act_width(kind) * hidden;
+    let aw = kind.saved_width() * hidden;
     assert_eq!(inputs.weight_hh.len(), gh * hidden);
     assert_eq!(inputs.acts.len(), seq * batch * aw);
     assert_eq!(inputs.h_prev.len(), seq * nh);
@@ -618,7 +608,7 @@ impl Job for BackwardJob<'_> {
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
-        let aw = act_width(kind) * hidden;
+        let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
         let mr = self.weights.rows_per_tile();
         let width = self.weights.vectors * tile::LANES;

@@ -7,12 +7,14 @@
 //! - `gx: [L, N, G*H]` input projection, indexed by time `t`
 //! - `hg: [N, G*H]` this step's `h W_hh^T`; `bias: [G*H]`
 //! - `lengths: [N]` as floats (a sequence runs while `t < lengths[n]`)
-//! - `hs, cs: [L + 1, N, H]` the states before processing step `s` at row `s`
-//! - `out: [L + 2, N, H]` the packed result; `gates: [L, N, S*H]` saved activations by step
+//! - `hs, cs: [L, N, H]` the saved `h_prev`, `c_prev`: row `t` holds the state the step at
+//!   time `t` started from; each step reads its row and writes the next step's (`t_next`)
+//! - `out: [L + 2, N, H]` the packed result; `gates: [L, N, A*H]` the saved activations by
+//!   time (the shared layout, `RecurrentSaved`)
 //!
 //! The backward kernels mirror them: `dh = dh_carry + mm + dout[t]` where `mm` is the
 //! previous backward step's `dG_hh W_hh`, then the gate gradients (written by time into
-//! `dgx` and by step into `dgh` and `dgh_cur`, the next matmul's input) and the carries.
+//! `dgx` and `dgh`, and into `dgh_cur`, the next matmul's input) and the carries.
 
 use cubecl::prelude::*;
 
@@ -21,7 +23,7 @@ fn sigmoid<F: Float>(x: F) -> F {
     F::new(1.0) / (F::new(1.0) + F::exp(F::new(0.0) - x))
 }
 
-/// LSTM forward step; saves `i, f, g, o` (activated) per step.
+/// LSTM forward step; saves `i, f, g, o` (activated) and `tanh(c')` per step.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_forward<F: Float>(
@@ -36,6 +38,7 @@ pub fn lstm_forward<F: Float>(
     gates: &mut Tensor<F>,
     s: usize,
     t: usize,
+    t_next: usize,
     seq: usize,
     batch: usize,
     hidden: usize,
@@ -54,24 +57,28 @@ pub fn lstm_forward<F: Float>(
     let f = sigmoid::<F>(gx[x + hidden] + hg[r + hidden] + bias[j + hidden]);
     let g = F::tanh(gx[x + 2 * hidden] + hg[r + 2 * hidden] + bias[j + 2 * hidden]);
     let o = sigmoid::<F>(gx[x + 3 * hidden] + hg[r + 3 * hidden] + bias[j + 3 * hidden]);
-    let saved = s * batch * gh + n * gh + j;
+    let prev = t * nh + pos;
+    let c_prev = cs[prev];
+    let h_prev = hs[prev];
+    let mut c = f * c_prev + i * g;
+    let tc = F::tanh(c);
+    let mut h = o * tc;
+    let saved = t * batch * 5 * hidden + n * 5 * hidden + j;
     gates[saved] = i;
     gates[saved + hidden] = f;
     gates[saved + 2 * hidden] = g;
     gates[saved + 3 * hidden] = o;
-    let prev = s * nh + pos;
-    let c_prev = cs[prev];
-    let h_prev = hs[prev];
-    let mut c = f * c_prev + i * g;
-    let mut h = o * F::tanh(c);
+    gates[saved + 4 * hidden] = tc;
     let mut y = h;
     if F::cast_from(t) >= lengths[n] {
         c = c_prev;
         h = h_prev;
         y = F::new(0.0);
     }
-    hs[prev + nh] = h;
-    cs[prev + nh] = c;
+    if s + 1 < seq {
+        hs[t_next * nh + pos] = h;
+        cs[t_next * nh + pos] = c;
+    }
     h_next[pos] = h;
     out[t * nh + pos] = y;
     if s + 1 == seq {
@@ -94,6 +101,7 @@ pub fn gru_forward<F: Float>(
     gates: &mut Tensor<F>,
     s: usize,
     t: usize,
+    t_next: usize,
     seq: usize,
     batch: usize,
     hidden: usize,
@@ -112,12 +120,12 @@ pub fn gru_forward<F: Float>(
     let z = sigmoid::<F>(gx[x + hidden] + hg[row + hidden] + bias[j + hidden]);
     let hn = hg[row + 2 * hidden] + bias[j + 2 * hidden];
     let cand = F::tanh(gx[x + 2 * hidden] + r * hn);
-    let saved = s * batch * 4 * hidden + n * 4 * hidden + j;
+    let saved = t * batch * 4 * hidden + n * 4 * hidden + j;
     gates[saved] = r;
     gates[saved + hidden] = z;
     gates[saved + 2 * hidden] = cand;
     gates[saved + 3 * hidden] = hn;
-    let prev = s * nh + pos;
+    let prev = t * nh + pos;
     let h_prev = hs[prev];
     let mut h = (F::new(1.0) - z) * cand + z * h_prev;
     let mut y = h;
@@ -125,7 +133,9 @@ pub fn gru_forward<F: Float>(
         h = h_prev;
         y = F::new(0.0);
     }
-    hs[prev + nh] = h;
+    if s + 1 < seq {
+        hs[t_next * nh + pos] = h;
+    }
     h_next[pos] = h;
     out[t * nh + pos] = y;
     if s + 1 == seq {
@@ -147,6 +157,7 @@ pub fn rnn_forward<F: Float>(
     gates: &mut Tensor<F>,
     s: usize,
     t: usize,
+    t_next: usize,
     seq: usize,
     batch: usize,
     hidden: usize,
@@ -164,15 +175,16 @@ pub fn rnn_forward<F: Float>(
     if relu {
         a = F::max(pre, F::new(0.0));
     }
-    gates[s * nh + pos] = a;
-    let prev = s * nh + pos;
+    gates[t * nh + pos] = a;
     let mut h = a;
     let mut y = a;
     if F::cast_from(t) >= lengths[n] {
-        h = hs[prev];
+        h = hs[t * nh + pos];
         y = F::new(0.0);
     }
-    hs[prev + nh] = h;
+    if s + 1 < seq {
+        hs[t_next * nh + pos] = h;
+    }
     h_next[pos] = h;
     out[t * nh + pos] = y;
     if s + 1 == seq {
@@ -194,7 +206,6 @@ pub fn lstm_backward<F: Float>(
     dgx: &mut Tensor<F>,
     dgh: &mut Tensor<F>,
     dgh_cur: &mut Tensor<F>,
-    s: usize,
     t: usize,
     batch: usize,
     hidden: usize,
@@ -208,14 +219,14 @@ pub fn lstm_backward<F: Float>(
     let j = pos % hidden;
     let gh = 4 * hidden;
     let xg = t * batch * gh + n * gh + j;
-    let sg = s * batch * gh + n * gh + j;
+    let sg = t * batch * 5 * hidden + n * 5 * hidden + j;
     let cur = n * gh + j;
     let carried = dh_carry[pos] + mm[pos];
     if F::cast_from(t) >= lengths[n] {
         dh_carry[pos] = carried;
         for k in 0..4 {
             dgx[xg + k * hidden] = F::new(0.0);
-            dgh[sg + k * hidden] = F::new(0.0);
+            dgh[xg + k * hidden] = F::new(0.0);
             dgh_cur[cur + k * hidden] = F::new(0.0);
         }
     } else {
@@ -224,9 +235,8 @@ pub fn lstm_backward<F: Float>(
         let f = gates[sg + hidden];
         let g = gates[sg + 2 * hidden];
         let o = gates[sg + 3 * hidden];
-        let c = cs[(s + 1) * nh + pos];
-        let c_prev = cs[s * nh + pos];
-        let tc = F::tanh(c);
+        let tc = gates[sg + 4 * hidden];
+        let c_prev = cs[t * nh + pos];
         let one = F::new(1.0);
         let dc = dc_carry[pos] + dh * o * (one - tc * tc);
         let di = dc * g * i * (one - i);
@@ -239,10 +249,10 @@ pub fn lstm_backward<F: Float>(
         dgx[xg + hidden] = df;
         dgx[xg + 2 * hidden] = dg;
         dgx[xg + 3 * hidden] = d_o;
-        dgh[sg] = di;
-        dgh[sg + hidden] = df;
-        dgh[sg + 2 * hidden] = dg;
-        dgh[sg + 3 * hidden] = d_o;
+        dgh[xg] = di;
+        dgh[xg + hidden] = df;
+        dgh[xg + 2 * hidden] = dg;
+        dgh[xg + 3 * hidden] = d_o;
         dgh_cur[cur] = di;
         dgh_cur[cur + hidden] = df;
         dgh_cur[cur + 2 * hidden] = dg;
@@ -263,7 +273,6 @@ pub fn gru_backward<F: Float>(
     dgx: &mut Tensor<F>,
     dgh: &mut Tensor<F>,
     dgh_cur: &mut Tensor<F>,
-    s: usize,
     t: usize,
     batch: usize,
     hidden: usize,
@@ -277,24 +286,23 @@ pub fn gru_backward<F: Float>(
     let j = pos % hidden;
     let gh = 3 * hidden;
     let xg = t * batch * gh + n * gh + j;
-    let sg = s * batch * gh + n * gh + j;
     let cur = n * gh + j;
     let carried = dh_carry[pos] + mm[pos];
     if F::cast_from(t) >= lengths[n] {
         dh_carry[pos] = carried;
         for k in 0..3 {
             dgx[xg + k * hidden] = F::new(0.0);
-            dgh[sg + k * hidden] = F::new(0.0);
+            dgh[xg + k * hidden] = F::new(0.0);
             dgh_cur[cur + k * hidden] = F::new(0.0);
         }
     } else {
         let dh = carried + grad[t * nh + pos];
-        let saved = s * batch * 4 * hidden + n * 4 * hidden + j;
+        let saved = t * batch * 4 * hidden + n * 4 * hidden + j;
         let r = gates[saved];
         let z = gates[saved + hidden];
         let cand = gates[saved + 2 * hidden];
         let hn = gates[saved + 3 * hidden];
-        let h_prev = hs[s * nh + pos];
+        let h_prev = hs[t * nh + pos];
         let one = F::new(1.0);
         let dn = dh * (one - z) * (one - cand * cand);
         let dz = dh * (h_prev - cand) * z * (one - z);
@@ -303,9 +311,9 @@ pub fn gru_backward<F: Float>(
         dgx[xg] = dr;
         dgx[xg + hidden] = dz;
         dgx[xg + 2 * hidden] = dn;
-        dgh[sg] = dr;
-        dgh[sg + hidden] = dz;
-        dgh[sg + 2 * hidden] = dn * r;
+        dgh[xg] = dr;
+        dgh[xg + hidden] = dz;
+        dgh[xg + 2 * hidden] = dn * r;
         dgh_cur[cur] = dr;
         dgh_cur[cur + hidden] = dz;
         dgh_cur[cur + 2 * hidden] = dn * r;
@@ -324,7 +332,6 @@ pub fn rnn_backward<F: Float>(
     dgx: &mut Tensor<F>,
     dgh: &mut Tensor<F>,
     dgh_cur: &mut Tensor<F>,
-    s: usize,
     t: usize,
     batch: usize,
     hidden: usize,
@@ -340,11 +347,11 @@ pub fn rnn_backward<F: Float>(
     if F::cast_from(t) >= lengths[n] {
         dh_carry[pos] = carried;
         dgx[t * nh + pos] = F::new(0.0);
-        dgh[s * nh + pos] = F::new(0.0);
+        dgh[t * nh + pos] = F::new(0.0);
         dgh_cur[pos] = F::new(0.0);
     } else {
         let dh = carried + grad[t * nh + pos];
-        let a = gates[s * nh + pos];
+        let a = gates[t * nh + pos];
         let mut d = dh * (F::new(1.0) - a * a);
         if relu {
             d = F::new(0.0);
@@ -354,7 +361,7 @@ pub fn rnn_backward<F: Float>(
         }
         dh_carry[pos] = F::new(0.0);
         dgx[t * nh + pos] = d;
-        dgh[s * nh + pos] = d;
+        dgh[t * nh + pos] = d;
         dgh_cur[pos] = d;
     }
 }

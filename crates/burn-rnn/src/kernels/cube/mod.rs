@@ -23,8 +23,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 use super::{
-    reference, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSpec, RecurrentTensors,
-    RnnBackend,
+    reference, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved, RecurrentSpec,
+    RecurrentTensors, RnnBackend, SavedShapes,
 };
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
@@ -50,42 +50,13 @@ where
 
     fn recurrent_backward(
         spec: &RecurrentSpec,
-        saved: Vec<FloatTensor<Self>>,
+        saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
-        // The forward saved five tensors; the reference path saves another layout.
-        if saved.len() != SAVED || grad_packed.dtype != F::dtype() {
+        if grad_packed.dtype != F::dtype() || saved.acts.dtype != F::dtype() {
             return reference::backward::<Self>(spec, saved, grad_packed);
         }
         backward::<R, F, I, BT>(spec, saved, grad_packed)
-    }
-
-    fn recurrent_saved_shapes(
-        spec: &RecurrentSpec,
-        seq: usize,
-        batch: usize,
-        hidden: usize,
-    ) -> Vec<Vec<usize>> {
-        let gh = spec.kind.gates() * hidden;
-        vec![
-            vec![seq, batch, saved_per_unit(spec.kind) * hidden],
-            vec![seq + 1, batch, hidden],
-            vec![seq + 1, batch, hidden],
-            vec![batch],
-            vec![gh, hidden],
-        ]
-    }
-}
-
-/// `[gates, hs, cs, lengths, weight_hh]`.
-const SAVED: usize = 5;
-
-/// Floats saved per hidden unit and step: LSTM `i, f, g, o`; GRU `r, z, n, W_hn h + b_hn`;
-/// RNN `h'`.
-fn saved_per_unit(kind: RecurrentKind) -> usize {
-    match kind {
-        RecurrentKind::Lstm | RecurrentKind::Gru => 4,
-        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => 1,
     }
 }
 
@@ -135,14 +106,25 @@ where
         |shape: Vec<usize>| B::<R, F, I, BT>::float_zeros(Shape::from(shape), &device, dtype);
     let h0 = into_contiguous(tensors.h0);
     let c0 = into_contiguous(tensors.c0);
-    let rest = zeros(vec![seq, batch, hidden]);
-    let first = |state: CubeTensor<R>| {
-        B::<R, F, I, BT>::float_reshape(state, Shape::from(vec![1, batch, hidden]))
+    let shapes = SavedShapes::new(spec.kind, seq, batch, hidden);
+    // `h_prev` and `c_prev` start with the initial state in the row of the first step's time;
+    // each step writes the next step's row.
+    let starting_with = |state: CubeTensor<R>| {
+        let state = B::<R, F, I, BT>::float_reshape(state, Shape::from(vec![1, batch, hidden]));
+        if seq == 1 {
+            return state;
+        }
+        let rest = zeros(vec![seq - 1, batch, hidden]);
+        let rows = match spec.reverse {
+            false => vec![state, rest],
+            true => vec![rest, state],
+        };
+        B::<R, F, I, BT>::float_cat(rows, 0)
     };
-    let hs = B::<R, F, I, BT>::float_cat(vec![first(h0.clone()), rest.clone()], 0);
-    let cs = B::<R, F, I, BT>::float_cat(vec![first(c0), rest], 0);
+    let hs = starting_with(h0.clone());
+    let cs = starting_with(c0);
     let out = zeros(vec![seq + 2, batch, hidden]);
-    let gates = zeros(vec![seq, batch, saved_per_unit(spec.kind) * hidden]);
+    let gates = zeros(shapes.acts.to_vec());
     let lengths = lengths_tensor::<B<R, F, I, BT>>(spec, batch, seq, &device);
     let weight_t = B::<R, F, I, BT>::float_transpose(weight.clone());
     let (count, dim) = launch_dims(&client, batch * hidden);
@@ -155,6 +137,7 @@ where
     let (mut h, mut next, mut spare) = (h0, empty(), empty());
     for s in 0..seq {
         let t = spec.time(s, seq);
+        let t_next = if s + 1 < seq { spec.time(s + 1, seq) } else { t };
         let hg = B::<R, F, I, BT>::float_matmul(h.clone(), weight_t.clone());
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
@@ -172,6 +155,7 @@ where
                 arg(&gates),
                 s,
                 t,
+                t_next,
                 seq,
                 batch,
                 hidden,
@@ -190,6 +174,7 @@ where
                 arg(&gates),
                 s,
                 t,
+                t_next,
                 seq,
                 batch,
                 hidden,
@@ -208,6 +193,7 @@ where
                 arg(&gates),
                 s,
                 t,
+                t_next,
                 seq,
                 batch,
                 hidden,
@@ -219,17 +205,18 @@ where
     }
     RecurrentForward {
         packed: out,
-        saved: if save {
-            vec![gates, hs, cs, lengths, weight]
-        } else {
-            Vec::new()
-        },
+        saved: save.then(|| RecurrentSaved {
+            weight_hh: weight,
+            acts: gates,
+            h_prev: hs,
+            c_prev: spec.kind.has_cell().then_some(cs),
+        }),
     }
 }
 
 fn backward<R, F, I, BT>(
     spec: &RecurrentSpec,
-    saved: Vec<CubeTensor<R>>,
+    saved: RecurrentSaved<Cube<R, F, I, BT>>,
     grad_packed: CubeTensor<R>,
 ) -> RecurrentGrads<Cube<R, F, I, BT>>
 where
@@ -240,11 +227,15 @@ where
     Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
 {
     type B<R, F, I, BT> = Cube<R, F, I, BT>;
-    let [gates, hs, cs, lengths, weight]: [CubeTensor<R>; SAVED] =
-        saved.try_into().expect("five saved tensors");
     let grad = into_contiguous(grad_packed);
     let [rows, batch, hidden] = dims3(&grad);
     let seq = rows - 2;
+    saved.check(spec.kind, seq, batch, hidden);
+    let gates = into_contiguous(saved.acts);
+    let hs = into_contiguous(saved.h_prev);
+    let cs = saved.c_prev.map(into_contiguous);
+    let weight = into_contiguous(saved.weight_hh);
+    let lengths = lengths_tensor::<B<R, F, I, BT>>(spec, batch, seq, &grad.device);
     let gh = spec.kind.gates() * hidden;
     let device = grad.device.clone();
     let client = grad.client.clone();
@@ -288,14 +279,13 @@ where
                 arg(&grad),
                 arg(&mm),
                 arg(&gates),
-                arg(&cs),
+                arg(cs.as_ref().expect("an LSTM saves c_prev")),
                 arg(&lengths),
                 arg(&dh_carry),
                 arg(&dc_carry),
                 arg(&dgx),
                 arg(&dgh),
                 arg(&dgh_cur),
-                s,
                 t,
                 batch,
                 hidden,
@@ -313,7 +303,6 @@ where
                 arg(&dgx),
                 arg(&dgh),
                 arg(&dgh_cur),
-                s,
                 t,
                 batch,
                 hidden,
@@ -330,7 +319,6 @@ where
                 arg(&dgx),
                 arg(&dgh),
                 arg(&dgh_cur),
-                s,
                 t,
                 batch,
                 hidden,
@@ -349,15 +337,7 @@ where
     let flat = |t: CubeTensor<R>, cols: usize| {
         B::<R, F, I, BT>::float_reshape(t, Shape::from(vec![seq * batch, cols]))
     };
-    let states = B::<R, F, I, BT>::float_slice(
-        hs,
-        &[
-            burn::tensor::Slice::from(0..seq),
-            burn::tensor::Slice::from(0..batch),
-            burn::tensor::Slice::from(0..hidden),
-        ],
-    );
-    let states = flat(into_contiguous(states), hidden);
+    let states = flat(hs, hidden);
     let dgh = flat(dgh, gh);
     let weight_hh =
         B::<R, F, I, BT>::float_matmul(B::<R, F, I, BT>::float_transpose(dgh.clone()), states);
