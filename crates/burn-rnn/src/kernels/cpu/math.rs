@@ -1,6 +1,6 @@
 //! Branch-free `exp`, `sigmoid` and `tanh` on `f32` that the compiler vectorizes.
 //!
-//! The kernels run compiled with FMA where the CPU has it (see `cpu::ForwardJob::run_best`),
+//! The kernels run compiled with FMA where the CPU has it (see `threads::run_best`),
 //! where `mul_add` is one instruction.
 //!
 //! `exp` is Cephes' `expf` (range reduction by `ln 2` in two parts, degree-6 polynomial,

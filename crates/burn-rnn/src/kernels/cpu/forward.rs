@@ -1,0 +1,252 @@
+//! The forward: every time step, one worker per range of hidden-unit tiles.
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512;
+use super::gates::{gru_forward, lstm_forward, rnn_forward};
+use super::threads::{has_avx512, parallel, run_best, split, threads_for, Job, Ptr, SpinBarrier};
+use super::tile::{self, Packed};
+use super::{Dims, ForwardInputs, Saved};
+use crate::kernels::{RecurrentKind, RecurrentSpec};
+
+/// Runs a whole sequence.
+///
+/// # Shapes
+/// - `inputs`: see [`ForwardInputs`]
+/// - `packed`: `[L + 2, N, H]`, written whole: outputs (zero past each length), final `h`,
+///   final `c` (zeros for RNN and GRU)
+/// - `saved`: see [`Saved`]; `None` for inference
+pub fn forward(
+    spec: &RecurrentSpec,
+    dims: Dims,
+    inputs: ForwardInputs<'_>,
+    packed: &mut [f32],
+    saved: Option<Saved<'_>>,
+) {
+    let Dims { seq, batch, hidden } = dims;
+    let kind = spec.kind;
+    let gh = kind.gates() * hidden;
+    let nh = batch * hidden;
+    assert_eq!(inputs.gates_x.len(), seq * batch * gh);
+    assert_eq!(inputs.weight_hh.len(), gh * hidden);
+    assert_eq!(inputs.bias_hh.len(), gh);
+    assert_eq!(inputs.h0.len(), nh);
+    assert_eq!(packed.len(), (seq + 2) * nh);
+    if kind.has_cell() {
+        assert_eq!(inputs.c0.len(), nh);
+    }
+    let aw = kind.saved_width() * hidden;
+    let (acts, h_prev, c_prev) = match saved {
+        Some(s) => {
+            assert_eq!(s.acts.len(), seq * batch * aw);
+            assert_eq!(s.h_prev.len(), seq * nh);
+            assert_eq!(s.c_prev.len(), if kind.has_cell() { seq * nh } else { 0 });
+            (Ptr::of(s.acts), Ptr::of(s.h_prev), Ptr::of(s.c_prev))
+        }
+        None => (Ptr::null(), Ptr::null(), Ptr::null()),
+    };
+    let weights = Packed::forward(inputs.weight_hh, kind.gates(), hidden);
+    let cells = if kind.has_cell() { nh } else { 0 };
+    let mut h = [inputs.h0.to_vec(), vec![0.0f32; nh]];
+    let mut c = [inputs.c0[..cells].to_vec(), vec![0.0f32; cells]];
+    let threads = threads_for(batch * gh * hidden, weights.tiles);
+    let job = ForwardJob {
+        spec,
+        dims,
+        gates_x: inputs.gates_x,
+        bias: inputs.bias_hh,
+        weights: &weights,
+        h: [Ptr::of(&mut h[0]), Ptr::of(&mut h[1])],
+        c: [Ptr::of(&mut c[0]), Ptr::of(&mut c[1])],
+        out: Ptr::of(&mut packed[..seq * nh]),
+        acts,
+        h_prev,
+        c_prev,
+        simd: has_avx512(),
+    };
+    parallel(threads, |tid, threads, barrier| {
+        let tiles = split(weights.tiles, threads, tid);
+        // SAFETY: each worker writes only the units of its own tiles; the barrier orders
+        // every step's writes before the next step's reads.
+        unsafe { run_best(&job, job.simd, tiles, barrier) }
+    });
+    let last = seq % 2;
+    let (_, finals) = packed.split_at_mut(seq * nh);
+    let (h_final, c_final) = finals.split_at_mut(nh);
+    h_final.copy_from_slice(&h[last]);
+    match kind.has_cell() {
+        true => c_final.copy_from_slice(&c[last]),
+        false => c_final.fill(0.0),
+    }
+}
+
+/// Everything a forward worker reads and writes (shared raw buffers: the workers write
+/// disjoint units).
+pub(super) struct ForwardJob<'a> {
+    spec: &'a RecurrentSpec,
+    dims: Dims,
+    gates_x: &'a [f32],
+    bias: &'a [f32],
+    weights: &'a Packed,
+    /// Double-buffered `[N, H]` states: step `s` reads `[s % 2]` and writes `[(s + 1) % 2]`.
+    h: [Ptr; 2],
+    c: [Ptr; 2],
+    /// `[L, N, H]`
+    out: Ptr,
+    /// `[L, N, A*H]`, `[L, N, H]`, `[L, N, H]` or null when not saving.
+    acts: Ptr,
+    h_prev: Ptr,
+    c_prev: Ptr,
+    simd: bool,
+}
+
+impl Job for ForwardJob<'_> {
+    /// Runs every step for the units of `tiles`.
+    ///
+    /// # Safety
+    /// The buffers must have the extents `forward_impl` checked, and concurrent workers must
+    /// own disjoint tile ranges and share `barrier`.
+    #[inline(always)]
+    unsafe fn run(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
+        let Dims { seq, batch, hidden } = self.dims;
+        let kind = self.spec.kind;
+        let gates = kind.gates();
+        let gh = gates * hidden;
+        let nh = batch * hidden;
+        let aw = kind.saved_width() * hidden;
+        let upt = self.weights.units_per_tile;
+        let mr = self.weights.rows_per_tile();
+        let width = self.weights.vectors * tile::LANES;
+        let tile_gate_width = width / gates;
+        let mut tile_out = vec![0.0f32; mr * width];
+        let mut a_packed = Vec::new();
+        let mut scratch_acts = vec![0.0f32; kind.saved_width() * upt];
+        let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
+        let mut round = 0;
+        for s in 0..seq {
+            let t = self.spec.time(s, seq);
+            let (h, h_next) = (self.h[s % 2], self.h[(s + 1) % 2]);
+            let (c, c_next) = (self.c[s % 2], self.c[(s + 1) % 2]);
+            if !self.h_prev.is_null() {
+                for n in 0..batch {
+                    let row = n * hidden + units.start..n * hidden + units.end;
+                    let dst = self.h_prev.slice_mut(t * nh + row.start, row.len());
+                    dst.copy_from_slice(h.slice(row.start, row.len()));
+                    if kind.has_cell() {
+                        let dst = self.c_prev.slice_mut(t * nh + row.start, row.len());
+                        dst.copy_from_slice(c.slice(row.start, row.len()));
+                    }
+                }
+            }
+            tile::pack_rows(h.slice(0, nh), batch, hidden, hidden, mr, &mut a_packed);
+            for tile_index in tiles.clone() {
+                let u0 = tile_index * upt;
+                let w = upt.min(hidden - u0);
+                for r0 in (0..batch).step_by(mr) {
+                    let rows = mr.min(batch - r0);
+                    tile::tile_product(
+                        rows,
+                        &a_packed[r0 * hidden..],
+                        self.weights,
+                        tile_index,
+                        &mut tile_out,
+                        self.simd,
+                    );
+                    for i in 0..rows {
+                        let n = r0 + i;
+                        let at = n * hidden + u0;
+                        let out = self.out.slice_mut(t * nh + at, w);
+                        if !self.spec.active(t, n) {
+                            h_next.slice_mut(at, w).copy_from_slice(h.slice(at, w));
+                            if kind.has_cell() {
+                                c_next.slice_mut(at, w).copy_from_slice(c.slice(at, w));
+                            }
+                            out.fill(0.0);
+                            continue;
+                        }
+                        let row = (t * batch + n) * gh;
+                        let acts_at = (t * batch + n) * aw + u0;
+                        let mut acts: [&mut [f32]; 5] = Default::default();
+                        for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
+                            *slot = match self.acts.is_null() {
+                                false => self.acts.slice_mut(acts_at + a * hidden, w),
+                                true => {
+                                    let p = scratch_acts.as_mut_ptr().add(a * upt);
+                                    std::slice::from_raw_parts_mut(p, w)
+                                }
+                            };
+                        }
+                        let gx = |g: usize| &self.gates_x[row + g * hidden + u0..][..w];
+                        let hg = |g: usize| &tile_out[i * width + g * tile_gate_width..][..w];
+                        let b = |g: usize| &self.bias[g * hidden + u0..][..w];
+                        let h_new = h_next.slice_mut(at, w);
+                        let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
+                        let c_new = match kind.has_cell() {
+                            true => c_next.slice_mut(at, w),
+                            false => &mut [][..],
+                        };
+                        #[cfg(target_arch = "x86_64")]
+                        if self.simd {
+                            // SAFETY: `simd` is set only where AVX-512F was detected.
+                            match kind {
+                                RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+                                    let [a0, ..] = acts;
+                                    avx512::rnn_forward(kind, gx(0), hg(0), b(0), h_new, a0);
+                                }
+                                RecurrentKind::Lstm => avx512::lstm_forward(
+                                    [gx(0), gx(1), gx(2), gx(3)],
+                                    [hg(0), hg(1), hg(2), hg(3)],
+                                    [b(0), b(1), b(2), b(3)],
+                                    c_old,
+                                    c_new,
+                                    h_new,
+                                    acts,
+                                ),
+                                RecurrentKind::Gru => {
+                                    let [a0, a1, a2, a3, _] = acts;
+                                    avx512::gru_forward(
+                                        [gx(0), gx(1), gx(2)],
+                                        [hg(0), hg(1), hg(2)],
+                                        [b(0), b(1), b(2)],
+                                        h.slice(at, w),
+                                        h_new,
+                                        [a0, a1, a2, a3],
+                                    )
+                                }
+                            }
+                            out.copy_from_slice(h_next.slice(at, w));
+                            continue;
+                        }
+                        match kind {
+                            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+                                let [a0, ..] = acts;
+                                rnn_forward(kind, gx(0), hg(0), b(0), h_new, a0);
+                            }
+                            RecurrentKind::Lstm => lstm_forward(
+                                [gx(0), gx(1), gx(2), gx(3)],
+                                [hg(0), hg(1), hg(2), hg(3)],
+                                [b(0), b(1), b(2), b(3)],
+                                c_old,
+                                c_new,
+                                h_new,
+                                acts,
+                            ),
+                            RecurrentKind::Gru => {
+                                let [a0, a1, a2, a3, _] = acts;
+                                gru_forward(
+                                    [gx(0), gx(1), gx(2)],
+                                    [hg(0), hg(1), hg(2)],
+                                    [b(0), b(1), b(2)],
+                                    h.slice(at, w),
+                                    h_new,
+                                    [a0, a1, a2, a3],
+                                )
+                            }
+                        }
+                        out.copy_from_slice(h_next.slice(at, w));
+                    }
+                }
+            }
+            barrier.wait(&mut round);
+        }
+    }
+}
