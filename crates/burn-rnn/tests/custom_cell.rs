@@ -5,43 +5,41 @@
 mod common;
 
 use burn::module::{Module, Param};
-use burn::nn::DropoutConfig;
+use burn::nn::{DropoutConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use burn_rnn::{Cell, ExecutionPath, Recurrent, RecurrentInput, RnnState};
 use common::{assert_close, device, AD};
 
-/// A leaky tanh cell: `h' = 0.5 * h + 0.5 * tanh(x W_ih^T + h W_hh^T + b)`.
+/// A leaky tanh cell built from two `burn::nn::Linear`s:
+/// `h' = 0.5 * h + 0.5 * tanh(input(x) + recurrent(h))`.
 #[derive(Module, Debug)]
 struct LeakyCell<B: Backend> {
-    weight_ih: Param<Tensor<B, 2>>,
-    weight_hh: Param<Tensor<B, 2>>,
-    bias: Param<Tensor<B, 1>>,
+    input: Linear<B>,
+    recurrent: Linear<B>,
 }
 
 impl<B: Backend> LeakyCell<B> {
     fn new(d_input: usize, d_hidden: usize, device: &B::Device) -> Self {
-        let r = |shape: Vec<usize>| {
-            Tensor::<B, 1>::random(
-                [shape.iter().product::<usize>()],
-                Distribution::Uniform(-0.5, 0.5),
-                device,
-            )
+        // Burn initializes parameters lazily, and each clone of a parameter not yet
+        // initialized draws its own values; the test clones the cells, so it takes them now.
+        let eager = |l: Linear<B>| Linear {
+            weight: Param::from_tensor(l.weight.val()),
+            bias: l.bias.map(|b| Param::from_tensor(b.val())),
         };
         Self {
-            weight_ih: Param::from_tensor(r(vec![d_hidden, d_input]).reshape([d_hidden, d_input])),
-            weight_hh: Param::from_tensor(
-                r(vec![d_hidden, d_hidden]).reshape([d_hidden, d_hidden]),
+            input: eager(LinearConfig::new(d_input, d_hidden).init(device)),
+            recurrent: eager(
+                LinearConfig::new(d_hidden, d_hidden)
+                    .with_bias(false)
+                    .init(device),
             ),
-            bias: Param::from_tensor(r(vec![d_hidden])),
         }
     }
 
     /// The hand-written step the test compares against.
     fn manual_step(&self, x: Tensor<B, 2>, h: Tensor<B, 2>) -> Tensor<B, 2> {
-        let pre = x.matmul(self.weight_ih.val().transpose())
-            + h.clone().matmul(self.weight_hh.val().transpose())
-            + self.bias.val().unsqueeze_dim(0);
+        let pre = self.input.forward(x) + self.recurrent.forward(h.clone());
         h.mul_scalar(0.5) + pre.tanh().mul_scalar(0.5)
     }
 }
@@ -53,33 +51,34 @@ impl<B: Backend> Cell<B> for LeakyCell<B> {
     const LAYER_NAME: &'static str = "Leaky";
 
     fn d_input(&self) -> usize {
-        self.weight_ih.dims()[1]
+        self.input.weight.dims()[0]
     }
 
     fn d_hidden(&self) -> usize {
-        self.weight_hh.dims()[0]
+        self.recurrent.weight.dims()[1]
     }
 
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.input.forward(x)
+    }
+
+    // burn::nn::Linear stores its weight as [in, out]; the trait's layout is [out, in].
     fn weight_ih(&self) -> Tensor<B, 2> {
-        self.weight_ih.val()
+        self.input.weight.val().transpose()
     }
 
     fn input_bias(&self) -> Option<Tensor<B, 1>> {
-        Some(self.bias.val())
+        self.input.bias.as_ref().map(|b| b.val())
     }
 
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        weight_hh_t: &Tensor<B, 2>,
-        state: Self::State,
-    ) -> Self::State {
-        let pre = gates_x + state.hidden.clone().matmul(weight_hh_t.clone());
-        RnnState::new(state.hidden.mul_scalar(0.5) + pre.tanh().mul_scalar(0.5))
+    fn step(&self, gates_x: Tensor<B, 2>, _: &Tensor<B, 2>, state: Self::State) -> Self::State {
+        let h = state.hidden;
+        let pre = gates_x + self.recurrent.forward(h.clone());
+        RnnState::new(h.mul_scalar(0.5) + pre.tanh().mul_scalar(0.5))
     }
 
     fn weight_hh(&self) -> Tensor<B, 2> {
-        self.weight_hh.val()
+        self.recurrent.weight.val().transpose()
     }
 
     fn step_bias(&self) -> Option<Tensor<B, 1>> {
@@ -97,7 +96,7 @@ fn manual<B: Backend>(
     x: Tensor<B, 3>,
     lengths: &[usize],
 ) -> (Tensor<B, 3>, Tensor<B, 3>) {
-    let [batch, seq, _] = x.dims();
+    let seq = x.dims()[1];
     let hidden = cells[0].d_hidden();
     let device = x.device();
     let mut input = x;
@@ -118,7 +117,10 @@ fn manual<B: Backend>(
                     _ => (0..len).rev().collect(),
                 };
                 for t in order {
-                    let x_t = seq_n.clone().slice([0..1, t..t + 1, 0..features]).reshape([1, features]);
+                    let x_t = seq_n
+                        .clone()
+                        .slice([0..1, t..t + 1, 0..features])
+                        .reshape([1, features]);
                     h = cell.manual_step(x_t, h);
                     row[t] = h.clone();
                 }
@@ -134,7 +136,6 @@ fn manual<B: Backend>(
         }
         input = Tensor::cat(outs, 2);
     }
-    let _ = batch;
     (input, Tensor::stack(finals, 0))
 }
 
@@ -149,8 +150,7 @@ fn a_custom_cell_runs_in_the_layers_by_unrolling_its_step() {
         })
         .collect();
     let lengths = vec![5, 2, 4];
-    let x = Tensor::<AD, 3>::random([3, 5, d_input], Distribution::Default, &device)
-        .require_grad();
+    let x = Tensor::<AD, 3>::random([3, 5, d_input], Distribution::Default, &device).require_grad();
 
     for path in [ExecutionPath::Fused, ExecutionPath::Reference] {
         let layer = Recurrent::from_cells(
@@ -177,9 +177,8 @@ fn a_custom_cell_runs_in_the_layers_by_unrolling_its_step() {
         );
 
         // Gradients of the same loss through both, for the input and every parameter.
-        let loss = |o: Tensor<AD, 3>, h: Tensor<AD, 3>| {
-            o.powi_scalar(2).sum() + h.mul_scalar(0.3).sum()
-        };
+        let loss =
+            |o: Tensor<AD, 3>, h: Tensor<AD, 3>| o.powi_scalar(2).sum() + h.mul_scalar(0.3).sum();
         let g_layer = loss(out.output, out.state.hidden).backward();
         let g_manual = loss(want_out, want_h).backward();
         assert_close(
@@ -189,9 +188,10 @@ fn a_custom_cell_runs_in_the_layers_by_unrolling_its_step() {
             1e-5,
         );
         for (i, cell) in cells.iter().enumerate() {
+            let bias = cell.input.bias.as_ref().expect("Linear has a bias").val();
             for (name, p) in [
-                ("weight_ih", cell.weight_ih.val()),
-                ("weight_hh", cell.weight_hh.val()),
+                ("input.weight", cell.input.weight.val()),
+                ("recurrent.weight", cell.recurrent.weight.val()),
             ] {
                 assert_close(
                     &format!("{path:?} cell {i} d {name}"),
@@ -201,9 +201,9 @@ fn a_custom_cell_runs_in_the_layers_by_unrolling_its_step() {
                 );
             }
             assert_close(
-                &format!("{path:?} cell {i} d bias"),
-                cell.bias.val().grad(&g_layer).expect("tracked").into_data(),
-                cell.bias.val().grad(&g_manual).expect("tracked").into_data(),
+                &format!("{path:?} cell {i} d input.bias"),
+                bias.grad(&g_layer).expect("tracked").into_data(),
+                bias.grad(&g_manual).expect("tracked").into_data(),
                 1e-5,
             );
         }
@@ -217,3 +217,4 @@ fn from_cells_names_a_wrong_cell_count() {
     let cells: Vec<LeakyCell<AD>> = (0..3).map(|_| LeakyCell::new(3, 4, &device)).collect();
     let _ = Recurrent::from_cells(cells, DropoutConfig::new(0.0).init(), 2, true, true);
 }
+

@@ -140,22 +140,10 @@ fn default_init_is_pytorch_uniform_and_forget_bias_is_applied() {
     let spread =
         w.iter().cloned().fold(f32::MIN, f32::max) - w.iter().cloned().fold(f32::MAX, f32::min);
     assert!(spread > k, "weights spread over the range, got {spread}");
-    let b_ih: Vec<f32> = cell
-        .bias_ih
-        .as_ref()
-        .unwrap()
-        .val()
-        .into_data()
-        .to_vec()
-        .unwrap();
-    let b_hh: Vec<f32> = cell
-        .bias_hh
-        .as_ref()
-        .unwrap()
-        .val()
-        .into_data()
-        .to_vec()
-        .unwrap();
+    let values = |b: &Option<burn::module::Param<Tensor<B, 1>>>| -> Vec<f32> {
+        b.as_ref().unwrap().val().into_data().to_vec().unwrap()
+    };
+    let (b_ih, b_hh) = (values(&cell.bias_ih), values(&cell.bias_hh));
     assert!(
         b_ih[h..2 * h].iter().all(|&v| v == 1.0),
         "forget gate block of b_ih"

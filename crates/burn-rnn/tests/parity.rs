@@ -217,44 +217,27 @@ fn check_layers(kind: &str, path: ExecutionPath) {
     worst.report(&format!("{kind} ({path:?} path)"));
 }
 
-#[test]
-fn rnn_tanh_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("rnn_tanh", ExecutionPath::Fused);
+/// One test per cell kind and path; each name says what it compares.
+macro_rules! layer_parity_tests {
+    ($($name:ident: $kind:literal, $path:ident;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_layers($kind, ExecutionPath::$path);
+            }
+        )*
+    };
 }
 
-#[test]
-fn rnn_tanh_layers_reference_path_matches_pytorch_outputs_and_gradients() {
-    check_layers("rnn_tanh", ExecutionPath::Reference);
-}
-
-#[test]
-fn rnn_relu_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("rnn_relu", ExecutionPath::Fused);
-}
-
-#[test]
-fn rnn_relu_layers_reference_path_matches_pytorch_outputs_and_gradients() {
-    check_layers("rnn_relu", ExecutionPath::Reference);
-}
-
-#[test]
-fn lstm_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("lstm", ExecutionPath::Fused);
-}
-
-#[test]
-fn lstm_layers_reference_path_matches_pytorch_outputs_and_gradients() {
-    check_layers("lstm", ExecutionPath::Reference);
-}
-
-#[test]
-fn gru_layers_match_pytorch_outputs_and_gradients() {
-    check_layers("gru", ExecutionPath::Fused);
-}
-
-#[test]
-fn gru_layers_reference_path_matches_pytorch_outputs_and_gradients() {
-    check_layers("gru", ExecutionPath::Reference);
+layer_parity_tests! {
+    rnn_tanh_layers_match_pytorch_outputs_and_gradients: "rnn_tanh", Fused;
+    rnn_tanh_layers_reference_path_matches_pytorch_outputs_and_gradients: "rnn_tanh", Reference;
+    rnn_relu_layers_match_pytorch_outputs_and_gradients: "rnn_relu", Fused;
+    rnn_relu_layers_reference_path_matches_pytorch_outputs_and_gradients: "rnn_relu", Reference;
+    lstm_layers_match_pytorch_outputs_and_gradients: "lstm", Fused;
+    lstm_layers_reference_path_matches_pytorch_outputs_and_gradients: "lstm", Reference;
+    gru_layers_match_pytorch_outputs_and_gradients: "gru", Fused;
+    gru_layers_reference_path_matches_pytorch_outputs_and_gradients: "gru", Reference;
 }
 
 /// Runs a cell 3 steps as PyTorch did and compares every step's `h`, the last `c` and the
@@ -286,7 +269,9 @@ fn check_cells(kind: &str) {
                         .init::<AD>(&device)
                         .load_tensors(params, source)
                         .unwrap();
-                    let mut state = h0.clone().map(|h| LstmState::from_hidden_and_cell(h, c0.clone().unwrap()));
+                    let mut state = h0
+                        .clone()
+                        .map(|h| LstmState::from_hidden_and_cell(h, c0.clone().unwrap()));
                     let mut hs = Vec::new();
                     for x_t in steps {
                         let s = cell.forward(x_t, state);

@@ -15,8 +15,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec,
-    RecurrentTensors, RnnBackend,
+    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors,
+    RnnBackend,
 };
 
 /// The backward step of the whole-sequence node.

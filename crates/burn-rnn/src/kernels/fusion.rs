@@ -15,8 +15,8 @@ use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 
 use super::{
-    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors,
-    RnnBackend, SavedShapes,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors, RnnBackend,
+    SavedShapes,
 };
 
 type Handles<B> =
@@ -200,5 +200,4 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
             c0,
         }
     }
-
 }

@@ -112,20 +112,9 @@ pub struct RecurrentTensors<B: Backend> {
     pub c0: FloatTensor<B>,
 }
 
-/// The gradients of [`RecurrentTensors`], same shapes.
-#[derive(Debug, Clone)]
-pub struct RecurrentGrads<B: Backend> {
-    /// `[L, N, G*H]`
-    pub gates_x: FloatTensor<B>,
-    /// `[G*H, H]`
-    pub weight_hh: FloatTensor<B>,
-    /// `[G*H]`
-    pub bias_hh: FloatTensor<B>,
-    /// `[N, H]`
-    pub h0: FloatTensor<B>,
-    /// `[N, H]` (zeros for RNN and GRU)
-    pub c0: FloatTensor<B>,
-}
+/// The gradients of [`RecurrentTensors`]: the same fields with the same shapes, each the
+/// gradient of the input of that name (`c0`'s is zeros for RNN and GRU).
+pub type RecurrentGrads<B> = RecurrentTensors<B>;
 
 /// What a whole-sequence forward keeps for its backward: one layout for every backend (the
 /// CPU kernels, the CubeCL kernels, `Fusion`, `Autodiff` and the plain-ops reference), in time

@@ -1,11 +1,11 @@
 //! The plain-ops reference: what every fused kernel is tested against, and the default bodies
 //! of [`RnnBackend`](super::RnnBackend).
 //!
-//! [`sequence`] is the unroll from ordinary tensor ops (one hidden matmul and the cell's math
-//! from [`crate::math`] per step), differentiable by Burn's autodiff on any backend.
-//! [`forward`] runs the same unroll and keeps the activations of the shared saved layout
-//! ([`RecurrentSaved`]); [`backward`] is backpropagation through time written out in plain
-//! ops over that layout, so it consumes what any backend's forward saved.
+//! [`forward`] is the unroll from ordinary tensor ops (one hidden matmul and the cell's math
+//! from [`crate::math`] per step, [`step`]), keeping the activations of the shared saved
+//! layout ([`RecurrentSaved`]); [`backward`] is backpropagation through time written out in
+//! plain ops over that layout, so it consumes what any backend's forward saved. The layers'
+//! own reference path ([`crate::Recurrent::forward_reference`]) unrolls the cells' steps.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -77,24 +77,6 @@ pub struct StepOutput<B: Backend> {
     pub acts: Vec<Tensor<B, 2>>,
 }
 
-/// One layer and direction over a whole sequence, from plain tensor ops.
-///
-/// # Shapes
-/// - `gates_x`: `[L, N, G*H]`, time-major, input projection applied
-/// - `weight_hh`: `[G*H, H]`; `bias_hh`: `[G*H]` added to `h W_hh^T` every step, or `None`
-/// - `h0`, `c0`: `[N, H]` (`c0` for LSTM; `None` is zeros)
-/// - returns `output: [L, N, H]` (zero past each length) and the final state `[N, H]`
-pub fn sequence<B: Backend>(
-    spec: &RecurrentSpec,
-    gates_x: Tensor<B, 3>,
-    weight_hh: Tensor<B, 2>,
-    bias_hh: Option<Tensor<B, 1>>,
-    h0: Tensor<B, 2>,
-    c0: Option<Tensor<B, 2>>,
-) -> SequenceOutput<B> {
-    unroll(spec, gates_x, weight_hh, bias_hh, h0, c0, false).0
-}
-
 /// What [`unroll`] keeps per time step when asked to save.
 struct SavedSteps<B: Backend> {
     acts: Vec<Option<Tensor<B, 2>>>,
@@ -102,8 +84,15 @@ struct SavedSteps<B: Backend> {
     c_prev: Vec<Option<Tensor<B, 2>>>,
 }
 
-/// [`sequence`], keeping per time step (with `save`) the activations and the state it started
-/// from.
+/// One layer and direction over a whole sequence from plain tensor ops, differentiable by
+/// Burn's autodiff; with `save`, it keeps per time step the activations and the state the
+/// step started from.
+///
+/// # Shapes
+/// - `gates_x`: `[L, N, G*H]`, time-major, input projection applied
+/// - `weight_hh`: `[G*H, H]`; `bias_hh`: `[G*H]` added to `h W_hh^T` every step, or `None`
+/// - `h0`, `c0`: `[N, H]` (`c0` for LSTM; `None` is zeros)
+/// - returns `output: [L, N, H]` (zero past each length) and the final state `[N, H]`
 fn unroll<B: Backend>(
     spec: &RecurrentSpec,
     gates_x: Tensor<B, 3>,
@@ -222,7 +211,7 @@ fn pack<B: Backend>(out: SequenceOutput<B>) -> Tensor<B, 3> {
 }
 
 /// Default body of [`RnnBackend::recurrent_forward`](super::RnnBackend::recurrent_forward):
-/// [`sequence`], packed, keeping the [`RecurrentSaved`] layout when `save`.
+/// the plain-ops unroll, packed, keeping the [`RecurrentSaved`] layout when `save`.
 pub fn forward<B: Backend>(
     spec: &RecurrentSpec,
     tensors: RecurrentTensors<B>,

@@ -49,11 +49,93 @@ pub struct Recurrent<B: Backend, C> {
     phantom: PhantomData<B>,
 }
 
-/// A vanilla RNN layer stack (PyTorch's `nn.RNN`), built by [`RnnConfig`].
+/// A vanilla (Elman) RNN layer stack, PyTorch's `nn.RNN`, built by [`RnnConfig`].
+///
+/// Per layer and direction, for each time step:
+/// ```text
+/// h_t = act(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)      act = tanh (default) or relu
+/// ```
+///
+/// Parameters per cell ([`RnnCell`]): `weight_ih [H, H_in]` (`[H, D*H]` above layer 0),
+/// `weight_hh [H, H]`, `bias_ih [H]`, `bias_hh [H]`.
+///
+/// # Shapes
+/// | letter | meaning |
+/// | --- | --- |
+/// | `N` | batch size |
+/// | `L` | sequence length |
+/// | `D` | directions: 2 if bidirectional, else 1 |
+/// | `H_in` | input features |
+/// | `H` | hidden size |
+///
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]` (or `[L, N, D*H]`), the forward direction's features first
+/// - states `[num_layers*D, N, H]`, index `layer * D + direction`
+///
+/// The state is an [`RnnState`](crate::RnnState) `{ hidden }`.
 pub type Rnn<B> = Recurrent<B, RnnCell<B>>;
-/// An LSTM layer stack (PyTorch's `nn.LSTM`), built by [`LstmConfig`].
+
+/// An LSTM layer stack, PyTorch's `nn.LSTM`, built by [`LstmConfig`].
+///
+/// Per layer and direction, for each time step, gates in PyTorch's order `i, f, g, o`:
+/// ```text
+/// i = σ(W_ii x + b_ii + W_hi h + b_hi)
+/// f = σ(W_if x + b_if + W_hf h + b_hf)
+/// g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+/// o = σ(W_io x + b_io + W_ho h + b_ho)
+/// c' = f * c + i * g
+/// h' = o * tanh(c')
+/// ```
+///
+/// Parameters per cell ([`LstmCell`]): `weight_ih [4*H, H_in]` (`[4*H, D*H]` above layer 0),
+/// `weight_hh [4*H, H]`, `bias_ih [4*H]`, `bias_hh [4*H]`, gate blocks stacked `i, f, g, o`.
+///
+/// # Shapes
+/// | letter | meaning |
+/// | --- | --- |
+/// | `N` | batch size |
+/// | `L` | sequence length |
+/// | `D` | directions: 2 if bidirectional, else 1 |
+/// | `H_in` | input features |
+/// | `H` | hidden size |
+///
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]` (or `[L, N, D*H]`), the forward direction's features first
+/// - states `[num_layers*D, N, H]`, index `layer * D + direction`
+///
+/// The state is an [`LstmState`](crate::LstmState) `{ hidden, cell }`; build one with named
+/// fields or [`LstmState::from_hidden_and_cell`](crate::LstmState::from_hidden_and_cell)
+/// (`burn::nn`'s `LstmState::new` takes the cell state first).
 pub type Lstm<B> = Recurrent<B, LstmCell<B>>;
-/// A GRU layer stack (PyTorch's `nn.GRU`), built by [`GruConfig`].
+
+/// A GRU layer stack, PyTorch's `nn.GRU`, built by [`GruConfig`].
+///
+/// Per layer and direction, for each time step, gates in PyTorch's order `r, z, n`; the reset
+/// gate multiplies `W_hn h + b_hn` (PyTorch's and cuDNN's form):
+/// ```text
+/// r = σ(W_ir x + b_ir + W_hr h + b_hr)
+/// z = σ(W_iz x + b_iz + W_hz h + b_hz)
+/// n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+/// h' = (1 - z) * n + z * h
+/// ```
+///
+/// Parameters per cell ([`GruCell`]): `weight_ih [3*H, H_in]` (`[3*H, D*H]` above layer 0),
+/// `weight_hh [3*H, H]`, `bias_ih [3*H]`, `bias_hh [3*H]`, gate blocks stacked `r, z, n`.
+///
+/// # Shapes
+/// | letter | meaning |
+/// | --- | --- |
+/// | `N` | batch size |
+/// | `L` | sequence length |
+/// | `D` | directions: 2 if bidirectional, else 1 |
+/// | `H_in` | input features |
+/// | `H` | hidden size |
+///
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]` (or `[L, N, D*H]`), the forward direction's features first
+/// - states `[num_layers*D, N, H]`, index `layer * D + direction`
+///
+/// The state is a [`GruState`](crate::GruState) `{ hidden }`.
 pub type Gru<B> = Recurrent<B, GruCell<B>>;
 
 /// The layer-level state of a cell kind: `[num_layers*D, N, H]` tensors.

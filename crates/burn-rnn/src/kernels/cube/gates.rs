@@ -25,6 +25,7 @@ fn sigmoid<F: Float>(x: F) -> F {
 
 /// LSTM forward step; saves `i, f, g, o` (activated) and `tanh(c')` per step.
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_forward<F: Float>(
     gx: &Tensor<F>,
@@ -89,6 +90,7 @@ pub fn lstm_forward<F: Float>(
 
 /// GRU forward step; saves `r, z, n` (activated) and `W_hn h + b_hn` per step.
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn gru_forward<F: Float>(
     gx: &Tensor<F>,
@@ -145,6 +147,7 @@ pub fn gru_forward<F: Float>(
 
 /// Vanilla RNN forward step (tanh, or relu when `relu`); saves `h'` per step.
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn rnn_forward<F: Float>(
     gx: &Tensor<F>,
@@ -194,6 +197,7 @@ pub fn rnn_forward<F: Float>(
 
 /// LSTM backward step.
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_backward<F: Float>(
     grad: &Tensor<F>,
@@ -262,6 +266,7 @@ pub fn lstm_backward<F: Float>(
 
 /// GRU backward step.
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn gru_backward<F: Float>(
     grad: &Tensor<F>,
@@ -322,6 +327,7 @@ pub fn gru_backward<F: Float>(
 
 /// Vanilla RNN backward step (tanh, or relu when `relu`).
 #[cube(launch)]
+// A kernel takes every buffer and index as its own argument: CubeCL launches have no structs.
 #[allow(clippy::too_many_arguments)]
 pub fn rnn_backward<F: Float>(
     grad: &Tensor<F>,

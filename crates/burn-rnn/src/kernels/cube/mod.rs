@@ -137,7 +137,11 @@ where
     let (mut h, mut next, mut spare) = (h0, empty(), empty());
     for s in 0..seq {
         let t = spec.time(s, seq);
-        let t_next = if s + 1 < seq { spec.time(s + 1, seq) } else { t };
+        let t_next = if s + 1 < seq {
+            spec.time(s + 1, seq)
+        } else {
+            t
+        };
         let hg = B::<R, F, I, BT>::float_matmul(h.clone(), weight_t.clone());
         match spec.kind {
             RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
