@@ -14,6 +14,7 @@
 //! - [`kernels`]: the whole-sequence backend primitive ([`RnnBackend`]) the layers run on, with
 //!   fused CPU kernels for `NdArray` and a plain-ops reference for every other backend.
 //! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
+//! - [`atomic`]: atomic file and folder writes, which every checkpoint goes through.
 //! - [`backend`]: the backend type aliases chosen by the Cargo features.
 //!
 //! ## Shape legend
@@ -96,21 +97,25 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod backend;
 mod cell;
 pub mod import;
 pub mod kernels;
 mod layer;
+pub mod math;
+pub mod sampling;
 pub mod seq2seq;
 pub mod train;
 
 pub use cell::{
     Cell, CellState, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig, LstmState,
-    Nonlinearity, RnnCell, RnnCellConfig, RnnState,
+    RnnCell, RnnCellConfig, RnnState, StateShapeError,
 };
 pub use import::{ImportError, PytorchParams};
-pub use kernels::{ExecutionPath, RecurrentKind, RnnBackend};
+pub use kernels::{ExecutionPath, RnnBackend};
 pub use layer::{
     Gru, GruConfig, LayerState, Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
     RnnConfig,
 };
+pub use math::{CellKind, Nonlinearity, RecurrentKind};

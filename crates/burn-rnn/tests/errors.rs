@@ -56,7 +56,10 @@ fn lstm_cell_rejects_cell_state_of_wrong_size() {
     let cell = LstmCellConfig::new(4, 3).init::<B>(&device());
     cell.forward(
         zeros([2, 4]),
-        Some(LstmState::from_hidden_and_cell(zeros([2, 3]), zeros([2, 1]))),
+        Some(LstmState::from_hidden_and_cell(
+            zeros([2, 3]),
+            zeros([2, 1]),
+        )),
     );
 }
 

@@ -419,9 +419,18 @@ fn default_bodies_equal_the_fused_kernels() {
             let two = |p| Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(p)).into_data();
             let one = |p| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(p)).into_data();
             let runs = [
-                ("fused fwd + fused bwd", B::recurrent_backward(&spec, fused_saved.clone(), grad.clone())),
-                ("reference fwd + fused bwd", B::recurrent_backward(&spec, plain_saved, grad.clone())),
-                ("fused fwd + reference bwd", reference::backward::<B>(&spec, fused_saved, grad.clone())),
+                (
+                    "fused fwd + fused bwd",
+                    B::recurrent_backward(&spec, fused_saved.clone(), grad.clone()),
+                ),
+                (
+                    "reference fwd + fused bwd",
+                    B::recurrent_backward(&spec, plain_saved, grad.clone()),
+                ),
+                (
+                    "fused fwd + reference bwd",
+                    reference::backward::<B>(&spec, fused_saved, grad.clone()),
+                ),
             ];
             for (how, gf) in runs {
                 let name = format!("{name} {how}");
@@ -443,8 +452,18 @@ fn default_bodies_equal_the_fused_kernels() {
                     one(gp.bias_hh.clone()),
                     PRIM_TOL,
                 );
-                assert_close(&format!("{name} d h0"), two(gf.h0), two(gp.h0.clone()), PRIM_TOL);
-                assert_close(&format!("{name} d c0"), two(gf.c0), two(gp.c0.clone()), PRIM_TOL);
+                assert_close(
+                    &format!("{name} d h0"),
+                    two(gf.h0),
+                    two(gp.h0.clone()),
+                    PRIM_TOL,
+                );
+                assert_close(
+                    &format!("{name} d c0"),
+                    two(gf.c0),
+                    two(gp.c0.clone()),
+                    PRIM_TOL,
+                );
             }
         }
     }

@@ -6,10 +6,11 @@ mod common;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Int, Tensor, TensorData};
+use burn_rnn::sampling::SamplingConfig;
 use burn_rnn::seq2seq::{
     checkpoint, sequence_cross_entropy, AttentionKind, BeamOptions, BridgeKind, CellKind,
-    CheckpointError, CheckpointMeta, GreedyOptions, SampleOptions, Seq2Seq, Seq2SeqBatch,
-    Seq2SeqCell, Seq2SeqConfig, SplitMix64, Vocab,
+    CheckpointError, CheckpointMeta, ConfigError, GreedyOptions, SampleOptions, Seq2Seq,
+    Seq2SeqBatch, Seq2SeqCell, Seq2SeqConfig, SplitMix64, Vocab,
 };
 use burn_rnn::{GruCell, LstmCell, RnnCell};
 use common::{device, B};
@@ -200,7 +201,7 @@ fn sampling_is_reproducible_with_a_seed() {
     let model: Seq2Seq<B, GruCell<B>> = config(CellKind::Gru).init(&device());
     let src = sources();
     let options = |seed| SampleOptions {
-        temperature: 1.5,
+        sampling: SamplingConfig::new().with_temperature(1.5),
         seed,
         max_len: 8,
         ..SampleOptions::default()
@@ -215,14 +216,6 @@ fn sampling_is_reproducible_with_a_seed() {
         others.iter().any(|o| *o != a),
         "four other seeds drew the same"
     );
-    let narrow = model.sample(
-        &src,
-        &SampleOptions {
-            top_k: 1,
-            max_len: 8,
-            ..SampleOptions::default()
-        },
-    );
     let greedy = model.greedy(
         &src,
         &GreedyOptions {
@@ -230,8 +223,95 @@ fn sampling_is_reproducible_with_a_seed() {
             return_attention: false,
         },
     );
-    for (s, g) in narrow.iter().zip(&greedy) {
-        assert_eq!(s.tokens, g.tokens, "top-k 1 sampling is greedy");
+    for (what, sampling) in [
+        ("top-k 1", SamplingConfig::new().with_top_k(Some(1))),
+        ("temperature 0", SamplingConfig::new().with_temperature(0.0)),
+    ] {
+        let narrow = model.sample(
+            &src,
+            &SampleOptions {
+                sampling,
+                max_len: 8,
+                ..SampleOptions::default()
+            },
+        );
+        for (s, g) in narrow.iter().zip(&greedy) {
+            assert_eq!(s.tokens, g.tokens, "{what} sampling is greedy");
+            assert!(
+                (s.log_prob - g.log_prob).abs() < 1e-4,
+                "{what}: {s:?} vs {g:?}"
+            );
+        }
+    }
+}
+
+/// Stepping the decoder through the gold inputs gives the teacher-forced forward's logits and
+/// attention, and the attention's context is its weights times the memory.
+#[test]
+fn decoder_steps_match_the_teacher_forced_forward() {
+    let config = config(CellKind::Lstm).with_attention(AttentionKind::Additive);
+    let model: Seq2Seq<B, LstmCell<B>> = config.init(&device());
+    let batch = Seq2SeqBatch::<B>::new(&sources(), &targets(), &config, &device());
+    let forced = model.forward(&batch);
+    let [n, t, v] = forced.logits.dims();
+    let s = forced.attention.dims()[2];
+    let (memory, mut state) = model.encode(batch.src.clone(), &batch.src_lengths);
+    for step in 0..t {
+        let tokens = batch
+            .tgt_in
+            .clone()
+            .slice([0..n, step..step + 1])
+            .reshape([n]);
+        let out = model.decoder.step(tokens, state, &memory);
+        assert_eq!(out.logits.dims(), [n, v]);
+        assert_eq!(out.attention.dims(), [n, s]);
+        let pairs = [
+            (
+                out.logits,
+                forced.logits.clone().slice([0..n, step..step + 1, 0..v]),
+            ),
+            (
+                out.attention,
+                forced.attention.clone().slice([0..n, step..step + 1, 0..s]),
+            ),
+        ];
+        for (stepped, whole) in pairs {
+            let worst = floats(stepped)
+                .iter()
+                .zip(floats(whole))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "step {step} differs by {worst}");
+        }
+        state = out.state;
+    }
+
+    let query = Tensor::<B, 3>::random(
+        [n, 3, config.decoder_hidden],
+        burn::tensor::Distribution::Default,
+        &device(),
+    );
+    let attended = model.decoder.attention.forward(
+        query,
+        memory.keys.clone(),
+        memory.memory.clone(),
+        memory.mask.clone(),
+    );
+    assert_eq!(attended.weights.dims(), [n, 3, s]);
+    assert_eq!(attended.context.dims(), [n, 3, config.d_memory()]);
+    let expected = floats(attended.weights.clone().matmul(memory.memory.clone()));
+    let context = floats(attended.context);
+    assert!(context
+        .iter()
+        .zip(&expected)
+        .all(|(a, b)| (a - b).abs() < 1e-5));
+    let weights = floats(attended.weights);
+    for (row, i) in weights.chunks(s).zip((0..n).flat_map(|i| [i; 3])) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{row:?}");
+        assert!(
+            row[batch.src_lengths[i]..].iter().all(|&w| w == 0.0),
+            "{row:?}"
+        );
     }
 }
 
@@ -366,13 +446,60 @@ fn invalid_configs_say_what_is_wrong() {
         .validate()
         .is_ok());
     let err = dot.validate().unwrap_err();
-    assert!(err.contains("dot attention") && err.contains("10"), "{err}");
+    assert_eq!(
+        err,
+        ConfigError::DotAttentionWidth {
+            d_memory: 10,
+            decoder_hidden: 12
+        }
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("dot attention") && text.contains("10"),
+        "{text}"
+    );
     let copy = config(CellKind::Lstm)
         .with_bridge(BridgeKind::Copy)
         .with_decoder_hidden(12);
-    assert!(copy.validate().unwrap_err().contains("copy bridge"));
+    assert!(copy
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("copy bridge"));
     let eos = config(CellKind::Lstm).with_eos_id(V);
-    assert!(eos.validate().unwrap_err().contains("eos_id"));
+    let err = eos.validate().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::IdOutsideTarget {
+                field: "eos_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "seq2seq config: eos_id = 10 is outside the target vocabulary (size 10)"
+    );
+    let err = config(CellKind::Gru)
+        .with_d_embed(0)
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "seq2seq config: d_embed must be at least 1, got 0"
+    );
+    let err: Box<dyn std::error::Error> = Box::new(
+        config(CellKind::Gru)
+            .with_dropout(1.0)
+            .validate()
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err.to_string(),
+        "seq2seq config: dropout must be in [0, 1), got 1"
+    );
 }
 
 /// A tiny model learns to reverse digit strings until greedy decoding is exact on all of them.

@@ -1,5 +1,5 @@
 //! The checkpoint folder: weights, optimizer state, carried state, config, vocabulary and the
-//! run's progress, written atomically (a temporary folder renamed into place).
+//! run's progress, written atomically (a temporary folder swapped into place).
 
 use std::path::{Path, PathBuf};
 
@@ -76,41 +76,15 @@ impl RunDir {
         self.checkpoint().join("config.json").exists()
     }
 
-    /// Replaces the checkpoint by what `write` puts into a fresh temporary folder: the old one
-    /// stays whole until the new one is complete.
+    /// Replaces the checkpoint by what `write` puts into a fresh temporary folder
+    /// ([`burn_rnn::atomic::write_dir`]): the old one stays whole until the new one is
+    /// complete.
     pub fn save(&self, write: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
-        let run = |e: std::io::Error| {
-            Error::Run(format!(
-                "writing a checkpoint in {}: {e}",
-                self.root.display()
-            ))
-        };
-        let tmp = self.root.join("checkpoint.tmp");
-        let old = self.root.join("checkpoint.old");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(run)?;
-        write(&tmp)?;
-        let current = self.checkpoint();
-        if current.exists() {
-            let _ = std::fs::remove_dir_all(&old);
-            std::fs::rename(&current, &old).map_err(run)?;
-        }
-        std::fs::rename(&tmp, &current).map_err(run)?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        burn_rnn::atomic::write_dir(&self.checkpoint(), write)
     }
 }
 
-/// Writes JSON to `path` through a temporary file and a rename.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value).expect("serializable");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Reads JSON written by [`write_json`], naming the file in errors.
+/// Reads JSON written by [`rnn_example_common::write_json`], naming the file in errors.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;

@@ -1,10 +1,10 @@
 //! Corpus loading, the character vocabulary, the train/validation/test split and the
 //! contiguous streams of truncated BPTT.
 
-use std::collections::HashMap;
+use std::ops::Deref;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use burn_rnn::seq2seq::CharVocab;
 
 use crate::error::{input, Error};
 
@@ -34,68 +34,28 @@ pub fn load_corpus(path: Option<&Path>) -> Result<String, Error> {
     Ok(text)
 }
 
-/// The characters a model knows, in sorted order; a character's index is its id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Vocab {
-    chars: Vec<char>,
-    #[serde(skip)]
-    index: HashMap<char, usize>,
+/// The characters a model knows, in sorted order; a character's index is its id. A
+/// [`CharVocab`] (its methods come through `Deref`) with the run folder's `vocab.json` I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vocab(CharVocab);
+
+impl Deref for Vocab {
+    type Target = CharVocab;
+
+    fn deref(&self) -> &CharVocab {
+        &self.0
+    }
 }
 
 impl Vocab {
     /// The vocabulary of `text`: every distinct character, sorted.
     pub fn from_text(text: &str) -> Self {
-        let mut chars: Vec<char> = text.chars().collect();
-        chars.sort_unstable();
-        chars.dedup();
-        Self::from_chars(chars)
+        Self(CharVocab::from_text(text))
     }
 
-    fn from_chars(chars: Vec<char>) -> Self {
-        let index = chars.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-        Self { chars, index }
-    }
-
-    /// Number of characters.
-    pub fn len(&self) -> usize {
-        self.chars.len()
-    }
-
-    /// Whether the vocabulary is empty.
-    pub fn is_empty(&self) -> bool {
-        self.chars.is_empty()
-    }
-
-    /// The ids of `text`, or an error listing the characters the vocabulary lacks.
-    pub fn encode(&self, text: &str) -> Result<Vec<usize>, Vec<char>> {
-        let mut unknown: Vec<char> = Vec::new();
-        let ids = text
-            .chars()
-            .filter_map(|c| match self.index.get(&c) {
-                Some(&i) => Some(i),
-                None => {
-                    if !unknown.contains(&c) {
-                        unknown.push(c);
-                    }
-                    None
-                }
-            })
-            .collect();
-        if unknown.is_empty() {
-            Ok(ids)
-        } else {
-            Err(unknown)
-        }
-    }
-
-    /// The character of an id.
-    pub fn char(&self, id: usize) -> char {
-        self.chars[id]
-    }
-
-    /// Writes the vocabulary as JSON.
+    /// Writes the vocabulary as JSON, `{"chars": [...]}`.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_string(self).expect("a vocabulary serializes");
+        let json = serde_json::to_string(&self.0).expect("a vocabulary serializes");
         std::fs::write(path, json)
             .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))
     }
@@ -104,9 +64,9 @@ impl Vocab {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| input(format!("cannot read vocabulary {}: {e}", path.display())))?;
-        let v: Vocab = serde_json::from_str(&text)
-            .map_err(|e| input(format!("{} is not a vocabulary: {e}", path.display())))?;
-        Ok(Self::from_chars(v.chars))
+        serde_json::from_str(&text)
+            .map(Self)
+            .map_err(|e| input(format!("{} is not a vocabulary: {e}", path.display())))
     }
 }
 
@@ -216,8 +176,9 @@ mod tests {
         let back = Vocab::load(&path).unwrap();
         assert_eq!(back, v);
         let ids = back.encode("wörld").unwrap();
-        let text: String = ids.iter().map(|&i| back.char(i)).collect();
-        assert_eq!(text, "wörld");
+        assert_eq!(back.decode(&ids), "wörld");
+        let json = std::fs::read_to_string(&path).unwrap();
+        assert!(json.starts_with(r#"{"chars":["\n"," ","!","#), "{json}");
         assert_eq!(back.encode("hex?"), Err(vec!['x', '?']));
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use burn_rnn::backend::DefaultBackend as B;
+use burn_rnn::sampling::SamplingConfig;
 
 use crate::checkpoint::{read_config, Rec, RunDir};
 use crate::data::Vocab;
@@ -69,12 +70,7 @@ impl Generator {
     /// The ids of a prime; an empty prime starts from a newline (or the first character).
     pub fn encode_prime(&self, prime: &str) -> Result<Vec<usize>, Error> {
         if prime.is_empty() {
-            return Ok(vec![self
-                .vocab
-                .encode("\n")
-                .ok()
-                .and_then(|v| v.first().copied())
-                .unwrap_or(0)]);
+            return Ok(vec![self.vocab.id('\n').unwrap_or(0)]);
         }
         self.vocab.encode(prime).map_err(|unknown| {
             input(format!(
@@ -94,11 +90,15 @@ impl Generator {
         args: &GenerateArgs,
         mut emit: impl FnMut(char),
     ) -> Result<String, Error> {
-        if args.temperature <= 0.0 && !args.greedy {
+        let positive = args.temperature > 0.0 && args.temperature.is_finite();
+        if !(positive || args.greedy) {
             return Err(input(format!(
                 "--temperature must be positive, got {} (use --greedy for argmax)",
                 args.temperature
             )));
+        }
+        if args.top_k == Some(0) {
+            return Err(input("--top-k must be at least 1, got 0"));
         }
         let prime = self.encode_prime(&args.prime)?;
         let device = Default::default();
@@ -109,7 +109,7 @@ impl Generator {
         let (mut logits, mut state) = self
             .model
             .forward(ids(prime.iter().map(|&i| i as i64).collect()), None);
-        let mut rng = XorShift(args.seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+        let mut sampler = sampling(args).init(args.seed);
         let mut text = String::new();
         for _ in 0..args.len {
             let [_, l, v] = logits.dims();
@@ -118,12 +118,11 @@ impl Generator {
                 .into_data()
                 .to_vec()
                 .unwrap();
-            let next = if args.greedy {
-                argmax(&last)
-            } else {
-                sample(&last, args.temperature, args.top_k, &mut rng)
-            };
-            let c = self.vocab.char(next);
+            let next = sampler.sample_row(&last);
+            let c = self
+                .vocab
+                .char(next)
+                .expect("the model has one logit per character");
             emit(c);
             text.push(c);
             let (lg, st): (Tensor<B, 3>, Carry<B>) =
@@ -149,64 +148,37 @@ pub fn run(args: &GenerateArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn argmax(x: &[f32]) -> usize {
-    x.iter()
-        .enumerate()
-        .fold(
-            (0, f32::MIN),
-            |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-        )
-        .0
-}
-
-/// Samples from `softmax(logits / temperature)`, restricted to the `top_k` largest.
-fn sample(logits: &[f32], temperature: f64, top_k: Option<usize>, rng: &mut XorShift) -> usize {
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    order.truncate(top_k.unwrap_or(logits.len()).max(1));
-    let max = logits[order[0]] as f64;
-    let weights: Vec<f64> = order
-        .iter()
-        .map(|&i| ((logits[i] as f64 - max) / temperature).exp())
-        .collect();
-    let mut r = rng.next_f64() * weights.iter().sum::<f64>();
-    for (k, w) in weights.iter().enumerate() {
-        r -= w;
-        if r <= 0.0 {
-            return order[k];
-        }
-    }
-    *order.last().expect("at least one candidate")
-}
-
-/// xorshift64*: small, seeded and reproducible.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545F4914F6CDD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// The sampling settings of the arguments: `--greedy` is temperature 0.
+fn sampling(args: &GenerateArgs) -> SamplingConfig {
+    SamplingConfig::new()
+        .with_temperature(if args.greedy { 0.0 } else { args.temperature })
+        .with_top_k(args.top_k)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn top_1_sampling_is_argmax_and_sampling_follows_the_weights() {
-        let logits = [0.0f32, 3.0, 1.0];
-        let mut rng = XorShift(7);
-        assert_eq!(argmax(&logits), 1);
-        assert!((0..50).all(|_| sample(&logits, 1.0, Some(1), &mut rng) == 1));
-        let mut counts = [0; 3];
-        for _ in 0..3000 {
-            counts[sample(&logits, 1.0, None, &mut rng)] += 1;
+    fn args(temperature: f64, top_k: Option<usize>, greedy: bool) -> GenerateArgs {
+        GenerateArgs {
+            out: PathBuf::new(),
+            prime: String::new(),
+            len: 1,
+            temperature,
+            top_k,
+            greedy,
+            seed: 1,
         }
-        // softmax([0, 3, 1]) = [0.042, 0.844, 0.114]
-        assert!((2400..2650).contains(&counts[1]), "{counts:?}");
-        assert!(counts[0] > 60 && counts[2] > 250, "{counts:?}");
+    }
+
+    #[test]
+    fn the_arguments_map_to_sampling_settings() {
+        let s = sampling(&args(0.8, Some(5), false));
+        assert_eq!((s.temperature, s.top_k, s.top_p), (0.8, Some(5), 1.0));
+        assert!(sampling(&args(0.8, None, true)).is_greedy());
+        let logits = [0.0f32, 3.0, 1.0];
+        let mut greedy = sampling(&args(0.8, None, true)).init(3);
+        assert!((0..20).all(|_| greedy.sample_row(&logits) == 1));
+        assert!(sampling(&args(0.8, Some(0), false)).validate().is_err());
     }
 }

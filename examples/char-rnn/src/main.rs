@@ -23,14 +23,10 @@ enum Command {
 }
 
 fn main() {
-    let result = match Cli::parse().command {
+    rnn_example_common::run(|| match Cli::parse().command {
         Command::Train(args) => run_train(&args),
         Command::Generate(args) => generate::run(&args),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
-    }
+    });
 }
 
 fn run_train(args: &TrainArgs) -> Result<(), Error> {

@@ -79,7 +79,7 @@ impl<B: Backend> Carry<B> {
         match cell {
             CellKind::Lstm => {
                 let c = t.pop().expect("c");
-                Carry::Lstm(LstmState::new(t.pop().expect("h"), c))
+                Carry::Lstm(LstmState::from_hidden_and_cell(t.pop().expect("h"), c))
             }
             _ => Carry::Hidden(RnnState::new(t.pop().expect("h"))),
         }

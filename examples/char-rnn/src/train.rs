@@ -11,12 +11,10 @@ use burn::record::Recorder;
 use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData};
 use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
 use burn_rnn::train::TbpttCarry;
-use indicatif::{ProgressBar, ProgressStyle};
+use rnn_example_common::{progress_bar, say, write_json};
 use rnn_plot::{Chart, Series};
 
-use crate::checkpoint::{
-    read_config, read_json, write_json, CarryData, Hyper, Progress, Rec, RunDir,
-};
+use crate::checkpoint::{read_config, read_json, CarryData, Hyper, Progress, Rec, RunDir};
 use crate::data::{load_corpus, Splits, Streams, Vocab};
 use crate::error::{input, Error};
 use crate::model::{Carry, CellKind, CharModel, CharModelConfig};
@@ -250,7 +248,7 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
 
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let start_step = progress.step;
-    let bar = progress_bar(args, start_step);
+    let bar = progress_bar(args.steps, start_step, args.quiet);
     let started = Instant::now();
     let seconds_before = progress.seconds;
     let mut last_val = progress.val_loss.last().map(|v| v.1).unwrap_or(f64::NAN);
@@ -303,11 +301,7 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
                 progress.step,
                 last_val / std::f64::consts::LN_2
             );
-            if args.quiet {
-                println!("{line}");
-            } else {
-                bar.println(line);
-            }
+            say(&bar, line);
         }
         if progress.step % args.checkpoint_every == 0 || last {
             if !weights_are_finite(&model) {
@@ -351,20 +345,6 @@ fn weights_are_finite<Bk: Backend>(model: &CharModel<Bk>) -> bool {
     let mut v = Finite(true);
     model.visit(&mut v);
     v.0
-}
-
-fn progress_bar(args: &TrainArgs, start: usize) -> ProgressBar {
-    if args.quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(args.steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
-            .expect("a valid template"),
-    );
-    bar.set_position(start as u64);
-    bar.reset_eta();
-    bar
 }
 
 /// Mean cross-entropy over a whole text, nats per character, with the state carried.

@@ -81,7 +81,15 @@ fn resuming_reproduces_the_losses_of_an_uninterrupted_run() {
     ] {
         assert!(dir.join("split").join(f).exists(), "{f}");
     }
-    assert!(!dir.join("split/checkpoint.tmp").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(dir.join("split"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("checkpoint") && name != "checkpoint")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -25,15 +25,11 @@ enum Command {
 }
 
 fn main() {
-    let result = match Cli::parse().command {
+    rnn_example_common::run(|| match Cli::parse().command {
         Command::Train(args) => run_train(&args),
         Command::Eval(args) => run_eval(&args),
         Command::Translate(args) => run_translate(&args),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
-    }
+    });
 }
 
 fn run_train(args: &TrainArgs) -> Result<(), Error> {

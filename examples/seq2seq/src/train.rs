@@ -13,7 +13,7 @@ use burn_rnn::seq2seq::{
 };
 use burn_rnn::{GruCell, LstmCell, RnnBackend, RnnCell};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use rnn_example_common::{progress_bar, say, write_json};
 use rnn_plot::{Chart, Series};
 use serde::{Deserialize, Serialize};
 
@@ -222,7 +222,9 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
             args.max_minutes
         )));
     }
-    model_config(args).validate().map_err(input)?;
+    model_config(args)
+        .validate()
+        .map_err(|e| input(e.to_string()))?;
     let ckpt = checkpoint_dir(&args.out);
     if ckpt.exists() && !args.force {
         return Err(input(format!(
@@ -317,7 +319,7 @@ where
         extra: serde_json::to_value(progress).expect("progress serializes"),
     };
 
-    let bar = progress_bar(args);
+    let bar = progress_bar(args.steps, 0, args.quiet);
     say(
         &bar,
         format!(
@@ -395,38 +397,12 @@ where
     })
 }
 
-/// Prints a line above the progress bar (or plainly when the bar is hidden).
-fn say(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        println!("{line}");
-    } else {
-        bar.println(line);
-    }
-}
-
-fn progress_bar(args: &TrainArgs) -> ProgressBar {
-    if args.quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(args.steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
-            .expect("a valid template"),
-    );
-    bar
-}
-
 /// `metrics.json`, `val_accuracy.png` and `loss.png` in the run folder.
 fn write_outputs(out: &Path, progress: &Progress) -> Result<(), Error> {
     let run = |path: &Path, e: std::io::Error| {
         Error::Run(format!("cannot write {}: {e}", path.display()))
     };
-    let metrics = out.join("metrics.json");
-    let tmp = metrics.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(progress).expect("progress serializes");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &metrics))
-        .map_err(|e| run(&metrics, e))?;
+    write_json(&out.join("metrics.json"), progress)?;
     let accuracy: Vec<(f64, f64)> = progress
         .val_accuracy
         .iter()

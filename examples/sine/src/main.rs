@@ -10,8 +10,10 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::{backend::Backend, ElementConversion, Tensor, TensorData};
 use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
+use burn_rnn::sampling::SplitMix64;
 use burn_rnn::{Rnn, RnnConfig};
 use clap::Parser;
+use rnn_example_common::{input, Error};
 use rnn_plot::{Chart, Series};
 
 /// Vanilla RNN regression on a noisy sum of sines.
@@ -55,29 +57,17 @@ impl<B: burn_rnn::RnnBackend> Model<B> {
     }
 }
 
-/// A small seeded generator (xorshift64*) for the noise and the window offsets.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545F4914F6CDD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Approximately normal (sum of 12 uniforms).
-    fn normal(&mut self) -> f64 {
-        (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
-    }
+/// Approximately normal noise (sum of 12 uniforms) from the library's seeded generator.
+fn normal(rng: &mut SplitMix64) -> f64 {
+    (0..12).map(|_| rng.next_f64()).sum::<f64>() - 6.0
 }
 
 /// The series: `sin(0.1 t) + 0.5 sin(0.23 t + 1) + 0.05 * noise`, scaled to about [-1, 1].
-fn series(n: usize, rng: &mut Rng) -> Vec<f32> {
+fn series(n: usize, rng: &mut SplitMix64) -> Vec<f32> {
     (0..n)
         .map(|t| {
             let t = t as f64;
-            (((0.1 * t).sin() + 0.5 * (0.23 * t + 1.0).sin() + 0.05 * rng.normal()) / 1.5) as f32
+            (((0.1 * t).sin() + 0.5 * (0.23 * t + 1.0).sin() + 0.05 * normal(rng)) / 1.5) as f32
         })
         .collect()
 }
@@ -103,11 +93,37 @@ fn mse<Bk: Backend>(a: Tensor<Bk, 3>, b: Tensor<Bk, 3>) -> Tensor<Bk, 1> {
 }
 
 fn main() {
-    let args = Args::parse();
+    rnn_example_common::run(|| run_training(&Args::parse()));
+}
+
+/// Points of the generated series; the first 80% are for training.
+const SERIES_LEN: usize = 3000;
+
+fn check(args: &Args) -> Result<(), Error> {
+    for (name, value) in [("--hidden", args.hidden), ("--batch", args.batch)] {
+        if value == 0 {
+            return Err(input(format!("{name} must be at least 1, got 0")));
+        }
+    }
+    let max_window = SERIES_LEN * 8 / 10 - 1;
+    if !(1..=max_window).contains(&args.window) {
+        return Err(input(format!(
+            "--window must be in 1..={max_window} (the training stretch), got {}",
+            args.window
+        )));
+    }
+    if !(args.lr > 0.0 && args.lr.is_finite()) {
+        return Err(input(format!("--lr must be positive, got {}", args.lr)));
+    }
+    Ok(())
+}
+
+fn run_training(args: &Args) -> Result<(), Error> {
+    check(args)?;
     let device = Default::default();
     AD::seed(&device, args.seed);
-    let mut rng = Rng(args.seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
-    let data = series(3000, &mut rng);
+    let mut rng = SplitMix64::new(args.seed);
+    let data = series(SERIES_LEN, &mut rng);
     let split = data.len() * 8 / 10;
     let (train, held_out) = (&data[..split], &data[split..]);
 
@@ -126,7 +142,7 @@ fn main() {
     );
     for step in 1..=args.steps {
         let starts: Vec<usize> = (0..args.batch)
-            .map(|_| (rng.uniform() * (train.len() - args.window - 1) as f64) as usize)
+            .map(|_| rng.below(train.len() - args.window - 1))
             .collect();
         let (x, y) = batch::<AD>(train, &starts, args.window);
         let loss = mse(model.forward(x), y);
@@ -164,6 +180,7 @@ fn main() {
     .with_series(Series::new("truth", truth))
     .with_series(Series::new("prediction", predicted))
     .save_png(&args.png)
-    .unwrap_or_else(|e| panic!("cannot write {}: {e}", args.png.display()));
+    .map_err(|e| Error::Run(format!("cannot write {}: {e}", args.png.display())))?;
     println!("wrote {}", args.png.display());
+    Ok(())
 }

@@ -4,7 +4,6 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-
 use super::{forward_step, init_weights, Cell, GruState, RnnState};
 use crate::math::{gru_step, RecurrentKind};
 

@@ -4,7 +4,6 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-
 use super::{folded_bias, forward_step, init_weights, Cell, LstmState};
 use crate::math::{lstm_step, RecurrentKind};
 

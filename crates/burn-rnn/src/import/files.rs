@@ -1,8 +1,7 @@
 //! Reading and writing tensor files: safetensors and `torch.save` archives.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::{DType, TensorData};
 use safetensors::{Dtype, SafeTensors};
@@ -98,7 +97,7 @@ pub(super) fn read_torch(path: &Path) -> Result<HashMap<String, TensorData>, Imp
         .collect()
 }
 
-/// Writes f32 tensors to a `.safetensors` file: a temporary file beside it, then a rename, so
+/// Writes f32 tensors to a `.safetensors` file atomically ([`crate::atomic::write_file`]), so
 /// that a crash never leaves a half-written file under `path`.
 pub(super) fn write_safetensors(
     path: &Path,
@@ -118,26 +117,8 @@ pub(super) fn write_safetensors(
         .collect::<Result<Vec<_>, ImportError>>()?;
     let bytes = safetensors::serialize(views, None)
         .map_err(|e| format(path, None, format!("cannot serialize: {e}")))?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ImportError> {
-    let mut tmp = PathBuf::from(path);
-    let name = path
-        .file_name()
-        .ok_or_else(|| format(path, None, "not a file path"))?
-        .to_string_lossy()
-        .into_owned();
-    tmp.set_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io(path))
+    crate::atomic::write_file(path, &bytes).map_err(|e| ImportError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }

@@ -35,6 +35,15 @@ pub struct Attention<B: Backend> {
     pub kind: AttentionKind,
 }
 
+/// What [`Attention::forward`] returns.
+#[derive(Clone, Debug)]
+pub struct AttentionOutput<B: Backend> {
+    /// The context vectors `c_t = Σ_s a_ts m_s`, `[N, T, H_mem]`.
+    pub context: Tensor<B, 3>,
+    /// The weights `a_t`, `[N, T, S]`: each row sums to 1 and is zero at padded positions.
+    pub weights: Tensor<B, 3>,
+}
+
 impl<B: Backend> Attention<B> {
     /// An attention of `kind` from `d_query = H_dec` features over `d_memory = H_mem` ones;
     /// `d_attention` is the additive score's hidden width `A`.
@@ -92,15 +101,15 @@ impl<B: Backend> Attention<B> {
     /// - `keys`: `[N, S, K]` from [`Attention::keys`]
     /// - `memory`: `[N, S, H_mem]`
     /// - `mask`: `[N, S]`, true at padded source positions
-    /// - returns the context `[N, T, H_mem]` and the weights `[N, T, S]` (rows sum to 1, zero at
-    ///   padded positions)
+    /// - returns the context `[N, T, H_mem]` and the weights `[N, T, S]` (see
+    ///   [`AttentionOutput`])
     pub fn forward(
         &self,
         query: Tensor<B, 3>,
         keys: Tensor<B, 3>,
         memory: Tensor<B, 3>,
         mask: Tensor<B, 2, Bool>,
-    ) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    ) -> AttentionOutput<B> {
         let [n, t, _] = query.dims();
         let s = keys.dims()[1];
         let scores = match (&self.query, &self.score) {
@@ -114,6 +123,9 @@ impl<B: Backend> Attention<B> {
         };
         let mask = mask.reshape([n, 1, s]).expand([n, t, s]);
         let weights = softmax(scores.mask_fill(mask, MASKED), 2);
-        (weights.clone().matmul(memory), weights)
+        AttentionOutput {
+            context: weights.clone().matmul(memory),
+            weights,
+        }
     }
 }

@@ -98,16 +98,12 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
     meta: &CheckpointMeta,
 ) -> Result<(), CheckpointError> {
     check_vocabs(&dir.join(META_FILE), meta)?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkpoint".into());
-    let tmp = dir.with_file_name(format!("{name}.tmp"));
-    let old = dir.with_file_name(format!("{name}.old"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let written = |e: crate::atomic::WriteError| CheckpointError::Io {
+        path: e.path,
+        message: e.source.to_string(),
+    };
+    let staged = crate::atomic::StagedDir::new(dir).map_err(written)?;
+    let tmp = staged.path();
     let text = serde_json::to_string_pretty(meta).expect("the meta serializes");
     std::fs::write(tmp.join(META_FILE), text).map_err(io(&tmp.join(META_FILE)))?;
     let weights = tmp.join(WEIGHTS_FILE);
@@ -121,17 +117,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
             path: weights.clone(),
             message: e.to_string(),
         })?;
-    if dir.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
-        }
-        std::fs::rename(dir, &old).map_err(io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
-    }
-    Ok(())
+    staged.commit().map_err(written)
 }
 
 /// Reads a checkpoint's `seq2seq.json`.
@@ -148,9 +134,9 @@ pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
         })?;
     meta.config
         .validate()
-        .map_err(|message| CheckpointError::Format {
+        .map_err(|e| CheckpointError::Format {
             path: path.clone(),
-            message,
+            message: e.to_string(),
         })?;
     check_vocabs(&path, &meta)?;
     Ok(meta)

@@ -7,27 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cell::{Cell, GruCell, LstmCell, RnnCell};
 use crate::layer::{GruConfig, LstmConfig, Recurrent, RnnConfig};
-
-/// The cell kind of the encoder and the decoder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CellKind {
-    /// Vanilla tanh RNN ([`RnnCell`]).
-    Rnn,
-    /// LSTM ([`LstmCell`]).
-    Lstm,
-    /// GRU ([`GruCell`]).
-    Gru,
-}
-
-impl core::fmt::Display for CellKind {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            CellKind::Rnn => "rnn",
-            CellKind::Lstm => "lstm",
-            CellKind::Gru => "gru",
-        })
-    }
-}
+use crate::CellKind;
 
 /// How the decoder scores a memory position `m_s` (an encoder output, `[D*H_enc]`) against its
 /// hidden state `h_t` (`[H_dec]`); the names are Luong et al. (2015)'s and OpenNMT-py's.
@@ -119,8 +99,8 @@ impl Seq2SeqConfig {
         self.encoder_hidden * if self.bidirectional { 2 } else { 1 }
     }
 
-    /// Checks the settings against each other; the message names the fields and values.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings against each other; the error names the fields and values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("src_vocab_size", self.src_vocab_size),
             ("tgt_vocab_size", self.tgt_vocab_size),
@@ -130,50 +110,139 @@ impl Seq2SeqConfig {
             ("decoder_hidden", self.decoder_hidden),
             ("decoder_layers", self.decoder_layers),
         ];
-        for (name, value) in positive {
-            if value == 0 {
-                return Err(format!("seq2seq config: {name} must be at least 1, got 0"));
-            }
+        if let Some((field, _)) = positive.into_iter().find(|&(_, value)| value == 0) {
+            return Err(ConfigError::Zero { field });
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!(
-                "seq2seq config: dropout must be in [0, 1), got {}",
-                self.dropout
-            ));
+            return Err(ConfigError::Dropout(self.dropout));
         }
         let d_memory = self.d_memory();
-        if self.attention == AttentionKind::Dot && self.decoder_hidden != d_memory {
-            return Err(format!(
-                "seq2seq config: dot attention needs decoder_hidden == encoder memory width \
-                 (D*encoder_hidden = {d_memory}), got decoder_hidden = {}",
-                self.decoder_hidden
-            ));
+        let decoder_hidden = self.decoder_hidden;
+        if self.attention == AttentionKind::Dot && decoder_hidden != d_memory {
+            return Err(ConfigError::DotAttentionWidth {
+                d_memory,
+                decoder_hidden,
+            });
         }
-        if self.bridge == BridgeKind::Copy && self.decoder_hidden != d_memory {
-            return Err(format!(
-                "seq2seq config: the copy bridge needs decoder_hidden == D*encoder_hidden \
-                 ({d_memory}), got decoder_hidden = {}",
-                self.decoder_hidden
-            ));
+        if self.bridge == BridgeKind::Copy && decoder_hidden != d_memory {
+            return Err(ConfigError::CopyBridgeWidth {
+                d_memory,
+                decoder_hidden,
+            });
         }
-        for (name, id) in [("bos_id", self.bos_id), ("eos_id", self.eos_id)] {
+        for (field, id) in [("bos_id", self.bos_id), ("eos_id", self.eos_id)] {
             if id >= self.tgt_vocab_size {
-                return Err(format!(
-                    "seq2seq config: {name} = {id} is outside the target vocabulary \
-                     (size {})",
-                    self.tgt_vocab_size
-                ));
+                return Err(ConfigError::IdOutsideTarget {
+                    field,
+                    id,
+                    tgt_vocab_size: self.tgt_vocab_size,
+                });
             }
         }
         if self.pad_id >= self.src_vocab_size.min(self.tgt_vocab_size) {
-            return Err(format!(
-                "seq2seq config: pad_id = {} is outside a vocabulary (sizes {} and {})",
-                self.pad_id, self.src_vocab_size, self.tgt_vocab_size
-            ));
+            return Err(ConfigError::PadOutsideVocab {
+                pad_id: self.pad_id,
+                src_vocab_size: self.src_vocab_size,
+                tgt_vocab_size: self.tgt_vocab_size,
+            });
         }
         Ok(())
     }
 }
+
+/// Why a [`Seq2SeqConfig`] is invalid, from [`Seq2SeqConfig::validate`]. Its message names the
+/// fields and the values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigError {
+    /// A size or layer count (`field`) is 0.
+    Zero {
+        /// The field's name, e.g. `"d_embed"`.
+        field: &'static str,
+    },
+    /// The dropout is outside `[0, 1)`.
+    Dropout(f64),
+    /// Dot attention with `decoder_hidden != D*encoder_hidden`.
+    DotAttentionWidth {
+        /// The encoder memory's width `D*H_enc`.
+        d_memory: usize,
+        /// `H_dec`.
+        decoder_hidden: usize,
+    },
+    /// The copy bridge with `decoder_hidden != D*encoder_hidden`.
+    CopyBridgeWidth {
+        /// The encoder memory's width `D*H_enc`.
+        d_memory: usize,
+        /// `H_dec`.
+        decoder_hidden: usize,
+    },
+    /// `bos_id` or `eos_id` (`field`) is not below `tgt_vocab_size`.
+    IdOutsideTarget {
+        /// `"bos_id"` or `"eos_id"`.
+        field: &'static str,
+        /// Its value.
+        id: usize,
+        /// `V_tgt`.
+        tgt_vocab_size: usize,
+    },
+    /// `pad_id` is not below both vocabulary sizes.
+    PadOutsideVocab {
+        /// The padding id.
+        pad_id: usize,
+        /// `V_src`.
+        src_vocab_size: usize,
+        /// `V_tgt`.
+        tgt_vocab_size: usize,
+    },
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::Zero { field } => {
+                write!(f, "seq2seq config: {field} must be at least 1, got 0")
+            }
+            ConfigError::Dropout(p) => {
+                write!(f, "seq2seq config: dropout must be in [0, 1), got {p}")
+            }
+            ConfigError::DotAttentionWidth {
+                d_memory,
+                decoder_hidden,
+            } => write!(
+                f,
+                "seq2seq config: dot attention needs decoder_hidden == encoder memory width \
+                 (D*encoder_hidden = {d_memory}), got decoder_hidden = {decoder_hidden}"
+            ),
+            ConfigError::CopyBridgeWidth {
+                d_memory,
+                decoder_hidden,
+            } => write!(
+                f,
+                "seq2seq config: the copy bridge needs decoder_hidden == D*encoder_hidden \
+                 ({d_memory}), got decoder_hidden = {decoder_hidden}"
+            ),
+            ConfigError::IdOutsideTarget {
+                field,
+                id,
+                tgt_vocab_size,
+            } => write!(
+                f,
+                "seq2seq config: {field} = {id} is outside the target vocabulary \
+                 (size {tgt_vocab_size})"
+            ),
+            ConfigError::PadOutsideVocab {
+                pad_id,
+                src_vocab_size,
+                tgt_vocab_size,
+            } => write!(
+                f,
+                "seq2seq config: pad_id = {pad_id} is outside a vocabulary (sizes \
+                 {src_vocab_size} and {tgt_vocab_size})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// A cell kind a [`Seq2Seq`](super::Seq2Seq) can be built from: the three cells of this crate.
 pub trait Seq2SeqCell<B: Backend>: Cell<B> + ModuleDisplay + Sized {

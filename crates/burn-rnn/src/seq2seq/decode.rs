@@ -3,10 +3,13 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
 
-use super::model::{index_tensor, pad_sources, DecoderState, Memory, Seq2Seq};
-use super::SplitMix64;
+use super::batch::{index_tensor, pad_sources};
+use super::decoder::{DecoderState, DecoderStepOutput};
+use super::encoder::Memory;
+use super::model::Seq2Seq;
 use crate::cell::Cell;
 use crate::kernels::RnnBackend;
+use crate::sampling::SamplingConfig;
 
 /// One decoded sequence.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,13 +77,8 @@ impl Default for BeamOptions {
 /// Settings of [`Seq2Seq::sample`].
 #[derive(Clone, Debug)]
 pub struct SampleOptions {
-    /// Softmax temperature (> 0); below 1 sharpens, above 1 flattens.
-    pub temperature: f32,
-    /// Keep only the `k` most likely tokens; 0 keeps all.
-    pub top_k: usize,
-    /// Keep the smallest set of most likely tokens whose probability reaches `p` (nucleus
-    /// sampling, Holtzman et al. 2019); 1 keeps all.
-    pub top_p: f32,
+    /// How each step's distribution is reshaped: temperature (0 is greedy), top-k, top-p.
+    pub sampling: SamplingConfig,
     /// Seed of the sampler: the same seed, model and input give the same output.
     pub seed: u64,
     /// The most tokens generated per sequence, EOS included.
@@ -92,9 +90,7 @@ pub struct SampleOptions {
 impl Default for SampleOptions {
     fn default() -> Self {
         Self {
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
+            sampling: SamplingConfig::new(),
             seed: 0,
             max_len: 100,
             return_attention: false,
@@ -137,18 +133,22 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         self.encode(ids, &lengths)
     }
 
-    /// One step for `tokens` (`M` ids): log-probabilities `[M, V]`, attention `[M, S]`, state.
+    /// One step for `tokens` (`M` ids): the decoder's step with log-probabilities `[M, V]`
+    /// in place of its logits.
     fn step_logp(
         &self,
         tokens: &[usize],
         state: DecoderState<B, C>,
         memory: &Memory<B>,
-    ) -> (Tensor<B, 2>, Tensor<B, 2>, DecoderState<B, C>) {
+    ) -> DecoderStepOutput<B, C> {
         let device = memory.memory.device();
-        let (logits, attention, state) =
-            self.decoder
-                .step(index_tensor::<B>(tokens, &device), state, memory);
-        (log_softmax(logits, 1), attention, state)
+        let out = self
+            .decoder
+            .step(index_tensor::<B>(tokens, &device), state, memory);
+        DecoderStepOutput {
+            logits: log_softmax(out.logits, 1),
+            ..out
+        }
     }
 
     /// Greedy decoding of a batch of sources (unpadded id sequences): each step takes the most
@@ -162,12 +162,12 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         let n = src.len();
         let mut batch = OneEach::new(n, self.bos_id, options.return_attention);
         for _ in 0..options.max_len {
-            let (logp, attention, next) = self.step_logp(&batch.tokens, state, &memory);
-            state = next;
-            let (best, index) = logp.max_dim_with_indices(1);
+            let step = self.step_logp(&batch.tokens, state, &memory);
+            state = step.state;
+            let (best, index) = step.logits.max_dim_with_indices(1);
             let best = floats(best);
             let index: Vec<i64> = index.into_data().iter::<i64>().collect();
-            let rows = options.return_attention.then(|| floats(attention));
+            let rows = options.return_attention.then(|| floats(step.attention));
             let s = memory.mask.dims()[1];
             for i in 0..n {
                 if batch.done[i] {
@@ -220,7 +220,11 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         let mut done = vec![false; n];
         let mut input = vec![self.bos_id; n * k];
         for step in 0..options.max_len {
-            let (logp, attention, next) = self.step_logp(&input, state, &memory);
+            let DecoderStepOutput {
+                logits: logp,
+                attention,
+                state: next,
+            } = self.step_logp(&input, state, &memory);
             let v = logp.dims()[1];
             let scores: Vec<f32> = alive.iter().map(|b| b.log_prob).collect();
             let scores = Tensor::<B, 2>::from_data(TensorData::new(scores, [n * k, 1]), &device);
@@ -292,41 +296,32 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
     }
 
     /// Samples one target per source from the model's distribution, reshaped by
-    /// `temperature`, `top_k` and `top_p`; reproducible for a given `seed`.
-    /// [`Hypothesis::log_prob`] is the log-probability under the unmodified model.
+    /// [`SampleOptions::sampling`] (temperature, top-k, top-p; see [`crate::sampling`]);
+    /// reproducible for a given `seed`. [`Hypothesis::log_prob`] is the log-probability under
+    /// the unmodified model.
     ///
     /// # Panics
-    /// If `src` is empty or holds an empty sequence, `temperature <= 0`, `top_p` is outside
-    /// `(0, 1]`, or `max_len` is 0.
+    /// If `src` is empty or holds an empty sequence, the sampling settings are invalid
+    /// ([`SamplingConfig::validate`]), or `max_len` is 0.
     pub fn sample(&self, src: &[Vec<usize>], options: &SampleOptions) -> Vec<Hypothesis> {
-        assert!(
-            options.temperature > 0.0 && options.temperature.is_finite(),
-            "sample: expected a positive temperature, got {}",
-            options.temperature
-        );
-        assert!(
-            options.top_p > 0.0 && options.top_p <= 1.0,
-            "sample: expected top_p in (0, 1], got {}",
-            options.top_p
-        );
+        let mut sampler = options.sampling.init(options.seed);
         assert!(options.max_len >= 1, "sample: expected max_len >= 1, got 0");
-        let mut rng = SplitMix64::new(options.seed);
         let (memory, mut state) = self.encode_sources(src);
         let n = src.len();
         let s = memory.mask.dims()[1];
         let mut batch = OneEach::new(n, self.bos_id, options.return_attention);
         for _ in 0..options.max_len {
-            let (logp, attention, next) = self.step_logp(&batch.tokens, state, &memory);
-            state = next;
-            let v = logp.dims()[1];
-            let logp = floats(logp);
-            let rows = options.return_attention.then(|| floats(attention));
+            let step = self.step_logp(&batch.tokens, state, &memory);
+            state = step.state;
+            let v = step.logits.dims()[1];
+            let logp = floats(step.logits);
+            let rows = options.return_attention.then(|| floats(step.attention));
             for i in 0..n {
                 if batch.done[i] {
                     continue;
                 }
                 let logp = &logp[i * v..(i + 1) * v];
-                let token = sample_row(logp, options, &mut rng);
+                let token = sampler.sample_row(logp);
                 let row = rows.as_ref().map(|r| &r[i * s..i * s + memory.lengths[i]]);
                 batch.push(i, token, logp[token], row, self.eos_id);
             }
@@ -405,75 +400,9 @@ fn hypothesis(beam: Beam, finished: bool, options: &BeamOptions) -> Hypothesis {
     }
 }
 
-/// Draws a token from log-probabilities `row` after temperature, top-k and top-p.
-fn sample_row(row: &[f32], options: &SampleOptions, rng: &mut SplitMix64) -> usize {
-    let scaled: Vec<f32> = row.iter().map(|&l| l / options.temperature).collect();
-    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut order: Vec<(usize, f32)> = scaled
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (i, (l - max).exp()))
-        .collect();
-    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    if options.top_k > 0 {
-        order.truncate(options.top_k);
-    }
-    let total: f32 = order.iter().map(|p| p.1).sum();
-    if options.top_p < 1.0 {
-        let mut cumulative = 0.0;
-        let keep = order
-            .iter()
-            .position(|p| {
-                cumulative += p.1 / total;
-                cumulative >= options.top_p
-            })
-            .map_or(order.len(), |i| i + 1);
-        order.truncate(keep);
-    }
-    let total: f32 = order.iter().map(|p| p.1).sum();
-    let mut u = rng.next_f64() as f32 * total;
-    for &(token, p) in &order {
-        if u < p {
-            return token;
-        }
-        u -= p;
-    }
-    order.last().map_or(0, |p| p.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn options(top_k: usize, top_p: f32) -> SampleOptions {
-        SampleOptions {
-            top_k,
-            top_p,
-            ..SampleOptions::default()
-        }
-    }
-
-    #[test]
-    fn top_k_and_top_p_only_draw_the_kept_tokens() {
-        // probabilities 0.5, 0.3, 0.15, 0.05
-        let row: Vec<f32> = [0.5f32, 0.3, 0.15, 0.05].iter().map(|p| p.ln()).collect();
-        let mut rng = SplitMix64::new(7);
-        let mut seen = [0usize; 4];
-        for _ in 0..2000 {
-            seen[sample_row(&row, &options(2, 1.0), &mut rng)] += 1;
-        }
-        assert_eq!((seen[2], seen[3]), (0, 0), "top-k 2 drew {seen:?}");
-        assert!(seen[0] > seen[1] && seen[1] > 0, "top-k 2 drew {seen:?}");
-        let mut seen = [0usize; 4];
-        for _ in 0..2000 {
-            seen[sample_row(&row, &options(0, 0.85), &mut rng)] += 1;
-        }
-        // 0.5 + 0.3 < 0.85 <= 0.95: the nucleus is the first three tokens
-        assert_eq!(seen[3], 0, "top-p 0.85 drew {seen:?}");
-        assert!(seen[2] > 0, "top-p 0.85 drew {seen:?}");
-        let share = seen[0] as f64 / 2000.0;
-        assert!((share - 0.5 / 0.95).abs() < 0.05, "token 0 share {share}");
-    }
 
     #[test]
     fn length_penalty_is_gnmts() {

@@ -13,8 +13,10 @@
 //!   fused whole-sequence call), [`Seq2Seq::forward_scheduled`] (scheduled sampling) and
 //!   [`sequence_cross_entropy`] (padding ignored, optional label smoothing).
 //! - Decoding: [`Seq2Seq::greedy`], [`Seq2Seq::beam_search`] (n-best with GNMT's length
-//!   penalty), [`Seq2Seq::sample`] (temperature, top-k, top-p, seeded), each batched and able
-//!   to return the attention weights.
+//!   penalty), [`Seq2Seq::sample`] (temperature, top-k, top-p, seeded, through
+//!   [`crate::sampling`]), each batched and able to return the attention weights.
+//! - [`Vocab`]: token vocabularies with the special symbols; [`CharVocab`]: a plain character
+//!   vocabulary without them.
 //! - [`checkpoint`]: save and load with the config and vocabularies.
 //!
 //! ```
@@ -33,51 +35,27 @@
 //! ```
 
 mod attention;
+mod batch;
+mod bridge;
 pub mod checkpoint;
 mod config;
 mod decode;
+mod decoder;
+mod encoder;
 mod loss;
 mod model;
 mod vocab;
 
-pub use attention::Attention;
+pub use crate::sampling::SplitMix64;
+pub use crate::CellKind;
+pub use attention::{Attention, AttentionOutput};
+pub use batch::{pad_sources, Seq2SeqBatch};
+pub use bridge::Bridge;
 pub use checkpoint::{CheckpointError, CheckpointMeta};
-pub use config::{AttentionKind, BridgeKind, CellKind, Seq2SeqCell, Seq2SeqConfig};
+pub use config::{AttentionKind, BridgeKind, ConfigError, Seq2SeqCell, Seq2SeqConfig};
 pub use decode::{BeamOptions, GreedyOptions, Hypothesis, SampleOptions};
+pub use decoder::{Decoder, DecoderOutput, DecoderState, DecoderStepOutput};
+pub use encoder::{Encoder, Memory};
 pub use loss::sequence_cross_entropy;
-pub use model::{
-    pad_sources, Bridge, Decoder, DecoderOutput, DecoderState, Encoder, Memory, Seq2Seq,
-    Seq2SeqBatch, Seq2SeqOutput,
-};
-pub use vocab::{Encoded, Vocab};
-
-/// A small seeded random generator (SplitMix64) for scheduled sampling and decoding: the same
-/// seed gives the same numbers on every backend and platform.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform number in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A uniform index in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_f64() * n as f64) as usize % n.max(1)
-    }
-}
+pub use model::{Seq2Seq, Seq2SeqOutput};
+pub use vocab::{CharVocab, Encoded, Vocab};

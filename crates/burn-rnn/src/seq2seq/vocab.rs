@@ -1,4 +1,4 @@
-//! Token vocabularies with the four special symbols.
+//! Token vocabularies with the four special symbols, and plain character vocabularies.
 
 use std::collections::HashMap;
 
@@ -61,12 +61,15 @@ impl Vocab {
         vocab
     }
 
-    /// A character vocabulary: every distinct character of `text`, sorted.
+    /// A character vocabulary: the specials, then every distinct character of `text`, sorted
+    /// (the characters of [`CharVocab::from_text`], their ids shifted by 4).
     pub fn from_chars(text: &str) -> Self {
-        let mut chars: Vec<char> = text.chars().collect();
-        chars.sort_unstable();
-        chars.dedup();
-        Self::new(chars.into_iter().map(String::from))
+        Self::new(
+            CharVocab::from_text(text)
+                .chars()
+                .iter()
+                .map(|&c| String::from(c)),
+        )
     }
 
     /// Number of ids, specials included.
@@ -140,6 +143,123 @@ impl From<Vocab> for Vec<String> {
     }
 }
 
+/// A character vocabulary without special symbols: a character's index is its id. Used where
+/// every id is a character (character language models).
+///
+/// Serialized as `{"chars": ["a", "b", ...]}`; reading one with a repeated character fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CharList", into = "CharList")]
+pub struct CharVocab {
+    chars: Vec<char>,
+    index: HashMap<char, usize>,
+}
+
+/// The serialized form of a [`CharVocab`].
+#[derive(Serialize, Deserialize)]
+struct CharList {
+    chars: Vec<char>,
+}
+
+impl CharVocab {
+    /// The vocabulary of `text`: every distinct character, sorted (by code point).
+    pub fn from_text(text: &str) -> Self {
+        let mut chars: Vec<char> = text.chars().collect();
+        chars.sort_unstable();
+        chars.dedup();
+        Self::try_from_chars(chars).expect("sorted and deduplicated")
+    }
+
+    /// The vocabulary of `chars` in the order given (id `i` is `chars[i]`), or the first
+    /// character that comes twice.
+    pub fn try_from_chars(chars: Vec<char>) -> Result<Self, char> {
+        let mut index = HashMap::with_capacity(chars.len());
+        for (i, &c) in chars.iter().enumerate() {
+            if index.insert(c, i).is_some() {
+                return Err(c);
+            }
+        }
+        Ok(Self { chars, index })
+    }
+
+    /// Number of characters `V`.
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// Whether there is no character.
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    /// The characters, in id order.
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    /// The id of `c`, if known.
+    pub fn id(&self, c: char) -> Option<usize> {
+        self.index.get(&c).copied()
+    }
+
+    /// The character of `id`, if in range.
+    pub fn char(&self, id: usize) -> Option<char> {
+        self.chars.get(id).copied()
+    }
+
+    /// The ids of the characters of `text`, or the characters the vocabulary lacks (each once,
+    /// in order of appearance).
+    pub fn encode(&self, text: &str) -> Result<Vec<usize>, Vec<char>> {
+        let mut unknown: Vec<char> = Vec::new();
+        let ids = text
+            .chars()
+            .filter_map(|c| {
+                let id = self.id(c);
+                if id.is_none() && !unknown.contains(&c) {
+                    unknown.push(c);
+                }
+                id
+            })
+            .collect();
+        if unknown.is_empty() {
+            Ok(ids)
+        } else {
+            Err(unknown)
+        }
+    }
+
+    /// The text of `ids`.
+    ///
+    /// # Panics
+    /// If an id is out of range.
+    pub fn decode(&self, ids: &[usize]) -> String {
+        ids.iter()
+            .map(|&id| {
+                self.char(id).unwrap_or_else(|| {
+                    panic!(
+                        "char vocabulary: expected ids below {}, got {id}",
+                        self.len()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+impl TryFrom<CharList> for CharVocab {
+    type Error = String;
+
+    fn try_from(list: CharList) -> Result<Self, String> {
+        Self::try_from_chars(list.chars)
+            .map_err(|c| format!("character {c:?} appears twice in the vocabulary"))
+    }
+}
+
+impl From<CharVocab> for CharList {
+    fn from(vocab: CharVocab) -> Self {
+        Self { chars: vocab.chars }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +276,31 @@ mod tests {
         let json = serde_json::to_string(&vocab).unwrap();
         let back: Vocab = serde_json::from_str(&json).unwrap();
         assert_eq!(back, vocab);
+    }
+
+    #[test]
+    fn char_vocabularies_encode_decode_and_keep_their_json_format() {
+        let vocab = CharVocab::from_text("hello, wörld!\n");
+        assert_eq!(
+            vocab.chars(),
+            &['\n', ' ', '!', ',', 'd', 'e', 'h', 'l', 'o', 'r', 'w', 'ö']
+        );
+        let ids = vocab.encode("wörld").unwrap();
+        assert_eq!(vocab.decode(&ids), "wörld");
+        assert_eq!(vocab.encode("hex?"), Err(vec!['x', '?']));
+        assert_eq!(
+            (vocab.id('h'), vocab.char(6), vocab.char(99)),
+            (Some(6), Some('h'), None)
+        );
+        let json = serde_json::to_string(&vocab).unwrap();
+        assert!(json.starts_with(r#"{"chars":["\n"," ","!""#), "{json}");
+        let back: CharVocab = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, vocab);
+        let err = serde_json::from_str::<CharVocab>(r#"{"chars":["a","b","a"]}"#).unwrap_err();
+        assert!(err.to_string().contains("'a' appears twice"), "{err}");
+        assert_eq!(
+            Vocab::from_chars("hello").tokens()[4..],
+            ["e", "h", "l", "o"]
+        );
     }
 }

@@ -1,0 +1,331 @@
+//! Writing files and folders atomically: a reader, or the next run after a crash, finds the old
+//! version or the new one, never a half-written one.
+//!
+//! - [`write_file`]: one file, through a temporary sibling file and a rename.
+//! - [`write_dir`]: a whole folder (a checkpoint), filled by a closure in a temporary sibling
+//!   folder and then swapped into place. [`StagedDir`] is the same in two steps, for callers
+//!   that keep their own error type.
+//! - [`WriteError`]: what failed, naming the path, with the [`std::io::Error`] as its source.
+//!
+//! Temporary siblings are hidden and unique to the process and the call:
+//! `.{name}.tmp-{pid}-{n}`, and `.{name}.old-{pid}-{n}` for the folder being replaced. Every
+//! file is flushed to disk before the rename, and the parent folder after it (on Unix), so
+//! the new version survives a crash once the call has returned.
+//!
+//! # Crash windows
+//! Renaming a file over another is atomic. A folder cannot be renamed over a non-empty one, so
+//! a folder swap moves the old folder aside, renames the new one in, and then removes the old
+//! one; a crash between the two renames leaves both versions complete beside the name, and a
+//! crash while filling leaves the temporary folder. Later writes leave such leftovers alone,
+//! since their names may belong to another process that is still writing.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why an atomic write failed.
+#[derive(Debug)]
+pub struct WriteError {
+    /// The path the failing operation touched: the target, or one of its temporary siblings
+    /// (whose names contain the target's).
+    pub path: PathBuf,
+    /// The system's error.
+    pub source: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn at(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+    move |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A hidden sibling of `path` unique to this process and call: `.{name}.{kind}-{pid}-{n}`.
+fn sibling(path: &Path, kind: &str) -> Result<PathBuf, WriteError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().ok_or_else(|| WriteError {
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "expected a path ending in a file or folder name",
+        ),
+    })?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(path.with_file_name(format!(
+        ".{}.{kind}-{}-{n}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+/// The folder holding `path` (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Flushes a folder's entries to disk. Only Unix can open a folder to sync it.
+fn sync_dir(dir: &Path) -> Result<(), WriteError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(at(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Flushes every file under `dir` to disk, then the folders themselves.
+fn sync_tree(dir: &Path) -> Result<(), WriteError> {
+    for entry in fs::read_dir(dir).map_err(at(dir))? {
+        let path = entry.map_err(at(dir))?.path();
+        let kind = fs::symlink_metadata(&path).map_err(at(&path))?.file_type();
+        if kind.is_dir() {
+            sync_tree(&path)?;
+        } else if kind.is_file() {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(at(&path))?;
+        }
+    }
+    sync_dir(dir)
+}
+
+/// Writes `bytes` to the file `path` atomically: into a temporary sibling
+/// (`.{name}.tmp-{pid}-{n}`), flushed to disk, renamed over `path`, and the parent folder
+/// flushed. The parent folder must exist.
+///
+/// # Errors
+/// If the temporary file cannot be written or renamed (it is then removed), or `path` has no
+/// file name.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let tmp = sibling(path, "tmp")?;
+    let result = File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(at(&tmp))
+        .and_then(|()| fs::rename(&tmp, path).map_err(at(path)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(parent(path))
+}
+
+/// Writes the folder `dir` atomically: `fill` writes the contents into a fresh temporary
+/// sibling folder (the path it is given), then that folder replaces `dir` as
+/// [`StagedDir::commit`] describes. If `fill` fails, the temporary folder is removed and `dir`
+/// is left as it was.
+///
+/// # Errors
+/// `fill`'s error, or a [`WriteError`] (converted to `E`) if the temporary folder cannot be
+/// created, flushed or swapped in.
+///
+/// # Example
+/// ```
+/// use burn_rnn::atomic::{write_dir, WriteError};
+///
+/// let dir = std::env::temp_dir().join(format!("atomic-doc-{}", std::process::id()));
+/// write_dir(&dir, |tmp| {
+///     burn_rnn::atomic::write_file(&tmp.join("a.txt"), b"first")
+/// })?;
+/// write_dir(&dir, |tmp| std::fs::write(tmp.join("b.txt"), "second").map_err(|source| {
+///     WriteError { path: tmp.join("b.txt"), source }
+/// }))?;
+/// assert!(!dir.join("a.txt").exists() && dir.join("b.txt").exists());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_dir<E: From<WriteError>>(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
+    let staged = StagedDir::new(dir)?;
+    fill(staged.path())?;
+    staged.commit()?;
+    Ok(())
+}
+
+/// A temporary sibling folder that replaces a target folder on [`commit`](Self::commit):
+/// [`write_dir`] in two steps. Dropped without a commit, it removes itself.
+#[derive(Debug)]
+pub struct StagedDir {
+    target: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Creates the empty temporary folder `.{name}.tmp-{pid}-{n}` beside `dir` (and `dir`'s
+    /// parent folders if missing). Nothing is changed under `dir` itself.
+    ///
+    /// # Errors
+    /// If the folder cannot be created, or `dir` has no folder name.
+    pub fn new(dir: &Path) -> Result<Self, WriteError> {
+        let tmp = sibling(dir, "tmp")?;
+        fs::create_dir_all(&tmp).map_err(at(&tmp))?;
+        Ok(Self {
+            target: dir.to_path_buf(),
+            tmp,
+            committed: false,
+        })
+    }
+
+    /// The temporary folder: write the new contents here.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Swaps the temporary folder into place: flushes every file in it to disk, renames the
+    /// current `dir` (if any) aside to `.{name}.old-{pid}-{n}`, renames the temporary folder
+    /// to `dir`, flushes the parent folder, and removes the old folder.
+    ///
+    /// # Errors
+    /// If a file cannot be flushed or a rename fails: `dir` is then left as it was (the old
+    /// folder is renamed back) and the temporary folder is removed. If only removing the old
+    /// folder fails, the new `dir` is in place and the error names the old folder.
+    pub fn commit(mut self) -> Result<(), WriteError> {
+        sync_tree(&self.tmp)?;
+        let old = match fs::symlink_metadata(&self.target) {
+            Ok(_) => {
+                let old = sibling(&self.target, "old")?;
+                fs::rename(&self.target, &old).map_err(at(&self.target))?;
+                Some(old)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(at(&self.target)(e)),
+        };
+        if let Err(e) = fs::rename(&self.tmp, &self.target) {
+            if let Some(old) = &old {
+                let _ = fs::rename(old, &self.target);
+            }
+            return Err(at(&self.target)(e));
+        }
+        self.committed = true;
+        sync_dir(parent(&self.target))?;
+        if let Some(old) = old {
+            fs::remove_dir_all(&old).map_err(at(&old))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("burn-rnn-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn write_file_replaces_the_file_and_leaves_no_temporary_file() {
+        let root = scratch("file");
+        let path = root.join("metrics.json");
+        write_file(&path, b"one").unwrap();
+        write_file(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(entries(&root), ["metrics.json"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn write_file_into_a_missing_folder_is_an_error_naming_the_path() {
+        let root = scratch("missing");
+        let err = write_file(&root.join("no/such/file.bin"), b"x").unwrap_err();
+        assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("file.bin"), "{err}");
+        assert!(std::error::Error::source(&err).is_some());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn write_dir_swaps_the_whole_folder_and_leaves_no_siblings() {
+        let root = scratch("dir");
+        let dir = root.join("checkpoint");
+        let fill = |files: &'static [&'static str]| {
+            move |tmp: &Path| -> Result<(), WriteError> {
+                fs::create_dir(tmp.join("sub")).map_err(at(tmp))?;
+                for f in files {
+                    write_file(&tmp.join("sub").join(f), f.as_bytes())?;
+                }
+                Ok(())
+            }
+        };
+        write_dir(&dir, fill(&["a", "b"])).unwrap();
+        write_dir(&dir, fill(&["c"])).unwrap();
+        assert_eq!(entries(&root), ["checkpoint"]);
+        assert_eq!(entries(&dir.join("sub")), ["c"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_failing_fill_keeps_the_old_folder_and_removes_the_temporary_one() {
+        let root = scratch("fail");
+        let dir = root.join("checkpoint");
+        write_dir(&dir, |tmp| write_file(&tmp.join("kept"), b"old")).unwrap();
+        let err = write_dir(&dir, |tmp| {
+            write_file(&tmp.join("new"), b"new")?;
+            Err(WriteError {
+                path: tmp.to_path_buf(),
+                source: io::Error::other("the caller gave up"),
+            })
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("the caller gave up"), "{err}");
+        assert_eq!(entries(&root), ["checkpoint"]);
+        assert_eq!(entries(&dir), ["kept"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_hidden_and_unique_per_call() {
+        let a = sibling(Path::new("runs/checkpoint"), "tmp").unwrap();
+        let b = sibling(Path::new("runs/checkpoint"), "tmp").unwrap();
+        assert_ne!(a, b);
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        let prefix = format!(".checkpoint.tmp-{}-", std::process::id());
+        assert!(name.starts_with(&prefix), "{name}");
+        assert_eq!(a.parent(), Some(Path::new("runs")));
+        assert!(sibling(Path::new("/"), "tmp").is_err());
+    }
+}

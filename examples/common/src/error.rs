@@ -1,0 +1,110 @@
+//! A command's error and the exit code it ends the process with.
+
+use std::fmt;
+
+use burn_rnn::atomic::WriteError;
+use burn_rnn::seq2seq::CheckpointError;
+
+/// Why a command failed: one line for the user, and an exit code.
+#[derive(Debug)]
+pub enum Error {
+    /// Bad input from the user (arguments, a corpus or a text, a checkpoint folder): exit
+    /// code 2.
+    Input(String),
+    /// The run itself failed (I/O while saving, a diverging loss): exit code 1.
+    Run(String),
+}
+
+impl Error {
+    /// The process exit code for this error: 2 for [`Error::Input`], 1 for [`Error::Run`].
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) => 2,
+            Error::Run(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Input(m) | Error::Run(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A failed write is a failed run.
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        Error::Run(format!("cannot write {}: {}", e.path.display(), e.source))
+    }
+}
+
+/// A checkpoint that cannot be read or written is a failed run; one that is malformed or was
+/// made for another model is bad input (the user pointed at the wrong folder).
+impl From<CheckpointError> for Error {
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { .. } => Error::Run(e.to_string()),
+            _ => Error::Input(e.to_string()),
+        }
+    }
+}
+
+/// Shorthand for bad-input errors.
+pub fn input(msg: impl Into<String>) -> Error {
+    Error::Input(msg.into())
+}
+
+/// Runs a command: on success returns; on an error prints `error: {message}` as one line on
+/// stderr and exits the process with the error's [exit code](Error::exit_code).
+///
+/// It is the whole of an example's `main`:
+/// ```no_run
+/// // Prints "error: --steps must be at least 1" and exits with code 2.
+/// rnn_example_common::run(|| Err(rnn_example_common::input("--steps must be at least 1")));
+/// ```
+pub fn run(command: impl FnOnce() -> Result<(), Error>) {
+    if let Err(e) = command() {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_exits_2_and_a_failed_run_exits_1() {
+        assert_eq!(input("bad").exit_code(), 2);
+        assert_eq!(Error::Run("failed".into()).exit_code(), 1);
+        assert_eq!(input("expected 8, got 5").to_string(), "expected 8, got 5");
+    }
+
+    #[test]
+    fn checkpoint_io_is_a_run_error_and_a_bad_checkpoint_is_input() {
+        let io = CheckpointError::Io {
+            path: "ckpt/model.mpk".into(),
+            message: "disk full".into(),
+        };
+        assert!(matches!(Error::from(io), Error::Run(m) if m == "ckpt/model.mpk: disk full"));
+        let format = CheckpointError::Format {
+            path: "ckpt/seq2seq.json".into(),
+            message: "not a meta file".into(),
+        };
+        assert!(matches!(Error::from(format), Error::Input(_)));
+    }
+
+    #[test]
+    fn a_write_error_names_the_path() {
+        let e = Error::from(WriteError {
+            path: "runs/metrics.json".into(),
+            source: std::io::Error::other("disk full"),
+        });
+        assert_eq!(e.to_string(), "cannot write runs/metrics.json: disk full");
+        assert_eq!(e.exit_code(), 1);
+    }
+}

@@ -1,0 +1,19 @@
+//! The plumbing that burn-rnn's examples (`char-rnn`, `seq2seq`, `sine`) share, so that each
+//! example's code is about its model.
+//!
+//! ## Contents
+//! - [`Error`] and [`input`]: a command's error, one line for the user and an exit code (2 for
+//!   bad input, 1 for a failed run); [`run`] is the `main` around a command that prints it
+//!   and exits.
+//! - [`progress_bar`] and [`say`]: the training progress bar (steps, rate, ETA; hidden for
+//!   quiet runs), and lines printed above it.
+//! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
+//!   [`burn_rnn::atomic`] like every checkpoint.
+
+mod error;
+mod files;
+mod progress;
+
+pub use error::{input, run, Error};
+pub use files::write_json;
+pub use progress::{progress_bar, say};
