@@ -8,7 +8,13 @@
 //! ## Contents
 //! - [`RnnCell`], [`LstmCell`], [`GruCell`]: one step, `forward(x_t, state) -> state`.
 //! - [`Rnn`], [`Lstm`], [`Gru`]: whole sequences (the same generic [`Recurrent`] layer over the
-//!   three cells), returning a [`RecurrentOutput`].
+//!   three cells), returning a [`RecurrentOutput`]. A cell of your own implements [`Cell`] and
+//!   runs in [`Recurrent`] too ([`Recurrent::from_cells`]).
+//! - [`math`]: the per-step math of the three cells, the one home of each formula;
+//!   [`CellKind`] names the three.
+//! - [`seq2seq`]: an attention encoder-decoder with teacher forcing and greedy, beam and
+//!   sampled decoding.
+//! - [`sampling`]: a seeded RNG and temperature, top-k and top-p sampling over logits.
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
 //! - [`kernels`]: the whole-sequence backend primitive ([`RnnBackend`]) the layers run on, with

@@ -217,4 +217,3 @@ fn from_cells_names_a_wrong_cell_count() {
     let cells: Vec<LeakyCell<AD>> = (0..3).map(|_| LeakyCell::new(3, 4, &device)).collect();
     let _ = Recurrent::from_cells(cells, DropoutConfig::new(0.0).init(), 2, true, true);
 }
-

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use burn::tensor::{backend::AutodiffBackend, Tensor};
+use burn::tensor::{backend::AutodiffBackend, Tensor, TensorData};
 use burn_rnn::import::{FusedParams, ParamRef};
 use burn_rnn::*;
 use common::{assert_close, Fixture, AD, TOL};
@@ -240,6 +240,27 @@ layer_parity_tests! {
     gru_layers_reference_path_matches_pytorch_outputs_and_gradients: "gru", Reference;
 }
 
+/// The gradients of a cell's parameters, by PyTorch name, from a backward pass.
+type GradsOf = Box<dyn Fn(&<AD as AutodiffBackend>::Gradients) -> Vec<(String, TensorData)>>;
+
+/// Steps `cell` through `steps` from `state` with its own `forward`: every step's `h`, the
+/// last state, and the reader of its parameters' gradients.
+fn run_cell<C: FusedParams<AD> + 'static, S: CellState<AD>>(
+    cell: C,
+    steps: Vec<Tensor<AD, 2>>,
+    mut state: Option<S>,
+    forward: impl Fn(&C, Tensor<AD, 2>, Option<S>) -> S,
+) -> (Vec<Tensor<AD, 2>>, S, GradsOf) {
+    let mut hs = Vec::new();
+    for x_t in steps {
+        let s = forward(&cell, x_t, state);
+        hs.push(s.output());
+        state = Some(s);
+    }
+    let grads_of = move |g: &_| param_grads(std::slice::from_ref(&cell), 1, false, g);
+    (hs, state.expect("at least one step"), Box::new(grads_of))
+}
+
 /// Runs a cell 3 steps as PyTorch did and compares every step's `h`, the last `c` and the
 /// gradients.
 fn check_cells(kind: &str) {
@@ -261,7 +282,7 @@ fn check_cells(kind: &str) {
             .map(|_| fx.tensor::<AD, 2>(case, "c0").require_grad());
         let source = Path::new(case);
         // Every step's h, the last c (LSTM), and the gradients of the parameters.
-        let (hs, c_last, param_grads_of): (Vec<Tensor<AD, 2>>, Option<Tensor<AD, 2>>, _) =
+        let (hs, c_last, param_grads_of): (Vec<Tensor<AD, 2>>, Option<Tensor<AD, 2>>, GradsOf) =
             match kind {
                 "lstm" => {
                     let cell = LstmCellConfig::new(4, 3)
@@ -269,19 +290,11 @@ fn check_cells(kind: &str) {
                         .init::<AD>(&device)
                         .load_tensors(params, source)
                         .unwrap();
-                    let mut state = h0
+                    let state = h0
                         .clone()
                         .map(|h| LstmState::from_hidden_and_cell(h, c0.clone().unwrap()));
-                    let mut hs = Vec::new();
-                    for x_t in steps {
-                        let s = cell.forward(x_t, state);
-                        hs.push(s.hidden.clone());
-                        state = Some(s);
-                    }
-                    let c = state.unwrap().cell;
-                    let grads_of =
-                        move |g: &_| param_grads(std::slice::from_ref(&cell), 1, false, g);
-                    (hs, Some(c), Box::new(grads_of) as Box<dyn Fn(&_) -> _>)
+                    let (hs, last, grads_of) = run_cell(cell, steps, state, LstmCell::forward);
+                    (hs, Some(last.cell), grads_of)
                 }
                 "gru" => {
                     let cell = GruCellConfig::new(4, 3)
@@ -289,16 +302,9 @@ fn check_cells(kind: &str) {
                         .init::<AD>(&device)
                         .load_tensors(params, source)
                         .unwrap();
-                    let mut state = h0.clone().map(GruState::new);
-                    let mut hs = Vec::new();
-                    for x_t in steps {
-                        let s = cell.forward(x_t, state);
-                        hs.push(s.hidden.clone());
-                        state = Some(s);
-                    }
-                    let grads_of =
-                        move |g: &_| param_grads(std::slice::from_ref(&cell), 1, false, g);
-                    (hs, None, Box::new(grads_of) as Box<dyn Fn(&_) -> _>)
+                    let state = h0.clone().map(GruState::new);
+                    let (hs, _, grads_of) = run_cell(cell, steps, state, GruCell::forward);
+                    (hs, None, grads_of)
                 }
                 _ => {
                     let nonlinearity = if kind == "rnn_relu" {
@@ -312,16 +318,9 @@ fn check_cells(kind: &str) {
                         .init::<AD>(&device)
                         .load_tensors(params, source)
                         .unwrap();
-                    let mut state = h0.clone().map(RnnState::new);
-                    let mut hs = Vec::new();
-                    for x_t in steps {
-                        let s = cell.forward(x_t, state);
-                        hs.push(s.hidden.clone());
-                        state = Some(s);
-                    }
-                    let grads_of =
-                        move |g: &_| param_grads(std::slice::from_ref(&cell), 1, false, g);
-                    (hs, None, Box::new(grads_of) as Box<dyn Fn(&_) -> _>)
+                    let state = h0.clone().map(RnnState::new);
+                    let (hs, _, grads_of) = run_cell(cell, steps, state, RnnCell::forward);
+                    (hs, None, grads_of)
                 }
             };
         let y = Tensor::stack::<3>(hs, 0);

@@ -6,18 +6,8 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, Linea
 use burn::tensor::{backend::Backend, Int, Tensor};
 use burn_rnn::train::DetachState;
 use burn_rnn::{Gru, GruConfig, Lstm, LstmConfig, LstmState, Rnn, RnnConfig, RnnState};
-use serde::{Deserialize, Serialize};
 
-/// The recurrent cell kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum CellKind {
-    /// Vanilla tanh RNN.
-    Rnn,
-    /// LSTM.
-    Lstm,
-    /// GRU.
-    Gru,
-}
+pub use burn_rnn::CellKind;
 
 /// The model's shape; saved beside its weights.
 #[derive(Config, Debug, PartialEq)]

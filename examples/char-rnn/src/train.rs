@@ -35,7 +35,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
     /// Recurrent cell [default: lstm].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = rnn_example_common::cell_kind_parser())]
     pub cell: Option<CellKind>,
     /// Recurrent layers [default: 2].
     #[arg(long)]

@@ -47,7 +47,9 @@ impl From<WriteError> for Error {
 impl From<CheckpointError> for Error {
     fn from(e: CheckpointError) -> Self {
         match e {
-            CheckpointError::Io { .. } => Error::Run(e.to_string()),
+            CheckpointError::Io { .. } | CheckpointError::Record { .. } => {
+                Error::Run(e.to_string())
+            }
             _ => Error::Input(e.to_string()),
         }
     }
@@ -88,7 +90,7 @@ mod tests {
     fn checkpoint_io_is_a_run_error_and_a_bad_checkpoint_is_input() {
         let io = CheckpointError::Io {
             path: "ckpt/model.mpk".into(),
-            message: "disk full".into(),
+            source: std::io::Error::other("disk full"),
         };
         assert!(matches!(Error::from(io), Error::Run(m) if m == "ckpt/model.mpk: disk full"));
         let format = CheckpointError::Format {

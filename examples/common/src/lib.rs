@@ -7,13 +7,17 @@
 //!   and exits.
 //! - [`progress_bar`] and [`say`]: the training progress bar (steps, rate, ETA; hidden for
 //!   quiet runs), and lines printed above it.
+//! - [`cell_kind_parser`]: the `--cell rnn|lstm|gru` flag, parsed into the library's
+//!   [`CellKind`](burn_rnn::CellKind).
 //! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
 //!   [`burn_rnn::atomic`] like every checkpoint.
 
+mod cli;
 mod error;
 mod files;
 mod progress;
 
+pub use cli::cell_kind_parser;
 pub use error::{input, run, Error};
 pub use files::write_json;
 pub use progress::{progress_bar, say};

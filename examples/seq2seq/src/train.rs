@@ -21,17 +21,6 @@ use crate::data::{Splits, SOURCE_ALPHABET, TARGET_ALPHABET};
 use crate::error::{input, Error};
 use crate::{AD, B};
 
-/// The cell kind, on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum CellArg {
-    /// LSTM.
-    Lstm,
-    /// GRU.
-    Gru,
-    /// Vanilla tanh RNN.
-    Rnn,
-}
-
 /// The attention score, on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum AttentionArg {
@@ -65,8 +54,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100)]
     pub warmup: usize,
     /// The cell of the encoder and decoder.
-    #[arg(long, value_enum, default_value_t = CellArg::Lstm)]
-    pub cell: CellArg,
+    #[arg(long, value_parser = rnn_example_common::cell_kind_parser(), default_value = "lstm")]
+    pub cell: CellKind,
     /// Embedding width.
     #[arg(long, default_value_t = 32)]
     pub embed: usize,
@@ -154,11 +143,7 @@ pub fn vocabularies() -> (Vocab, Vocab) {
 pub fn model_config(args: &TrainArgs) -> Seq2SeqConfig {
     let (src, tgt) = vocabularies();
     Seq2SeqConfig::new(src.len(), tgt.len())
-        .with_cell(match args.cell {
-            CellArg::Lstm => CellKind::Lstm,
-            CellArg::Gru => CellKind::Gru,
-            CellArg::Rnn => CellKind::Rnn,
-        })
+        .with_cell(args.cell)
         .with_d_embed(args.embed)
         .with_encoder_hidden(args.encoder_hidden)
         .with_decoder_hidden(args.decoder_hidden)
@@ -178,9 +163,9 @@ pub fn model_config(args: &TrainArgs) -> Seq2SeqConfig {
 pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     check_args(args)?;
     match args.cell {
-        CellArg::Lstm => train_with::<LstmCell<AD>>(args),
-        CellArg::Gru => train_with::<GruCell<AD>>(args),
-        CellArg::Rnn => train_with::<RnnCell<AD>>(args),
+        CellKind::Lstm => train_with::<LstmCell<AD>>(args),
+        CellKind::Gru => train_with::<GruCell<AD>>(args),
+        CellKind::Rnn => train_with::<RnnCell<AD>>(args),
     }
 }
 

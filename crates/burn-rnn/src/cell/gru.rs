@@ -88,17 +88,7 @@ impl<B: Backend> Cell<B> for GruCell<B> {
     const NAME: &'static str = "GRUCell";
     const LAYER_NAME: &'static str = "GRU";
 
-    fn d_input(&self) -> usize {
-        self.d_input
-    }
-
-    fn d_hidden(&self) -> usize {
-        self.d_hidden
-    }
-
-    fn weight_ih(&self) -> Tensor<B, 2> {
-        self.weight_ih.val()
-    }
+    fused_cell_params!();
 
     fn input_bias(&self) -> Option<Tensor<B, 1>> {
         // b_hh cannot be folded in: b_hn sits inside the reset gate's product.
@@ -116,10 +106,6 @@ impl<B: Backend> Cell<B> for GruCell<B> {
             gates_h = gates_h + b.val().unsqueeze_dim(0);
         }
         RnnState::new(gru_step(gates_x, gates_h, state.hidden).hidden)
-    }
-
-    fn weight_hh(&self) -> Tensor<B, 2> {
-        self.weight_hh.val()
     }
 
     fn step_bias(&self) -> Option<Tensor<B, 1>> {

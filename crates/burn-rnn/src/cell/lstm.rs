@@ -105,17 +105,7 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
     const NAME: &'static str = "LSTMCell";
     const LAYER_NAME: &'static str = "LSTM";
 
-    fn d_input(&self) -> usize {
-        self.d_input
-    }
-
-    fn d_hidden(&self) -> usize {
-        self.d_hidden
-    }
-
-    fn weight_ih(&self) -> Tensor<B, 2> {
-        self.weight_ih.val()
-    }
+    fused_cell_params!();
 
     fn input_bias(&self) -> Option<Tensor<B, 1>> {
         folded_bias(&self.bias_ih, &self.bias_hh)
@@ -133,10 +123,6 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
             hidden: step.hidden,
             cell: step.cell,
         }
-    }
-
-    fn weight_hh(&self) -> Tensor<B, 2> {
-        self.weight_hh.val()
     }
 
     fn step_bias(&self) -> Option<Tensor<B, 1>> {

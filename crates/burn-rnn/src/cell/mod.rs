@@ -8,6 +8,28 @@
 //! kernels' plain-ops reference calls too; the fused kernels implement the same formulas and
 //! are tested against it.
 
+/// The [`Cell`] methods the three built-in cells share: their sizes and fused weights, read
+/// from the fields every one of them has (`d_input`, `d_hidden`, `weight_ih`, `weight_hh`).
+macro_rules! fused_cell_params {
+    () => {
+        fn d_input(&self) -> usize {
+            self.d_input
+        }
+
+        fn d_hidden(&self) -> usize {
+            self.d_hidden
+        }
+
+        fn weight_ih(&self) -> Tensor<B, 2> {
+            self.weight_ih.val()
+        }
+
+        fn weight_hh(&self) -> Tensor<B, 2> {
+            self.weight_hh.val()
+        }
+    };
+}
+
 mod gru;
 mod lstm;
 mod rnn;

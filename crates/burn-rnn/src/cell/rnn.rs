@@ -88,17 +88,7 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
     const NAME: &'static str = "RNNCell";
     const LAYER_NAME: &'static str = "RNN";
 
-    fn d_input(&self) -> usize {
-        self.d_input
-    }
-
-    fn d_hidden(&self) -> usize {
-        self.d_hidden
-    }
-
-    fn weight_ih(&self) -> Tensor<B, 2> {
-        self.weight_ih.val()
-    }
+    fused_cell_params!();
 
     fn input_bias(&self) -> Option<Tensor<B, 1>> {
         folded_bias(&self.bias_ih, &self.bias_hh)
@@ -112,10 +102,6 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
     ) -> Self::State {
         let pre = gates_x + state.hidden.matmul(weight_hh_t.clone());
         RnnState::new(rnn_step(pre, self.nonlinearity))
-    }
-
-    fn weight_hh(&self) -> Tensor<B, 2> {
-        self.weight_hh.val()
     }
 
     fn step_bias(&self) -> Option<Tensor<B, 1>> {

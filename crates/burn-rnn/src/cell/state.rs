@@ -117,13 +117,8 @@ impl<B: Backend> LstmState<B, 2> {
 
 impl<B: Backend> LstmState<B, 3> {
     /// The zero layer state, `h` and `c` both `[num_layers*D, batch, hidden]`.
-    pub fn zeros_stacked(
-        layers_x_dirs: usize,
-        batch: usize,
-        hidden: usize,
-        device: &B::Device,
-    ) -> Self {
-        let z = Tensor::zeros([layers_x_dirs, batch, hidden], device);
+    pub fn zeros_stacked(layers_x_dirs: usize, batch: usize, hidden: usize, d: &B::Device) -> Self {
+        let z = RnnState::zeros_stacked(layers_x_dirs, batch, hidden, d).hidden;
         Self::from_hidden_and_cell(z.clone(), z)
     }
 }

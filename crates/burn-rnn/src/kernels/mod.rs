@@ -4,7 +4,7 @@
 //! every time step, [`RnnBackend::linear_forward`] (one matrix product), then the recurrence,
 //! [`RnnBackend::recurrent_forward`], over the whole sequence. The matching backward methods
 //! consume what the forwards saved. Backends override them with fused kernels; the default
-//! bodies are built from plain tensor ops ([`reference`]), so every backend works.
+//! bodies are built from plain tensor ops ([`reference`](mod@reference)), so every backend works.
 //!
 //! | backend | forward | backward |
 //! | --- | --- | --- |
@@ -246,7 +246,7 @@ pub struct RecurrentForward<B: Backend> {
 
 /// A backend that runs whole recurrent sequences as single operations.
 ///
-/// Every method has a plain-ops default body ([`reference`]), so an `impl RnnBackend for
+/// Every method has a plain-ops default body ([`reference`](mod@reference)), so an `impl RnnBackend for
 /// MyBackend {}` is complete. A backend may override any of the four methods on its own: the
 /// recurrent pair shares one saved layout ([`RecurrentSaved`]), so a fused forward works with
 /// the reference backward and the other way round.

@@ -89,19 +89,17 @@ struct SavedSteps<B: Backend> {
 /// step started from.
 ///
 /// # Shapes
-/// - `gates_x`: `[L, N, G*H]`, time-major, input projection applied
-/// - `weight_hh`: `[G*H, H]`; `bias_hh`: `[G*H]` added to `h W_hh^T` every step, or `None`
-/// - `h0`, `c0`: `[N, H]` (`c0` for LSTM; `None` is zeros)
+/// - `tensors`: see [`RecurrentTensors`]
 /// - returns `output: [L, N, H]` (zero past each length) and the final state `[N, H]`
 fn unroll<B: Backend>(
     spec: &RecurrentSpec,
-    gates_x: Tensor<B, 3>,
-    weight_hh: Tensor<B, 2>,
-    bias_hh: Option<Tensor<B, 1>>,
-    h0: Tensor<B, 2>,
-    c0: Option<Tensor<B, 2>>,
+    tensors: RecurrentTensors<B>,
     save: bool,
 ) -> (SequenceOutput<B>, Option<SavedSteps<B>>) {
+    let gates_x = wrap::<B, 3>(tensors.gates_x);
+    let weight_hh = wrap::<B, 2>(tensors.weight_hh);
+    let bias_hh = Some(wrap::<B, 1>(tensors.bias_hh));
+    let (h0, c0) = (wrap::<B, 2>(tensors.h0), Some(wrap::<B, 2>(tensors.c0)));
     let [seq, batch, _] = gates_x.dims();
     let device = gates_x.device();
     let masks = step_masks::<B>(spec.lengths.as_deref(), seq, batch, &device);
@@ -217,16 +215,8 @@ pub fn forward<B: Backend>(
     tensors: RecurrentTensors<B>,
     save: bool,
 ) -> RecurrentForward<B> {
-    let weight_hh = wrap::<B, 2>(tensors.weight_hh);
-    let (out, steps) = unroll(
-        spec,
-        wrap(tensors.gates_x),
-        weight_hh.clone(),
-        Some(wrap(tensors.bias_hh)),
-        wrap(tensors.h0),
-        Some(wrap(tensors.c0)),
-        save,
-    );
+    let weight_hh = tensors.weight_hh.clone();
+    let (out, steps) = unroll(spec, tensors, save);
     let saved = steps.map(|steps| {
         let stack = |v: Vec<Option<Tensor<B, 2>>>| {
             unwrap(Tensor::stack::<3>(
@@ -235,7 +225,7 @@ pub fn forward<B: Backend>(
             ))
         };
         RecurrentSaved {
-            weight_hh: unwrap(weight_hh),
+            weight_hh,
             acts: stack(steps.acts),
             h_prev: stack(steps.h_prev),
             c_prev: spec.kind.has_cell().then(|| stack(steps.c_prev)),

@@ -45,7 +45,14 @@ pub enum CheckpointError {
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// The system's message.
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// Burn's recorder could not write or read the weights file.
+    Record {
+        /// The weights file.
+        path: PathBuf,
+        /// The recorder's message.
         message: String,
     },
     /// A file is not what a checkpoint holds.
@@ -67,7 +74,8 @@ pub enum CheckpointError {
 impl fmt::Display for CheckpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Record { path, message } => write!(f, "{}: {message}", path.display()),
             Self::Format { path, message } => write!(f, "{}: {message}", path.display()),
             Self::ConfigMismatch { path, differences } => write!(
                 f,
@@ -79,12 +87,19 @@ impl fmt::Display for CheckpointError {
     }
 }
 
-impl std::error::Error for CheckpointError {}
+impl std::error::Error for CheckpointError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> CheckpointError + '_ {
-    move |e| CheckpointError::Io {
+    move |source| CheckpointError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -100,7 +115,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
     check_vocabs(&dir.join(META_FILE), meta)?;
     let written = |e: crate::atomic::WriteError| CheckpointError::Io {
         path: e.path,
-        message: e.source.to_string(),
+        source: e.source,
     };
     let staged = crate::atomic::StagedDir::new(dir).map_err(written)?;
     let tmp = staged.path();
@@ -113,7 +128,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
     model
         .clone()
         .save_file(weights.with_extension(""), &Recorder::new())
-        .map_err(|e| CheckpointError::Io {
+        .map_err(|e| CheckpointError::Record {
             path: weights.clone(),
             message: e.to_string(),
         })?;
@@ -237,7 +252,10 @@ fn load_weights<B: Backend, C: Seq2SeqCell<B>>(
     if !path.exists() {
         return Err(CheckpointError::Io {
             path,
-            message: "missing (the checkpoint has no weights)".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "missing (the checkpoint has no weights)",
+            ),
         });
     }
     let model = config.init::<B, C>(device);

@@ -261,59 +261,30 @@ pub trait Seq2SeqCell<B: Backend>: Cell<B> + ModuleDisplay + Sized {
     ) -> Recurrent<B, Self>;
 }
 
-impl<B: Backend> Seq2SeqCell<B> for RnnCell<B> {
-    const KIND: CellKind = CellKind::Rnn;
+/// [`Seq2SeqCell`] for a built-in cell, its [`CellKind`] and its layer config.
+macro_rules! seq2seq_cell {
+    ($cell:ident, $kind:ident, $config:ident) => {
+        impl<B: Backend> Seq2SeqCell<B> for $cell<B> {
+            const KIND: CellKind = CellKind::$kind;
 
-    fn stack(
-        d_input: usize,
-        d_hidden: usize,
-        num_layers: usize,
-        bidirectional: bool,
-        dropout: f64,
-        device: &B::Device,
-    ) -> Recurrent<B, Self> {
-        RnnConfig::new(d_input, d_hidden)
-            .with_num_layers(num_layers)
-            .with_bidirectional(bidirectional)
-            .with_dropout(dropout)
-            .init(device)
-    }
+            fn stack(
+                d_input: usize,
+                d_hidden: usize,
+                num_layers: usize,
+                bidirectional: bool,
+                dropout: f64,
+                device: &B::Device,
+            ) -> Recurrent<B, Self> {
+                $config::new(d_input, d_hidden)
+                    .with_num_layers(num_layers)
+                    .with_bidirectional(bidirectional)
+                    .with_dropout(dropout)
+                    .init(device)
+            }
+        }
+    };
 }
 
-impl<B: Backend> Seq2SeqCell<B> for LstmCell<B> {
-    const KIND: CellKind = CellKind::Lstm;
-
-    fn stack(
-        d_input: usize,
-        d_hidden: usize,
-        num_layers: usize,
-        bidirectional: bool,
-        dropout: f64,
-        device: &B::Device,
-    ) -> Recurrent<B, Self> {
-        LstmConfig::new(d_input, d_hidden)
-            .with_num_layers(num_layers)
-            .with_bidirectional(bidirectional)
-            .with_dropout(dropout)
-            .init(device)
-    }
-}
-
-impl<B: Backend> Seq2SeqCell<B> for GruCell<B> {
-    const KIND: CellKind = CellKind::Gru;
-
-    fn stack(
-        d_input: usize,
-        d_hidden: usize,
-        num_layers: usize,
-        bidirectional: bool,
-        dropout: f64,
-        device: &B::Device,
-    ) -> Recurrent<B, Self> {
-        GruConfig::new(d_input, d_hidden)
-            .with_num_layers(num_layers)
-            .with_bidirectional(bidirectional)
-            .with_dropout(dropout)
-            .init(device)
-    }
-}
+seq2seq_cell!(RnnCell, Rnn, RnnConfig);
+seq2seq_cell!(LstmCell, Lstm, LstmConfig);
+seq2seq_cell!(GruCell, Gru, GruConfig);
