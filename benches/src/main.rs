@@ -80,7 +80,7 @@ const KEEP_FREED: &str = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=21
 ///
 /// By default glibc serves big buffers with `mmap` and unmaps them on free, so every call of
 /// an op that returns fresh multi-megabyte tensors pays a page fault per 4 KiB on first touch;
-/// on this VM that was 40% of our LSTM forward (16.3 ms vs 10.0 ms, `perf stat -e
+/// on a 2-core AMD EPYC machine that was 40% of our LSTM forward (16.3 ms vs 10.0 ms, `perf stat -e
 /// page-faults`: 534662 vs 8235 over the same runs). Long-running trainers get the same by
 /// `GLIBC_TUNABLES` or a caching allocator; `--default-malloc` measures without it.
 fn keep_freed_memory() {

@@ -23,6 +23,19 @@ struct Worst {
 }
 
 impl Worst {
+    /// Compares each `(key, gradient)` with the case's PyTorch gradient of that key, counting
+    /// the case.
+    fn check_grads(&mut self, fx: &Fixture, case: &str, grads: Vec<(String, TensorData)>) {
+        for (key, actual) in grads {
+            let expected = fx
+                .get(case, &key)
+                .unwrap_or_else(|| panic!("{case}: no {key}"));
+            let e = assert_close(&format!("{case} {key}"), actual, expected, TOL);
+            self.grad = self.grad.max(e);
+        }
+        self.cases += 1;
+    }
+
     fn report(&self, kind: &str) {
         eprintln!(
             "golden {kind}: {} cases, worst abs error: outputs/states {:.1e}, gradients {:.1e}",
@@ -148,14 +161,7 @@ where
     for (name, g) in param_grads(&layer.cells, dirs, true, &grads) {
         grad_checks.push((format!("grad.p.{name}"), g));
     }
-    for (key, actual) in grad_checks {
-        let expected = fx
-            .get(case, &key)
-            .unwrap_or_else(|| panic!("{case}: no {key}"));
-        let e = assert_close(&format!("{case} {key}"), actual, expected, TOL);
-        worst.grad = worst.grad.max(e);
-    }
-    worst.cases += 1;
+    worst.check_grads(fx, case, grad_checks);
 }
 
 fn check_layers(kind: &str, path: ExecutionPath) {
@@ -343,14 +349,7 @@ fn check_cells(kind: &str) {
         for (name, g) in param_grads_of(&grads) {
             checks.push((format!("grad.p.{name}"), g));
         }
-        for (key, actual) in checks {
-            let expected = fx
-                .get(case, &key)
-                .unwrap_or_else(|| panic!("{case}: no {key}"));
-            let e = assert_close(&format!("{case} {key}"), actual, expected, TOL);
-            worst.grad = worst.grad.max(e);
-        }
-        worst.cases += 1;
+        worst.check_grads(&fx, case, checks);
     }
     worst.report(&format!("{kind} cell"));
 }

@@ -31,7 +31,7 @@ pub struct GenerateArgs {
     /// Sample only among the k most likely characters.
     #[arg(long)]
     pub top_k: Option<usize>,
-    /// Always take the most likely character (argmax), as the seed's loop does.
+    /// Always take the most likely character (argmax).
     #[arg(long)]
     pub greedy: bool,
     /// Seed of the sampling.

@@ -370,6 +370,7 @@ fn evaluate(model: &CharModel<B>, mut streams: Streams, vocab: usize) -> f64 {
     total / n as f64
 }
 
+// A checkpoint is every piece of the run's state; a struct of borrows would only rename them.
 #[allow(clippy::too_many_arguments)]
 fn save(
     dir: &RunDir,

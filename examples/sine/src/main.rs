@@ -1,4 +1,4 @@
-//! The seed's vanilla RNN, exactly: `h_t = tanh(W_ih x_t + W_hh h_{t-1})`, `y_t = W_ho h_t`,
+//! A vanilla RNN: `h_t = tanh(W_ih x_t + W_hh h_{t-1})`, `y_t = W_ho h_t`,
 //! trained with mean-squared error and plain gradient descent (BPTT through autodiff) to
 //! predict the next value of a noisy sum of sines. Prints the MSE as it falls and writes
 //! `prediction.png`: truth against one-step-ahead prediction over a held-out stretch.
