@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::Args;
 
-/// Without a GPU feature there is no GPU table.
+/// Without a GPU feature there is no GPU table (and no rows).
 #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
-pub fn table(args: &Args, _budget: Duration, _threads: usize) {
+pub fn table(args: &Args, _budget: Duration, _threads: usize) -> Vec<serde_json::Value> {
     if args.gpu_only {
         println!("--gpu-only: this binary has no GPU backend (build with --features wgpu or cuda)");
     }
+    Vec::new()
 }
 
 /// The configs of the GPU table: DeepBench's and Braun's LSTMs, or all with `--gpu-all`.
@@ -26,9 +27,10 @@ fn configs(args: &Args) -> Vec<crate::shape::Shape> {
 }
 
 /// Ours fused vs ours reference vs `burn::nn` on the GPU backend the features chose, and
-/// PyTorch (cuDNN) on the same GPU when built with `cuda`.
+/// PyTorch (cuDNN) on the same GPU when built with `cuda`; prints the table and returns its
+/// rows (milliseconds, `null` where a column did not run).
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
-pub fn table(args: &Args, budget: Duration, threads: usize) {
+pub fn table(args: &Args, budget: Duration, threads: usize) -> Vec<serde_json::Value> {
     use crate::measure::{self, time_forward_on, time_train_on, Row};
     use crate::torch::Torch;
 
@@ -60,6 +62,7 @@ pub fn table(args: &Args, budget: Duration, threads: usize) {
          PyTorch | vs reference | vs burn::nn | vs PyTorch |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut rows = Vec::new();
     for s in &shapes {
         for train in [false, true] {
             let time = |which| match train {
@@ -75,6 +78,17 @@ pub fn table(args: &Args, budget: Duration, threads: usize) {
                 row.times(),
                 row.ratios()
             );
+            rows.push(serde_json::json!({
+                "backend": backend,
+                "config": s.label(),
+                "mode": measure::mode(train),
+                "ours_fused_ms": row.fused,
+                "ours_reference_ms": row.reference,
+                "burn_nn_ms": row.burn_nn,
+                "pytorch_ms": row.torch,
+                "pytorch": torch.as_ref().ok().map(|t| format!("{} on {}", t.version, t.device)),
+            }));
         }
     }
+    rows
 }

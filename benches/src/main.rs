@@ -39,9 +39,16 @@ struct Args {
     /// Skip the op-based baselines (reference path and burn::nn) on the long scaling runs.
     #[arg(long)]
     quick: bool,
-    /// Only configs whose label contains this text.
+    /// Only configs whose label contains this text; a comma-separated list keeps a config
+    /// that matches any of its items (`--only 16/25/512/512,1/96/64/64`).
     #[arg(long)]
     only: Option<String>,
+    /// The PyTorch script (default: `pytorch_bench.py` beside the benchmark's sources).
+    #[arg(long)]
+    torch_script: Option<std::path::PathBuf>,
+    /// Also write the GPU table's rows as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
     /// Time only burn-rnn's fused path (for profiling it).
     #[arg(long)]
     fused_only: bool,
@@ -64,11 +71,13 @@ struct Args {
 }
 
 impl Args {
-    /// Whether `--only` keeps `s` (its label contains the text, or there is no `--only`).
+    /// Whether `--only` keeps `s` (its label contains one of the list's items, or there is no
+    /// `--only`).
     fn wants(&self, s: &Shape) -> bool {
+        let label = s.label();
         self.only
             .as_ref()
-            .is_none_or(|o| s.label().contains(o.as_str()))
+            .is_none_or(|o| o.split(',').any(|item| label.contains(item.trim())))
     }
 }
 
@@ -107,5 +116,12 @@ fn main() {
     if !args.gpu_only {
         cpu::tables(&args, budget, threads);
     }
-    gpu::table(&args, budget, threads);
+    let rows = gpu::table(&args, budget, threads);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rows).expect("JSON values serialize");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            std::process::exit(2);
+        }
+    }
 }

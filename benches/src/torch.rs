@@ -29,7 +29,10 @@ impl Torch {
         threads: usize,
         device: &str,
     ) -> Result<Self, String> {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pytorch_bench.py");
+        let script = args
+            .torch_script
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pytorch_bench.py"));
         let keys: Vec<String> = shapes.iter().map(Shape::torch_key).collect();
         let mut command = Command::new(&args.python);
         if !args.default_malloc {

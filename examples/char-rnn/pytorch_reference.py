@@ -9,6 +9,9 @@ the validation split's chunks with the state carried.
 
     python3 examples/char-rnn/pytorch_reference.py --corpus ../shared/data/tinyshakespeare.txt \
         --steps 2000 --threads 2
+
+`--device cuda` runs it on an NVIDIA GPU (cuDNN), synchronizing before each step's time is
+read.
 """
 
 import argparse
@@ -44,6 +47,8 @@ def evaluate(model, ids, batch, seq_len, vocab):
     total, n, state = 0.0, 0, None
     with torch.no_grad():
         for x, y in streams(ids, b, seq_len):
+            device = next(model.parameters()).device
+            x, y = x.to(device), y.to(device)
             logits, state = model(x, state)
             total += torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)).item()
             n += 1
@@ -64,9 +69,12 @@ def main():
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     text = open(args.corpus, encoding="utf-8").read()
     chars = sorted(set(text))
@@ -76,12 +84,14 @@ def main():
     train, val = ids[: n * 90 // 100], ids[n * 90 // 100 : n * 95 // 100]
     vocab = len(chars)
 
-    model = CharModel(vocab, args.embedding, args.hidden, args.layers)
+    model = CharModel(vocab, args.embedding, args.hidden, args.layers).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, start, train_time = 0, time.perf_counter(), 0.0
     while step < args.steps:
         state = None
         for x, y in streams(train, args.batch, args.seq_len):
+            x, y = x.to(device), y.to(device)
+            sync()
             t0 = time.perf_counter()
             logits, state = model(x, state)
             state = tuple(s.detach() for s in state)
@@ -90,6 +100,7 @@ def main():
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optim.step()
+            sync()
             train_time += time.perf_counter() - t0
             step += 1
             if step % args.eval_every == 0 or step == args.steps:
@@ -98,7 +109,8 @@ def main():
                       f"({v / math.log(2):.3f} bpc)", flush=True)
             if step == args.steps:
                 break
-    print(f"pytorch {torch.__version__}, {args.threads} threads: {args.steps} steps, "
+    where = torch.cuda.get_device_name() if device.type == "cuda" else f"{args.threads} threads"
+    print(f"pytorch {torch.__version__}, {where}: {args.steps} steps, "
           f"{1000 * train_time / args.steps:.1f} ms/step (training only), "
           f"{time.perf_counter() - start:.0f} s in all")
 

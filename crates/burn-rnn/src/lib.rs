@@ -17,6 +17,9 @@
 //! - [`sampling`]: a seeded RNG and temperature, top-k and top-p sampling over logits.
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
+//! - [`interop`]: convert `burn::nn`'s `Rnn`, `Lstm`, `Gru` and their bidirectional twins to
+//!   these layers and back ([`Lstm::from_burn`], [`Lstm::to_burn`], ...), with a typed
+//!   [`interop::InteropError`] for the settings that have no counterpart.
 //! - [`kernels`]: the whole-sequence backend primitive ([`RnnBackend`]) the layers run on, with
 //!   fused CPU kernels for `NdArray` and a plain-ops reference for every other backend.
 //! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
@@ -102,11 +105,14 @@
 //! # B::sync(&device).unwrap(); // see the note on exiting in `backend`
 //! ```
 #![warn(missing_docs)]
+// docs.rs (`--cfg docsrs`, see Cargo.toml) labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod atomic;
 pub mod backend;
 mod cell;
 pub mod import;
+pub mod interop;
 pub mod kernels;
 mod layer;
 pub mod math;
@@ -125,3 +131,8 @@ pub use layer::{
     RnnConfig,
 };
 pub use math::{CellKind, Nonlinearity, RecurrentKind};
+
+/// The README's Rust blocks, compiled and run as doctests by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

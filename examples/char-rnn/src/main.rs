@@ -20,13 +20,36 @@ enum Command {
     Train(TrainArgs),
     /// Generate text from a trained model.
     Generate(GenerateArgs),
+    /// Write the embedded corpus to a file (to train the PyTorch reference on the same text).
+    Corpus(CorpusArgs),
+}
+
+/// `char-rnn corpus` settings.
+#[derive(clap::Args)]
+struct CorpusArgs {
+    /// The file to write (UTF-8).
+    #[arg(long)]
+    out: std::path::PathBuf,
 }
 
 fn main() {
     rnn_example_common::run(|| match Cli::parse().command {
         Command::Train(args) => run_train(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Corpus(args) => write_corpus(&args),
     });
+}
+
+fn write_corpus(args: &CorpusArgs) -> Result<(), Error> {
+    let text = char_rnn::data::default_corpus();
+    std::fs::write(&args.out, text)
+        .map_err(|e| Error::Run(format!("cannot write {}: {e}", args.out.display())))?;
+    println!(
+        "wrote the embedded corpus ({} characters) to {}",
+        text.chars().count(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn run_train(args: &TrainArgs) -> Result<(), Error> {
