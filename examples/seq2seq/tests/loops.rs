@@ -8,11 +8,13 @@
 //! not in the same order. With two devices each half batch is padded to its own longest source
 //! (the lengths mask the padding out, but the matrix products have other shapes and so sum in
 //! another order), the two halves' gradients are added after the fact, and the mean loss is
-//! the mean of two means. Each reordering moves f32 results by a few ulps (~1e-7 relative);
-//! Adam divides by `sqrt(v)`, which is tiny in the first steps, so early rounding differences
-//! grow a little step by step. Over 16 steps the curves measured here agree to about 1e-6
-//! relative (see `TOLERANCE`); the test allows 1e-4, 100 times that, and checks that a run on
-//! other data (one device, the single batch) misses the curve by far more than 1e-4.
+//! the mean of two means. Each reordering moves f32 results by an ulp or so (~1e-7 relative),
+//! and Adam, which divides by `sqrt(v)` (tiny in the first steps), can carry such differences
+//! from step to step. Measured here over 16 steps: 8.9e-8 at most, one f32 ulp of a loss of
+//! 2.7. The test allows 1e-5 (`TOLERANCE`, about 100 times that), and checks that a run on other
+//! data (one device with the single batch, 1.4e-2 apart) is far outside it. The Learner and the
+//! custom loop run the same operations in the same order on one device: their curves are
+//! bitwise equal (0 measured), under the same tolerance.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -27,7 +29,7 @@ struct Train {
 }
 
 /// The largest relative difference allowed between two loss curves of the same run.
-const TOLERANCE: f64 = 1e-4;
+const TOLERANCE: f64 = 1e-5;
 
 /// The model's initial weights come from the backend's global seed: one run at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -97,7 +99,6 @@ fn two_devices_follow_the_loss_curve_of_one_device_with_the_doubled_batch() {
     let same = max_relative_difference(&two.step_losses, &one.step_losses);
     let apart = max_relative_difference(&other.step_losses, &one.step_losses);
     println!("2 devices vs 1: {same:.3e}; other data vs 1: {apart:.3e}");
-    println!("one: {:?}\ntwo: {:?}", one.step_losses, two.step_losses);
     assert!(same <= TOLERANCE, "2 devices off by {same:.3e}");
     assert!(
         apart > 100.0 * TOLERANCE,
