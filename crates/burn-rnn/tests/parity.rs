@@ -203,11 +203,7 @@ fn check_layers(kind: &str, path: ExecutionPath) {
                 check_layer_case(&fx, case, layer, &mut worst);
             }
             _ => {
-                let nonlinearity = if kind == "rnn_relu" {
-                    Nonlinearity::Relu
-                } else {
-                    Nonlinearity::Tanh
-                };
+                let nonlinearity = nonlinearity_of(kind);
                 let layer = RnnConfig::new(4, 3)
                     .with_num_layers(layers)
                     .with_bidirectional(bi)
@@ -221,6 +217,14 @@ fn check_layers(kind: &str, path: ExecutionPath) {
         }
     }
     worst.report(&format!("{kind} ({path:?} path)"));
+}
+
+/// The RNN nonlinearity a fixture kind names (`rnn_tanh`, `rnn_relu`).
+fn nonlinearity_of(kind: &str) -> Nonlinearity {
+    match kind {
+        "rnn_relu" => Nonlinearity::Relu,
+        _ => Nonlinearity::Tanh,
+    }
 }
 
 /// One test per cell kind and path; each name says what it compares.
@@ -313,11 +317,7 @@ fn check_cells(kind: &str) {
                     (hs, None, grads_of)
                 }
                 _ => {
-                    let nonlinearity = if kind == "rnn_relu" {
-                        Nonlinearity::Relu
-                    } else {
-                        Nonlinearity::Tanh
-                    };
+                    let nonlinearity = nonlinearity_of(kind);
                     let cell = RnnCellConfig::new(4, 3)
                         .with_bias(bias)
                         .with_nonlinearity(nonlinearity)

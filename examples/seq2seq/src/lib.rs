@@ -2,16 +2,12 @@
 //! "march 3rd, 1998" in, `1998-03-03` out.
 //!
 //! - [`data`]: the dates, formats and splits, generated in code from a seed.
-//! - [`train`]: the training settings, what both loops share, and the plain loop
-//!   (`train --loop custom`).
-//! - [`learner`]: the default loop, burn-train's `Learner` (train and validation steps,
-//!   metrics, Burn's file checkpointer, the terminal dashboard, `--devices N` data-parallel).
+//! - [`train`]: the training run (progress bar, validation curve, atomic checkpoints).
 //! - [`translate`]: loading a checkpoint, `eval` on the test split, and `translate` with the
 //!   n-best list and an attention heatmap.
 
 pub mod data;
 pub mod error;
-pub mod learner;
 pub mod train;
 pub mod translate;
 

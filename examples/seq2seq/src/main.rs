@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use seq2seq::error::Error;
-use seq2seq::train::{self, LoopArg, TrainArgs};
+use seq2seq::train::{self, TrainArgs};
 use seq2seq::translate::{self, EvalArgs, TranslateArgs};
 
 /// Date normalization with burn-rnn's attention seq2seq.
@@ -35,20 +35,12 @@ fn main() {
 fn run_train(args: &TrainArgs) -> Result<(), Error> {
     let summary = train::train(args)?;
     let p = &summary.progress;
-    let state = match args.train_loop {
-        LoopArg::Learner => format!(
-            "; Burn's training state and logs in {}",
-            train::learner_dir(&args.out).display()
-        ),
-        LoopArg::Custom => String::new(),
-    };
     println!(
-        "trained {} steps in {:.1} s ({:.1} ms/step, {:.2} steps/s); validation exact match \
-         {:.2}%; checkpoint, metrics.json, val_accuracy.png and loss.png in {}{state}",
+        "trained {} steps in {:.0} s ({:.1} ms/step); validation exact match {:.2}%; \
+         checkpoint, metrics.json, val_accuracy.png and loss.png in {}",
         p.step,
         p.seconds,
         1000.0 * p.seconds / p.step.max(1) as f64,
-        p.step as f64 / p.seconds.max(1e-9),
         summary.final_accuracy,
         args.out.display()
     );
