@@ -169,15 +169,29 @@ impl Splits {
         }
     }
 
-    /// A training batch of `n` fresh `(source, target)` pairs.
-    pub fn train_batch(&self, n: usize, rng: &mut SplitMix64) -> Vec<(String, String)> {
-        (0..n)
-            .map(|_| {
-                let i = self.train[rng.below(self.train.len())];
-                random_example(date(i), rng)
-            })
+    /// Training example number `index` of the stream of seed `seed`: a random training date in
+    /// a random format and case, drawn from a generator of its own (seeded by `seed` and
+    /// `index`), so that any split of the stream across devices or batches sees the same
+    /// examples.
+    pub fn train_example(&self, seed: u64, index: u64) -> (String, String) {
+        let mut rng = SplitMix64::new(stream_seed(seed, index));
+        let i = self.train[rng.below(self.train.len())];
+        random_example(date(i), &mut rng)
+    }
+
+    /// Training examples `first..first + n` of the stream of seed `seed` ([`Self::train_example`]).
+    pub fn train_batch(&self, seed: u64, first: u64, n: usize) -> Vec<(String, String)> {
+        (first..first + n as u64)
+            .map(|index| self.train_example(seed, index))
             .collect()
     }
+}
+
+/// The seed of example `index` of the stream of seed `seed` (one SplitMix64 step of the pair,
+/// so neighbouring indices get unrelated generators).
+pub fn stream_seed(seed: u64, index: u64) -> u64 {
+    SplitMix64::new(seed ^ 0x5eed_0000_0000_0000 ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .next_u64()
 }
 
 #[cfg(test)]
@@ -240,5 +254,18 @@ mod tests {
         }
         let again = Splits::new(3, 1000, 2000);
         assert_eq!(again.test, splits.test);
+    }
+
+    #[test]
+    fn the_training_stream_is_the_same_however_it_is_cut() {
+        let splits = Splits::new(3, 10, 10);
+        let whole = splits.train_batch(9, 0, 64);
+        let halves = [splits.train_batch(9, 0, 32), splits.train_batch(9, 32, 32)].concat();
+        assert_eq!(whole, halves);
+        assert_ne!(whole, splits.train_batch(10, 0, 64), "the seed is ignored");
+        let distinct: HashSet<&String> = whole.iter().map(|p| &p.0).collect();
+        assert!(distinct.len() > 60, "{} distinct sources", distinct.len());
+        let train: HashSet<String> = splits.train.iter().map(|&i| iso(date(i))).collect();
+        assert!(whole.iter().all(|(_, t)| train.contains(t)));
     }
 }

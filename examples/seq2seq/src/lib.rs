@@ -2,12 +2,16 @@
 //! "march 3rd, 1998" in, `1998-03-03` out.
 //!
 //! - [`data`]: the dates, formats and splits, generated in code from a seed.
-//! - [`train`]: the training run (progress bar, validation curve, atomic checkpoints).
+//! - [`train`]: the training settings and the pieces the loop builds on (model config,
+//!   schedule, validation exact match, the run folder's files).
+//! - [`learner`]: the training loop, burn-train's `Learner` (train and validation steps,
+//!   metrics, Burn's file checkpointer, the terminal dashboard, `--devices N` data-parallel).
 //! - [`translate`]: loading a checkpoint, `eval` on the test split, and `translate` with the
 //!   n-best list and an attention heatmap.
 
 pub mod data;
 pub mod error;
+pub mod learner;
 pub mod train;
 pub mod translate;
 

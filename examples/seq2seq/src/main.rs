@@ -35,14 +35,17 @@ fn main() {
 fn run_train(args: &TrainArgs) -> Result<(), Error> {
     let summary = train::train(args)?;
     let p = &summary.progress;
+    let state = train::learner_dir(&args.out);
     println!(
-        "trained {} steps in {:.0} s ({:.1} ms/step); validation exact match {:.2}%; \
-         checkpoint, metrics.json, val_accuracy.png and loss.png in {}",
+        "trained {} steps in {:.1} s ({:.1} ms/step, {:.2} steps/s); validation exact match \
+         {:.2}%; checkpoint, metrics.json, val_accuracy.png and loss.png in {}; Burn's training state and logs in {}",
         p.step,
         p.seconds,
         1000.0 * p.seconds / p.step.max(1) as f64,
+        p.step as f64 / p.seconds.max(1e-9),
         summary.final_accuracy,
-        args.out.display()
+        args.out.display(),
+        state.display()
     );
     Ok(())
 }

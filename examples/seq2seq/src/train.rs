@@ -1,25 +1,29 @@
-//! The training run: fresh batches from the training dates, Adam with warmup and cosine decay,
-//! validation exact match at intervals, and checkpoints written atomically.
+//! The training run: its settings ([`TrainArgs`]) and what the loop ([`crate::learner`],
+//! burn-train's `Learner`) builds on: the model config, the learning-rate schedule, the
+//! validation exact match, the run folder's files.
+//!
+//! Optimizer step `k` (from 0) trains on examples `k·G .. (k+1)·G` of the seeded training stream
+//! ([`Splits::train_example`]), `G` being the global batch (`--batch` times `--devices`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::AdamConfig;
 use burn::tensor::backend::Backend;
 use burn_rnn::seq2seq::{
-    checkpoint, sequence_cross_entropy, AttentionKind, CellKind, CheckpointMeta, GreedyOptions,
-    Seq2Seq, Seq2SeqBatch, Seq2SeqCell, Seq2SeqConfig, SplitMix64, Vocab,
+    AttentionKind, CellKind, CheckpointMeta, GreedyOptions, Seq2Seq, Seq2SeqCell, Seq2SeqConfig,
+    Vocab,
 };
 use burn_rnn::{GruCell, LstmCell, RnnBackend, RnnCell};
 use clap::{Args, ValueEnum};
-use rnn_example_common::{progress_bar, say, write_json};
+use rnn_example_common::write_json;
 use rnn_plot::{Chart, Series};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Splits, SOURCE_ALPHABET, TARGET_ALPHABET};
 use crate::error::{input, Error};
-use crate::{AD, B};
+use crate::AD;
 
 /// The attention score, on the command line.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,9 +48,13 @@ pub struct TrainArgs {
     /// Stop (and save) once training has run this long, in minutes.
     #[arg(long, default_value_t = 10.0)]
     pub max_minutes: f64,
-    /// Pairs per batch.
+    /// Pairs per batch, on each device (the global batch is `--batch` times `--devices`).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Devices to train on, data-parallel (burn-train's multi-device strategy): ndarray runs
+    /// one worker thread per device on the CPU; wgpu and cuda take GPUs 0..N.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
     /// Peak learning rate (Adam), reached after the warmup, then cosine decay to 5% of it.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
@@ -80,10 +88,11 @@ pub struct TrainArgs {
     /// Dropout on embeddings and attentional vectors.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
-    /// Validate (greedy exact match) every this many steps.
+    /// Validate (greedy exact match) every this many steps: the Learner's epoch.
     #[arg(long, default_value_t = 250)]
     pub eval_every: usize,
-    /// Write a checkpoint every this many steps (and always at the end).
+    /// Save the training state (Burn's file checkpointer: model, optimizer, schedule) every
+    /// this many steps, a multiple of --eval-every, and at the end; the last two are kept.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: usize,
     /// Validation examples.
@@ -98,7 +107,11 @@ pub struct TrainArgs {
     /// Replace an existing checkpoint in `--out`.
     #[arg(long)]
     pub force: bool,
-    /// No progress bar.
+    /// Print one line per validation instead of the Learner's terminal dashboard (the default
+    /// when standard output is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// No dashboard and no progress lines.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -129,6 +142,8 @@ pub struct Summary {
     pub progress: Progress,
     /// The last validation exact match, in %.
     pub final_accuracy: f64,
+    /// The training loss of every optimizer step, nats per token (over the global batch).
+    pub step_losses: Vec<f64>,
 }
 
 /// The vocabularies: characters of every format, and of ISO dates.
@@ -163,9 +178,9 @@ pub fn model_config(args: &TrainArgs) -> Seq2SeqConfig {
 pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     check_args(args)?;
     match args.cell {
-        CellKind::Lstm => train_with::<LstmCell<AD>>(args),
-        CellKind::Gru => train_with::<GruCell<AD>>(args),
-        CellKind::Rnn => train_with::<RnnCell<AD>>(args),
+        CellKind::Lstm => crate::learner::train::<LstmCell<AD>>(args),
+        CellKind::Gru => crate::learner::train::<GruCell<AD>>(args),
+        CellKind::Rnn => crate::learner::train::<RnnCell<AD>>(args),
     }
 }
 
@@ -173,6 +188,7 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
     let positive = [
         ("--steps", args.steps),
         ("--batch", args.batch),
+        ("--devices", args.devices),
         ("--embed", args.embed),
         ("--encoder-hidden", args.encoder_hidden),
         ("--decoder-hidden", args.decoder_hidden),
@@ -207,17 +223,32 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
             args.max_minutes
         )));
     }
+    if !args.checkpoint_every.is_multiple_of(args.eval_every) {
+        return Err(input(format!(
+            "--checkpoint-every must be a multiple of --eval-every (Burn's checkpointer saves \
+             after a validation), got {} and {}",
+            args.checkpoint_every, args.eval_every
+        )));
+    }
     model_config(args)
         .validate()
         .map_err(|e| input(e.to_string()))?;
-    let ckpt = checkpoint_dir(&args.out);
-    if ckpt.exists() && !args.force {
-        return Err(input(format!(
-            "{} already holds a checkpoint; pass --force to replace it",
-            ckpt.display()
-        )));
+    for dir in [checkpoint_dir(&args.out), learner_dir(&args.out)] {
+        if dir.exists() && !args.force {
+            return Err(input(format!(
+                "{} already holds a checkpoint; pass --force to replace it",
+                dir.display()
+            )));
+        }
     }
     Ok(())
+}
+
+/// The folder of Burn's `Learner` in a run folder: its file checkpointer's `checkpoint/`
+/// (model, optimizer and schedule per saved epoch), its metric logs (`train/`, `valid/`) and
+/// `experiment.log`.
+pub fn learner_dir(out: &Path) -> PathBuf {
+    out.join("learner")
 }
 
 /// The checkpoint folder of a run folder.
@@ -225,14 +256,15 @@ pub fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
-/// The learning rate at `step` (1-based): linear warmup, then cosine decay to 5% of the peak.
-fn learning_rate(args: &TrainArgs, step: usize) -> f64 {
-    if step <= args.warmup {
-        return args.lr * step as f64 / args.warmup as f64;
+/// The learning rate at `step` (1-based) of a run of `steps`: linear warmup over `warmup`
+/// steps to `peak`, then cosine decay to 5% of it.
+pub fn learning_rate(peak: f64, warmup: usize, steps: usize, step: usize) -> f64 {
+    if step <= warmup {
+        return peak * step as f64 / warmup as f64;
     }
-    let t = (step - args.warmup) as f64 / (args.steps - args.warmup).max(1) as f64;
-    let floor = 0.05 * args.lr;
-    floor + (args.lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
+    let t = (step - warmup) as f64 / steps.saturating_sub(warmup).max(1) as f64;
+    let floor = 0.05 * peak;
+    floor + (peak - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
 }
 
 /// Source and target ids of `(source, target)` pairs.
@@ -271,22 +303,45 @@ pub fn exact_match<Bk: RnnBackend, C: Seq2SeqCell<Bk>>(
     100.0 * right as f64 / pairs.len().max(1) as f64
 }
 
-fn train_with<C>(args: &TrainArgs) -> Result<Summary, Error>
-where
-    C: Seq2SeqCell<AD> + AutodiffModule<AD>,
-    C::InnerModule: Seq2SeqCell<B>,
-{
-    let device = Default::default();
-    let config = model_config(args);
-    let (src_vocab, tgt_vocab) = vocabularies();
-    let splits = Splits::new(args.seed, args.valid, args.test);
-    <AD as Backend>::seed(&device, args.seed);
-    let mut model: Seq2Seq<AD, C> = config.init(&device);
-    let mut optim = AdamConfig::new()
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(5.0)))
-        .init();
-    let mut rng = SplitMix64::new(args.seed ^ 0x5eed);
-    let mut progress = Progress {
+/// The seed of the scheduled-sampling coins of the batch whose first example is `first` (of
+/// the training stream).
+pub fn coin_seed(seed: u64, first: u64) -> u64 {
+    crate::data::stream_seed(seed ^ 0xc015_c015, first)
+}
+
+/// The model, initialized from `args.seed` on `device`.
+pub fn init_model<Bk: Backend, C: Seq2SeqCell<Bk>>(
+    args: &TrainArgs,
+    device: &Bk::Device,
+) -> Seq2Seq<Bk, C> {
+    Bk::seed(device, args.seed);
+    model_config(args).init(device)
+}
+
+/// Adam with the gradient norm clipped at 5.
+pub fn optimizer_config() -> AdamConfig {
+    AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(5.0)))
+}
+
+/// The first line a run prints: the model and the data.
+pub fn describe<Bk: Backend, C: Seq2SeqCell<Bk>>(
+    model: &Seq2Seq<Bk, C>,
+    config: &Seq2SeqConfig,
+    splits: &Splits,
+) -> String {
+    format!(
+        "{} model, {} parameters; {} training dates, {} validation and {} test examples",
+        config.cell,
+        model.num_params(),
+        splits.train.len(),
+        splits.valid.len(),
+        splits.test.len()
+    )
+}
+
+/// The run's record before its first step.
+pub fn new_progress(args: &TrainArgs) -> Progress {
+    Progress {
         step: 0,
         seconds: 0.0,
         train_loss: Vec::new(),
@@ -294,96 +349,34 @@ where
         seed: args.seed,
         valid: args.valid,
         test: args.test,
-    };
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Error::Run(format!("cannot create {}: {e}", args.out.display())))?;
-    let meta = |progress: &Progress| CheckpointMeta {
-        config: config.clone(),
-        src_vocab: src_vocab.clone(),
-        tgt_vocab: tgt_vocab.clone(),
-        extra: serde_json::to_value(progress).expect("progress serializes"),
-    };
-
-    let bar = progress_bar(args.steps, 0, args.quiet);
-    say(
-        &bar,
-        format!(
-            "{} model, {} parameters; {} training dates, {} validation and {} test examples",
-            config.cell,
-            model.num_params(),
-            splits.train.len(),
-            splits.valid.len(),
-            splits.test.len()
-        ),
-    );
-    let start = Instant::now();
-    let (mut loss_sum, mut loss_count) = (0.0, 0usize);
-    let mut accuracy = 0.0;
-    for step in 1..=args.steps {
-        let pairs = splits.train_batch(args.batch, &mut rng);
-        let (ids, targets) = encode_pairs(&pairs, &src_vocab, &tgt_vocab);
-        let batch = Seq2SeqBatch::<AD>::new(&ids, &targets, &config, &device);
-        let out = model.forward_scheduled(&batch, args.teacher_forcing, &mut rng);
-        let loss = sequence_cross_entropy(
-            out.logits,
-            batch.tgt_out.clone(),
-            config.pad_id,
-            args.label_smoothing,
-        );
-        let value: f64 = loss.clone().into_scalar().into();
-        if !value.is_finite() {
-            return Err(Error::Run(format!(
-                "the loss diverged at step {step}: {value}"
-            )));
-        }
-        loss_sum += value;
-        loss_count += 1;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(learning_rate(args, step), model, grads);
-        progress.step = step;
-
-        let out_of_time = start.elapsed().as_secs_f64() >= args.max_minutes * 60.0;
-        let last = step == args.steps || out_of_time;
-        if step % args.eval_every == 0 || last {
-            accuracy = exact_match(&model.valid(), &splits.valid, &src_vocab, &tgt_vocab);
-            let seconds = start.elapsed().as_secs_f64();
-            progress
-                .train_loss
-                .push((step, loss_sum / loss_count.max(1) as f64));
-            progress.val_accuracy.push((step, accuracy, seconds));
-            (loss_sum, loss_count) = (0.0, 0);
-            say(&bar, format!(
-                "step {step:>5}  {seconds:>6.1} s  loss {:.4}  validation exact match {accuracy:.2}%",
-                progress.train_loss.last().map_or(0.0, |p| p.1)
-            ));
-        }
-        progress.seconds = start.elapsed().as_secs_f64();
-        if step % args.checkpoint_every == 0 || last {
-            checkpoint::save(&checkpoint_dir(&args.out), &model.valid(), &meta(&progress))?;
-        }
-        bar.set_message(format!("loss {value:.4}  val {accuracy:.2}%"));
-        bar.inc(1);
-        if out_of_time {
-            say(
-                &bar,
-                format!(
-                    "stopping at step {step}: --max-minutes {} reached",
-                    args.max_minutes
-                ),
-            );
-            break;
-        }
     }
-    bar.finish_and_clear();
-    write_outputs(&args.out, &progress)?;
-    Ok(Summary {
-        progress,
-        final_accuracy: accuracy,
-    })
+}
+
+/// What the checkpoint of a run stores besides the weights.
+pub fn checkpoint_meta(args: &TrainArgs, progress: &Progress) -> CheckpointMeta {
+    let (src_vocab, tgt_vocab) = vocabularies();
+    CheckpointMeta {
+        config: model_config(args),
+        src_vocab,
+        tgt_vocab,
+        extra: serde_json::to_value(progress).expect("progress serializes"),
+    }
+}
+
+/// Creates the run folder.
+///
+/// # Errors
+/// When it cannot be created.
+pub fn create_run_dir(out: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::Run(format!("cannot create {}: {e}", out.display())))
 }
 
 /// `metrics.json`, `val_accuracy.png` and `loss.png` in the run folder.
-fn write_outputs(out: &Path, progress: &Progress) -> Result<(), Error> {
+///
+/// # Errors
+/// A failed write.
+pub fn write_outputs(out: &Path, progress: &Progress) -> Result<(), Error> {
     let run = |path: &Path, e: std::io::Error| {
         Error::Run(format!("cannot write {}: {e}", path.display()))
     };
@@ -395,8 +388,8 @@ fn write_outputs(out: &Path, progress: &Progress) -> Result<(), Error> {
         .collect();
     let png = out.join("val_accuracy.png");
     Chart::new("date normalization", "step", "validation exact match %")
-        .with_y_range(0.0, 100.0)
         .with_series(Series::new("greedy", accuracy))
+        .with_y_range(0.0, 100.0)
         .save_png(&png)
         .map_err(|e| run(&png, e))?;
     let loss: Vec<(f64, f64)> = progress

@@ -76,6 +76,13 @@ fn a_run_writes_its_checkpoint_plots_and_metrics_and_refuses_to_overwrite() {
         "checkpoint/seq2seq.json",
         "checkpoint/model.mpk",
         "metrics.json",
+        // Burn's file checkpointer (every 20 steps = every epoch here; the last two kept) and
+        // metric logs.
+        "learner/checkpoint/model-1.mpk",
+        "learner/checkpoint/optim-2.mpk",
+        "learner/checkpoint/scheduler-2.mpk",
+        "learner/train/epoch-2/Loss.log",
+        "learner/valid/epoch-2/Exact_Match.log",
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
@@ -93,6 +100,104 @@ fn a_run_writes_its_checkpoint_plots_and_metrics_and_refuses_to_overwrite() {
         before,
         "the checkpoint was touched"
     );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    let steps: Vec<u64> = metrics["val_accuracy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![20, 40]);
+}
+
+#[test]
+fn bad_training_settings_are_input_errors() {
+    let dir = std::env::temp_dir().join(format!("seq2seq-cli-bad-{}", std::process::id()));
+    let base = train_args(&dir, &[]);
+    let cases: [(TrainArgs, &str); 2] = [
+        (
+            TrainArgs {
+                devices: 0,
+                ..base.clone()
+            },
+            "--devices must be at least 1, got 0",
+        ),
+        (
+            TrainArgs {
+                checkpoint_every: 30,
+                ..base.clone()
+            },
+            "multiple of --eval-every",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = train::train(&args).unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err}");
+        assert!(err.to_string().contains(want), "{want}: {err}");
+    }
+    assert!(!dir.exists(), "a refused run wrote {}", dir.display());
+}
+
+#[test]
+fn the_binary_trains_headless_with_one_line_per_validation() {
+    let dir = std::env::temp_dir().join(format!("seq2seq-cli-headless-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = [
+        "train",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--checkpoint-every",
+        "10",
+        "--valid",
+        "20",
+        "--embed",
+        "8",
+        "--encoder-hidden",
+        "8",
+        "--decoder-hidden",
+        "16",
+        "--devices",
+        "2",
+        "--batch",
+        "16",
+    ];
+    // Standard output is a pipe, not a terminal: the line renderer, not the dashboard.
+    let out = Command::new(env!("CARGO_BIN_EXE_seq2seq"))
+        .args(args)
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("lstm model, "), "{stdout}");
+    assert!(
+        lines[1].starts_with("step    10 ") && lines[1].contains("exact match"),
+        "{stdout}"
+    );
+    assert!(lines[2].starts_with("step    20 "), "{stdout}");
+    assert!(lines[3].starts_with("trained 20 steps in "), "{stdout}");
+    assert!(dir.join("checkpoint/model.mpk").is_file());
+
+    // Again without --force: refused, one line, exit code 2.
+    let out = Command::new(env!("CARGO_BIN_EXE_seq2seq"))
+        .args(args)
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("pass --force"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,0 +1,307 @@
+//! Training through burn-train's `Learner`: what `train` runs.
+//!
+//! - [`DateModel`] wraps the seq2seq model with its [`TrainStep`](burn_train::TrainStep)
+//!   (teacher-forced or scheduled forward, `sequence_cross_entropy` with label smoothing) and
+//!   [`InferenceStep`](burn_train::InferenceStep) (the same loss, plus greedy decoding).
+//! - Metrics: loss and token accuracy (burn-train's `LossMetric` and `AccuracyMetric` with
+//!   the pad id) on both splits, the learning rate while training, and greedy exact match
+//!   ([`ExactMatchMetric`]) on validation. An epoch is `--eval-every` steps; validation runs
+//!   after each.
+//! - Burn's file checkpointer saves model, optimizer and schedule in `<out>/learner/checkpoint/`
+//!   ([`EveryEpochs`] picks when); the model checkpoint that `eval` and `translate` read is
+//!   written at the end.
+//! - The renderer is burn-train's terminal dashboard when standard output is a terminal, else
+//!   (and with `--no-tui` or `--quiet`) [`LineRenderer`].
+//! - `--devices N` (N > 1) runs burn-train's `ExecutionStrategy::MultiDevice` with
+//!   `MultiDeviceOptim::OptimMainDevice`: one worker thread per device runs the forward and
+//!   backward of its slice of the data ([`FreshBatches`]), the gradients are summed on the
+//!   first device and one optimizer step runs there. The training backend is unchanged
+//!   (`Autodiff<NdArray>` by default), so the layers run burn-rnn's fused kernels through its
+//!   `RnnBackend` impls on every device.
+
+mod loader;
+mod metrics;
+mod render;
+mod schedule;
+mod step;
+
+pub use loader::{FreshBatches, Layout};
+pub use metrics::{ExactMatchInput, ExactMatchMetric, Mean, Record, Recorder};
+pub use render::LineRenderer;
+pub use schedule::{EveryEpochs, WarmupCosine};
+pub use step::{DateBatch, DateBatcher, DateModel, DateOutput};
+
+use std::io::IsTerminal;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataset::InMemDataset;
+use burn::module::AutodiffModule;
+use burn::record::DefaultRecorder;
+use burn::tensor::Device;
+use burn_rnn::seq2seq::{checkpoint, Seq2Seq, Seq2SeqCell};
+use burn_train::logger::FileMetricLogger;
+use burn_train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
+use burn_train::renderer::tui::TuiMetricsRendererWrapper;
+use burn_train::{
+    ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+};
+
+use crate::data::Splits;
+use crate::error::Error;
+use crate::train::{
+    checkpoint_dir, checkpoint_meta, create_run_dir, describe, exact_match, init_model,
+    learner_dir, model_config, new_progress, optimizer_config, vocabularies, write_outputs,
+    Summary, TrainArgs,
+};
+use crate::{AD, B};
+
+/// Validation batch size (greedy decoding of 500 sources at once).
+const VALID_BATCH: usize = 500;
+
+/// The devices of `--devices n`, the first one the main device (validation, optimizer).
+///
+/// ndarray has a single device, `NdArrayDevice::Cpu`: burn-train's multi-device strategy
+/// takes it `n` times and runs one worker thread for each. wgpu takes discrete GPUs `0..n`
+/// and cuda GPUs `0..n`.
+pub fn devices(n: usize) -> Vec<Device<B>> {
+    (0..n).map(|i| device(i, n)).collect()
+}
+
+#[cfg(feature = "cuda")]
+fn device(i: usize, _: usize) -> Device<B> {
+    use burn::tensor::backend::{Device as _, DeviceId};
+    Device::<B>::from_id(DeviceId::new(0, i as u16))
+}
+
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+fn device(i: usize, n: usize) -> Device<B> {
+    use burn::tensor::backend::{Device as _, DeviceId};
+    match n {
+        1 => Default::default(),
+        _ => Device::<B>::from_id(DeviceId::new(0, i as u16)),
+    }
+}
+
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn device(_: usize, _: usize) -> Device<B> {
+    Default::default()
+}
+
+/// Checks that `--devices n` names devices that exist (GPU backends: GPUs of device type 0,
+/// wgpu's discrete GPUs or CUDA's devices); on ndarray every count is fine.
+///
+/// # Errors
+/// Fewer GPUs than asked for.
+pub fn check_devices(n: usize) -> Result<(), Error> {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    if n > 1 {
+        use burn::tensor::backend::Backend;
+        let found = B::device_count(0);
+        if found < n {
+            return Err(crate::error::input(format!(
+                "--devices {n} needs {n} GPUs, found {found}"
+            )));
+        }
+    }
+    #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+    let _ = n;
+    Ok(())
+}
+
+/// Trains as `args` say through burn-train's `Learner`, writing the run folder.
+///
+/// # Errors
+/// Fewer GPUs than `--devices`, a failed write, or a diverging loss.
+pub fn train<C>(args: &TrainArgs) -> Result<Summary, Error>
+where
+    C: Seq2SeqCell<AD> + AutodiffModule<AD> + 'static,
+    C::InnerModule: Seq2SeqCell<B> + 'static,
+{
+    check_devices(args.devices)?;
+    let devices = devices(args.devices);
+    let config = model_config(args);
+    let (src_vocab, tgt_vocab) = vocabularies();
+    let splits = Arc::new(Splits::new(args.seed, args.valid, args.test));
+    let seq2seq: Seq2Seq<AD, C> = init_model(args, &devices[0]);
+    if !args.quiet {
+        println!("{}", describe(&seq2seq, &config, &splits));
+    }
+    let model = DateModel {
+        seq2seq,
+        label_smoothing: args.label_smoothing,
+        teacher_forcing: args.teacher_forcing,
+        grad_scale: 1.0 / args.devices as f64,
+    };
+    create_run_dir(&args.out)?;
+    let dir = learner_dir(&args.out);
+    if dir.exists() {
+        // `check_args` let it through: --force.
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| Error::Run(format!("cannot remove {}: {e}", dir.display())))?;
+    }
+
+    let batcher = Arc::new(DateBatcher {
+        config: config.clone(),
+        src_vocab: src_vocab.clone(),
+        tgt_vocab: tgt_vocab.clone(),
+    });
+    let layout = Layout {
+        batch: args.batch,
+        devices: args.devices,
+        epoch_steps: args.eval_every,
+        steps: args.steps,
+        seed: args.seed,
+    };
+    let train_loader: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(FreshBatches::new(
+        Arc::clone(&splits),
+        Arc::clone(&batcher),
+        layout,
+    ));
+    let valid_loader = DataLoaderBuilder::new((*batcher).clone())
+        .batch_size(VALID_BATCH)
+        .build(InMemDataset::new(splits.valid.clone()));
+
+    let start = Instant::now();
+    let training = SupervisedTraining::new(&dir, train_loader, valid_loader)
+        .metrics((
+            LossMetric::new(),
+            AccuracyMetric::new().with_pad_token(config.pad_id),
+        ))
+        .metric_train_numeric(LearningRateMetric::new())
+        .metric_valid_numeric(ExactMatchMetric::new())
+        .with_file_checkpointer(DefaultRecorder::new())
+        .with_checkpointing_strategy(EveryEpochs::new(
+            args.checkpoint_every / args.eval_every,
+            layout.epochs(),
+            2,
+        ))
+        .num_epochs(layout.epochs());
+    let interrupter = training.interrupter();
+    let (recorder, record) = Recorder::new(interrupter.clone(), start);
+    let training = training
+        .with_metric_logger(recorder)
+        .with_metric_logger(FileMetricLogger::new(&dir));
+    let dashboard = !args.quiet && !args.no_tui && std::io::stdout().is_terminal();
+    let training = match dashboard {
+        true => training.renderer(TuiMetricsRendererWrapper::new(interrupter.clone(), None)),
+        false => training.renderer(LineRenderer::new(
+            args.quiet,
+            args.eval_every,
+            args.steps,
+            start,
+        )),
+    };
+    let strategy = match args.devices {
+        1 => ExecutionStrategy::SingleDevice(devices.into_iter().next().expect("one device")),
+        _ => ExecutionStrategy::MultiDevice(devices, MultiDeviceOptim::OptimMainDevice),
+    };
+    let training = training.with_training_strategy(TrainingStrategy::Default(strategy));
+    let learner = Learner::new(
+        model,
+        optimizer_config().init(),
+        WarmupCosine {
+            peak: args.lr,
+            warmup: args.warmup,
+            steps: args.steps,
+            step: 0,
+        },
+    );
+
+    // `--max-minutes`: the Learner stops (keeping the model) when the interrupter fires.
+    let (finished, wait) = mpsc::channel::<()>();
+    let limit = Duration::try_from_secs_f64(args.max_minutes * 60.0).unwrap_or(Duration::MAX);
+    let timer = {
+        let interrupter = interrupter.clone();
+        std::thread::spawn(move || match wait.recv_timeout(limit) {
+            Err(RecvTimeoutError::Timeout) => {
+                interrupter.stop(Some("--max-minutes reached"));
+                true
+            }
+            _ => false,
+        })
+    };
+    let result = training.launch(learner);
+    // Closes the dashboard (leaving the terminal's alternate screen) before anything is printed.
+    drop(result.renderer);
+    drop(finished);
+    let timed_out = timer.join().unwrap_or(false);
+    let model = result.model.seq2seq;
+    let record = record.lock().expect("record lock").clone();
+
+    let devices = args.devices;
+    if let Some((_, value)) = record.diverged {
+        let step = record
+            .train_losses
+            .iter()
+            .position(|l| !l.is_finite())
+            .unwrap_or(0)
+            / devices
+            + 1;
+        return Err(Error::Run(format!(
+            "the loss diverged at step {step}: {value}"
+        )));
+    }
+    let step_losses: Vec<f64> = record
+        .train_losses
+        .chunks(devices)
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .collect();
+    let mut progress = new_progress(args);
+    let (mut step, mut item) = (0, 0);
+    let mut accuracy = None;
+    for (&epoch, &items) in &record.train_items {
+        let losses = &record.train_losses[item..item + items];
+        item += items;
+        step += items / devices;
+        let mean = losses.iter().sum::<f64>() / items.max(1) as f64;
+        progress.train_loss.push((step, mean));
+        let exact = record
+            .valid
+            .get(&epoch)
+            .and_then(|v| v.get(ExactMatchMetric::NAME));
+        if let (Some(exact), Some(&seconds)) = (exact, record.valid_seconds.get(&epoch)) {
+            let share = exact.get().unwrap_or(0.0);
+            progress.val_accuracy.push((step, share, seconds));
+            accuracy = Some(share);
+        }
+    }
+    progress.step = step;
+    let validated_last = progress.val_accuracy.last().is_some_and(|v| v.0 == step);
+    if !validated_last {
+        // Stopped inside an epoch (--max-minutes, or `q` in the dashboard): validate the
+        // model it stopped with.
+        let share = exact_match(&model, &splits.valid, &src_vocab, &tgt_vocab);
+        progress
+            .val_accuracy
+            .push((step, share, start.elapsed().as_secs_f64()));
+        accuracy = Some(share);
+    }
+    progress.seconds = start.elapsed().as_secs_f64();
+    if !args.quiet && step < args.steps {
+        let why = match timed_out {
+            true => format!("--max-minutes {} reached", args.max_minutes),
+            false => interrupter
+                .get_message()
+                .map(|m| m.trim_end_matches('.').to_string())
+                .unwrap_or_else(|| "interrupted".into()),
+        };
+        println!(
+            "stopped at step {step}: {why}; validation exact match {:.2}%",
+            accuracy.unwrap_or(0.0)
+        );
+    }
+    checkpoint::save(
+        &checkpoint_dir(&args.out),
+        &model,
+        &checkpoint_meta(args, &progress),
+    )?;
+    write_outputs(&args.out, &progress)?;
+    Ok(Summary {
+        progress,
+        final_accuracy: accuracy.unwrap_or(0.0),
+        step_losses,
+    })
+}
