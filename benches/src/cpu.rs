@@ -94,12 +94,36 @@ fn gemm_table(args: &Args) -> f64 {
     peak
 }
 
-/// Prints the GEMM table, the setup line (threads, allocator, torch), and the main table:
+/// The CPU's model name (Linux's `/proc/cpuinfo`), or `unknown CPU`.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+/// Prints the CPU and kernel path, the GEMM table, the setup line (threads, allocator, torch), and the main table:
 /// every wanted config forward and training, then the scaling rows, each ours fused beside
 /// ours reference, `burn::nn` and PyTorch on the CPU.
 pub fn tables(args: &Args, budget: Duration, threads: usize) {
     let configs: Vec<Shape> = CONFIGS.iter().copied().filter(|s| args.wants(s)).collect();
     let scaling: Vec<Shape> = SCALING.iter().copied().filter(|s| args.wants(s)).collect();
+    println!(
+        "CPU: {}; fused kernels on the `{}` path (this CPU can run: {}; `BURN_RNN_ISA` picks \
+         one)\n",
+        cpu_model(),
+        burn_rnn::kernels::isa(),
+        burn_rnn::kernels::Isa::available_paths()
+            .iter()
+            .map(|i| i.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let peak = gemm_table(args);
 
     let mut all: Vec<Shape> = configs.clone();

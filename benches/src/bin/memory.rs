@@ -4,7 +4,7 @@
 //! `cargo run --release -p rnn-bench --bin memory` prints the process's peak resident set
 //! (`VmHWM`) before and after the step; `benches/pytorch_memory.py` does the same for PyTorch.
 //! The fused forward keeps, per step, only the gate activations and the states the backward
-//! needs (`kernels::cpu::Saved`), so the step's peak is a small multiple of `T * N * 4H`.
+//! needs (`rnn_cpu::Saved`), so the step's peak is a small multiple of `T * N * 4H`.
 
 use burn::tensor::{Distribution, Tensor};
 use burn_autodiff::Autodiff;

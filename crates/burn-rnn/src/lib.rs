@@ -49,15 +49,16 @@
 //! ## Fast path
 //! A layer runs each layer and direction as two backend operations: the input projection of
 //! every time step (one matrix product) and the recurrence over the whole sequence. On
-//! `NdArray<f32>` both are hand-written kernels (packed AVX-512 register tiles for the hidden
-//! product, the gate math fused per tile, threads over hidden units, Haste-style saved
+//! `NdArray<f32>` both are hand-written kernels (the `rnn-cpu` crate: packed register tiles for
+//! the hidden product on AVX-512, AVX2 or NEON, picked at run time, the gate math fused per tile, threads over hidden units, Haste-style saved
 //! activations and a fused backward); on CubeCL backends (wgpu, CUDA, with or without Burn's
 //! fusion) each step is the hidden matmul plus ONE fused CubeCL kernel for the gate math and
 //! state update, forward and backward; `Autodiff<B>` wraps each in one autodiff node. This is the
 //! default ([`ExecutionPath::Fused`]); `layer.with_path(ExecutionPath::Reference)` runs the
 //! plain-ops unroll instead. The forward methods therefore ask `B: RnnBackend`, which every
 //! backend the crate builds with implements (see [`kernels`]). Threads:
-//! [`kernels::set_num_threads`] or `BURN_RNN_NUM_THREADS` (default: all cores).
+//! [`kernels::set_num_threads`] or `BURN_RNN_NUM_THREADS` (default: all cores); instruction
+//! set: [`kernels::set_isa`] or `BURN_RNN_ISA` (default: the best the CPU has).
 //!
 //! ## Feature flags
 //! | feature | default | what it does |

@@ -61,8 +61,12 @@ impl<B: RnnBackend> Backward<B, 3> for LinearBackward {
     ) {
         let (x, weight) = ops.state;
         let grad = grads.consume::<B>(&ops.node);
-        let g = B::linear_backward(x, weight, grad);
-        for (parent, grad) in ops.parents.into_iter().zip([g.x, g.weight, g.bias]) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let g = B::linear_backward(x, weight, grad, x_parent.is_some());
+        if let (Some(parent), Some(dx)) = (x_parent, g.x) {
+            grads.register::<B>(parent.id, dx);
+        }
+        for (parent, grad) in [(weight_parent, g.weight), (bias_parent, g.bias)] {
             if let Some(parent) = parent {
                 grads.register::<B>(parent.id, grad);
             }
@@ -102,11 +106,12 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        needs_x: bool,
     ) -> LinearGrads<Self> {
         // Only reached when called directly on autodiff primitives: untracked gradients.
-        let g = B::linear_backward(x.primitive, weight.primitive, grad.primitive);
+        let g = B::linear_backward(x.primitive, weight.primitive, grad.primitive, needs_x);
         LinearGrads {
-            x: Self::from_inner(g.x),
+            x: g.x.map(Self::from_inner),
             weight: Self::from_inner(g.weight),
             bias: Self::from_inner(g.bias),
         }

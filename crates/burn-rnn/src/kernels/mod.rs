@@ -8,7 +8,7 @@
 //!
 //! | backend | forward | backward |
 //! | --- | --- | --- |
-//! | `NdArray`, f32 | fused CPU kernels: packed AVX-512 register tiles for `h W_hh^T` (portable loops on other CPUs), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
+//! | `NdArray`, f32 | fused CPU kernels (the `rnn-cpu` crate): packed register tiles for `h W_hh^T` on AVX-512, AVX2 or NEON, picked at run time ([`isa`]), the gate math fused per tile, threads over hidden units; threaded GEMM for the projection | fused BPTT: gate gradients per step, one tile product `dG W_hh`, one GEMM for `dW_hh` over all steps |
 //! | `NdArray`, other dtypes | reference ops | recompute + autodiff of the reference |
 //! | `CubeBackend`, any runtime (features `wgpu`, `cuda` or `cubecl`) | per step: Burn's matmul `h W_hh^T`, then ONE fused CubeCL kernel (bias, input slice, gate math, state update, length mask, all writes) | per step: one fused gate-gradient kernel, then `dG W_hh`; `dW_hh` and `db_hh` as one matmul and one sum over all steps |
 //! | `Fusion<B>` (feature `fusion`) | one lazy custom fusion op running `B`'s forward | one lazy custom fusion op running `B`'s backward |
@@ -17,7 +17,8 @@
 //!
 //! The CPU kernels use [`num_threads`] threads (set by [`set_num_threads`] or
 //! `BURN_RNN_NUM_THREADS`; default: all cores) from a persistent pool, for steps big enough to
-//! pay for a barrier per step.
+//! pay for a barrier per step. They run the best instruction set the CPU has; [`set_isa`] or
+//! the `BURN_RNN_ISA` environment variable (`avx512`, `avx2`, `neon`, `scalar`) forces one.
 //!
 //! ## How the layers reach it
 //! [`Recurrent::forward`](crate::Recurrent::forward) is bounded by `B: RnnBackend` and takes
@@ -34,7 +35,6 @@
 //! `L + 1` (zeros for RNN and GRU). [`sequence`] unpacks it.
 
 mod autodiff;
-mod cpu;
 #[cfg(feature = "cubecl")]
 mod cube;
 #[cfg(feature = "fusion")]
@@ -46,7 +46,7 @@ mod others;
 pub mod reference;
 
 pub use crate::math::RecurrentKind;
-pub use cpu::{num_threads, set_num_threads};
+pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, Isa, IsaError};
 
 use std::sync::Arc;
 
@@ -297,25 +297,28 @@ pub trait RnnBackend: Backend {
         ))
     }
 
-    /// The gradients of [`RnnBackend::linear_forward`].
+    /// The gradients of [`RnnBackend::linear_forward`]. `x`'s gradient (a product as big as
+    /// the forward's) is computed only when `needs_x`: the autodiff node asks for it only
+    /// when something tracks `x` (not for a first layer's input data).
     ///
     /// # Shapes
     /// - `x: [M, H_in]`, `weight: [G*H, H_in]`, `grad: [M, G*H]`
-    /// - returns `x: [M, H_in]`, `weight: [G*H, H_in]`, `bias: [G*H]`
+    /// - returns `x: [M, H_in]` (`None` unless `needs_x`), `weight: [G*H, H_in]`, `bias: [G*H]`
     fn linear_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        needs_x: bool,
     ) -> LinearGrads<Self> {
-        reference::linear_backward::<Self>(x, weight, grad)
+        reference::linear_backward::<Self>(x, weight, grad, needs_x)
     }
 }
 
 /// The gradients of [`RnnBackend::linear_forward`]'s inputs.
 #[derive(Debug, Clone)]
 pub struct LinearGrads<B: Backend> {
-    /// `[M, H_in]`
-    pub x: FloatTensor<B>,
+    /// `[M, H_in]`, when it was asked for
+    pub x: Option<FloatTensor<B>>,
     /// `[G*H, H_in]`
     pub weight: FloatTensor<B>,
     /// `[G*H]`

@@ -1,9 +1,9 @@
-//! `NdArray`: the fused CPU kernels ([`cpu`](super::cpu)) on the backend's raw `f32` buffers.
+//! `NdArray`: the fused CPU kernels of the `rnn-cpu` crate on the backend's raw `f32` buffers.
 //!
 //! Tensors of any other dtype (f64, f16, ...) take the plain-ops reference.
 //!
 //! The saved tensors are the shared [`RecurrentSaved`] layout, which the CPU kernels write and
-//! read directly ([`cpu::Saved`]).
+//! read directly (`rnn_cpu::Saved`).
 
 use std::borrow::Cow;
 
@@ -13,11 +13,27 @@ use burn_ndarray::{
     FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
 };
 
-use super::cpu::{self, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved};
 use super::{
-    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec,
-    RecurrentTensors, RnnBackend, SavedShapes,
+    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved,
+    RecurrentSpec, RecurrentTensors, RnnBackend, SavedShapes,
 };
+use rnn_cpu::{
+    self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
+};
+
+/// The kernels' view of a spec.
+fn cpu_spec(spec: &RecurrentSpec) -> cpu::Spec<'_> {
+    cpu::Spec {
+        cell: match spec.kind {
+            RecurrentKind::RnnTanh => cpu::Cell::RnnTanh,
+            RecurrentKind::RnnRelu => cpu::Cell::RnnRelu,
+            RecurrentKind::Lstm => cpu::Cell::Lstm,
+            RecurrentKind::Gru => cpu::Cell::Gru,
+        },
+        lengths: spec.lengths.as_deref(),
+        reverse: spec.reverse,
+    }
+}
 
 /// The tensor's values in row-major order when it holds `f32`: borrowed when its layout is
 /// already standard, else copied once.
@@ -93,7 +109,7 @@ where
         };
         let mut packed = cpu::zeroed((seq + 2) * batch * hidden);
         if !save {
-            cpu::forward(spec, dims, inputs, &mut packed, None);
+            cpu::forward(&cpu_spec(spec), dims, inputs, &mut packed, None);
             return RecurrentForward {
                 packed: tensor(packed, [seq + 2, batch, hidden]),
                 saved: None,
@@ -108,7 +124,7 @@ where
             h_prev: &mut h_prev,
             c_prev: &mut c_prev,
         };
-        cpu::forward(spec, dims, inputs, &mut packed, Some(saved));
+        cpu::forward(&cpu_spec(spec), dims, inputs, &mut packed, Some(saved));
         drop(weight_hh);
         RecurrentForward {
             packed: tensor(packed, [seq + 2, batch, hidden]),
@@ -158,21 +174,25 @@ where
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        needs_x: bool,
     ) -> LinearGrads<Self> {
         let (Some(xv), Some(wv), Some(gv)) =
             (f32_values(&x), f32_values(&weight), f32_values(&grad))
         else {
-            return reference::linear_backward::<Self>(x, weight, grad);
+            return reference::linear_backward::<Self>(x, weight, grad, needs_x);
         };
         let (m, k) = (shape(&x)[0], shape(&x)[1]);
         let n = shape(&weight)[0];
-        let mut dx = cpu::zeroed(m * k);
-        cpu::par_sgemm(
-            Mat::new(&gv, m, n),
-            Mat::new(&wv, n, k),
-            0.0,
-            MatMut::new(&mut dx, m, k),
-        );
+        let dx = needs_x.then(|| {
+            let mut dx = cpu::zeroed(m * k);
+            cpu::par_sgemm(
+                Mat::new(&gv, m, n),
+                Mat::new(&wv, n, k),
+                0.0,
+                MatMut::new(&mut dx, m, k),
+            );
+            tensor(dx, [m, k])
+        });
         let mut dw = vec![0.0f32; n * k];
         cpu::par_sgemm(
             Mat::new(&gv, m, n).t(),
@@ -187,7 +207,7 @@ where
             }
         }
         LinearGrads {
-            x: tensor(dx, [m, k]),
+            x: dx,
             weight: tensor(dw, [n, k]),
             bias: tensor(db, [n]),
         }
@@ -228,7 +248,7 @@ where
         let mut d_h0 = vec![0.0f32; batch * hidden];
         let mut d_c0 = vec![0.0f32; batch * hidden];
         cpu::backward(
-            spec,
+            &cpu_spec(spec),
             dims,
             BackwardInputs {
                 weight_hh: &w,

@@ -402,15 +402,16 @@ fn gate_grads<B: Backend>(
 }
 
 /// Default body of [`RnnBackend::linear_backward`](super::RnnBackend::linear_backward):
-/// `dx = g W`, `dW = g^T x`, `db = sum of g's rows`.
+/// `dx = g W` (if `needs_x`), `dW = g^T x`, `db = sum of g's rows`.
 pub fn linear_backward<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
+    needs_x: bool,
 ) -> LinearGrads<B> {
     let (x, weight, grad) = (wrap::<B, 2>(x), wrap::<B, 2>(weight), wrap::<B, 2>(grad));
     LinearGrads {
-        x: unwrap(grad.clone().matmul(weight)),
+        x: needs_x.then(|| unwrap(grad.clone().matmul(weight))),
         weight: unwrap(grad.clone().transpose().matmul(x)),
         bias: unwrap(grad.sum_dim(0).squeeze_dim::<1>(0)),
     }

@@ -1,29 +1,32 @@
 //! The forward: every time step, one worker per range of hidden-unit tiles.
 
-#[cfg(target_arch = "x86_64")]
-use super::avx512;
-use super::gates::{gru_forward, lstm_forward, rnn_forward};
-use super::threads::{has_avx512, parallel, run_best, split, threads_for, Job, Ptr, SpinBarrier};
-use super::tile::{self, Packed};
-use super::{Dims, ForwardInputs, Saved};
-use crate::kernels::{RecurrentKind, RecurrentSpec};
+use crate::gates::{gru_forward, lstm_forward, rnn_forward};
+use crate::simd::{dispatch, Simd};
+use crate::threads::{parallel, split, threads_for, Job, Ptr, RunJob, SpinBarrier};
+use crate::tile::{self, Packed};
+use crate::{Cell, Dims, ForwardInputs, Saved, Spec};
 
-/// Runs a whole sequence.
+/// Runs a whole sequence on the path [`isa`](crate::isa) picks.
 ///
 /// # Shapes
 /// - `inputs`: see [`ForwardInputs`]
 /// - `packed`: `[L + 2, N, H]`, written whole: outputs (zero past each length), final `h`,
 ///   final `c` (zeros for RNN and GRU)
 /// - `saved`: see [`Saved`]; `None` for inference
+///
+/// # Panics
+/// If a buffer's length is not the one its shape gives, or `spec.lengths` does not hold `N`
+/// lengths in `0..=L`.
 pub fn forward(
-    spec: &RecurrentSpec,
+    spec: &Spec<'_>,
     dims: Dims,
     inputs: ForwardInputs<'_>,
     packed: &mut [f32],
     saved: Option<Saved<'_>>,
 ) {
     let Dims { seq, batch, hidden } = dims;
-    let kind = spec.kind;
+    spec.check(dims);
+    let kind = spec.cell;
     let gh = kind.gates() * hidden;
     let nh = batch * hidden;
     assert_eq!(inputs.gates_x.len(), seq * batch * gh);
@@ -61,13 +64,17 @@ pub fn forward(
         acts,
         h_prev,
         c_prev,
-        simd: has_avx512(),
     };
     parallel(threads, |tid, threads, barrier| {
         let tiles = split(weights.tiles, threads, tid);
-        // SAFETY: each worker writes only the units of its own tiles; the barrier orders
-        // every step's writes before the next step's reads.
-        unsafe { run_best(&job, job.simd, tiles, barrier) }
+        let run = RunJob {
+            job: &job,
+            tiles,
+            barrier,
+        };
+        // SAFETY: the extents were checked above; each worker writes only the units of its
+        // own tiles, and the barrier orders every step's writes before the next step's reads.
+        unsafe { dispatch(run) }
     });
     let last = seq % 2;
     let (_, finals) = packed.split_at_mut(seq * nh);
@@ -81,8 +88,8 @@ pub fn forward(
 
 /// Everything a forward worker reads and writes (shared raw buffers: the workers write
 /// disjoint units).
-pub(super) struct ForwardJob<'a> {
-    spec: &'a RecurrentSpec,
+struct ForwardJob<'a> {
+    spec: &'a Spec<'a>,
     dims: Dims,
     gates_x: &'a [f32],
     bias: &'a [f32],
@@ -96,25 +103,23 @@ pub(super) struct ForwardJob<'a> {
     acts: Ptr,
     h_prev: Ptr,
     c_prev: Ptr,
-    simd: bool,
 }
 
 impl Job for ForwardJob<'_> {
     /// Runs every step for the units of `tiles`.
     ///
     /// # Safety
-    /// The buffers must have the extents `forward_impl` checked, and concurrent workers must
-    /// own disjoint tile ranges and share `barrier`.
+    /// As [`Job::run`].
     #[inline(always)]
-    unsafe fn run(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
+    unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
         let Dims { seq, batch, hidden } = self.dims;
-        let kind = self.spec.kind;
+        let kind = self.spec.cell;
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
         let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
-        let mr = self.weights.rows_per_tile();
+        let mr = self.weights.rows_per_tile::<S>();
         let width = self.weights.vectors * tile::LANES;
         let tile_gate_width = width / gates;
         let mut tile_out = vec![0.0f32; mr * width];
@@ -143,13 +148,12 @@ impl Job for ForwardJob<'_> {
                 let w = upt.min(hidden - u0);
                 for r0 in (0..batch).step_by(mr) {
                     let rows = mr.min(batch - r0);
-                    tile::tile_product(
+                    tile::tile_product::<S>(
                         rows,
                         &a_packed[r0 * hidden..],
                         self.weights,
                         tile_index,
                         &mut tile_out,
-                        self.simd,
                     );
                     for i in 0..rows {
                         let n = r0 + i;
@@ -184,44 +188,13 @@ impl Job for ForwardJob<'_> {
                             true => c_next.slice_mut(at, w),
                             false => &mut [][..],
                         };
-                        #[cfg(target_arch = "x86_64")]
-                        if self.simd {
-                            // SAFETY: `simd` is set only where AVX-512F was detected.
-                            match kind {
-                                RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
-                                    let [a0, ..] = acts;
-                                    avx512::rnn_forward(kind, gx(0), hg(0), b(0), h_new, a0);
-                                }
-                                RecurrentKind::Lstm => avx512::lstm_forward(
-                                    [gx(0), gx(1), gx(2), gx(3)],
-                                    [hg(0), hg(1), hg(2), hg(3)],
-                                    [b(0), b(1), b(2), b(3)],
-                                    c_old,
-                                    c_new,
-                                    h_new,
-                                    acts,
-                                ),
-                                RecurrentKind::Gru => {
-                                    let [a0, a1, a2, a3, _] = acts;
-                                    avx512::gru_forward(
-                                        [gx(0), gx(1), gx(2)],
-                                        [hg(0), hg(1), hg(2)],
-                                        [b(0), b(1), b(2)],
-                                        h.slice(at, w),
-                                        h_new,
-                                        [a0, a1, a2, a3],
-                                    )
-                                }
-                            }
-                            out.copy_from_slice(h_next.slice(at, w));
-                            continue;
-                        }
                         match kind {
-                            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+                            Cell::RnnTanh | Cell::RnnRelu => {
                                 let [a0, ..] = acts;
-                                rnn_forward(kind, gx(0), hg(0), b(0), h_new, a0);
+                                let relu = kind == Cell::RnnRelu;
+                                rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
                             }
-                            RecurrentKind::Lstm => lstm_forward(
+                            Cell::Lstm => lstm_forward::<S>(
                                 [gx(0), gx(1), gx(2), gx(3)],
                                 [hg(0), hg(1), hg(2), hg(3)],
                                 [b(0), b(1), b(2), b(3)],
@@ -230,9 +203,9 @@ impl Job for ForwardJob<'_> {
                                 h_new,
                                 acts,
                             ),
-                            RecurrentKind::Gru => {
+                            Cell::Gru => {
                                 let [a0, a1, a2, a3, _] = acts;
-                                gru_forward(
+                                gru_forward::<S>(
                                     [gx(0), gx(1), gx(2)],
                                     [hg(0), hg(1), hg(2)],
                                     [b(0), b(1), b(2)],

@@ -1,23 +1,24 @@
-//! Backpropagation through time for [`forward`](super::forward): per step the gate gradients,
+//! Backpropagation through time for [`forward`](crate::forward): per step the gate gradients,
 //! then one tile product `dG W_hh`; the weight gradient is one GEMM over all steps.
 
-use super::gates::{gru_backward, lstm_backward, rnn_backward};
-use super::threads::{
-    has_avx512, par_sgemm, parallel, run_best, split, threads_for, zeroed, Job, Ptr, SpinBarrier,
+use crate::gates::{gru_backward, lstm_backward, rnn_backward};
+use crate::gemm::{Mat, MatMut};
+use crate::simd::{dispatch, Simd};
+use crate::threads::{
+    par_sgemm, parallel, split, threads_for, zeroed, Job, Ptr, RunJob, SpinBarrier,
 };
-use super::tile::{self, Packed};
-use super::{BackwardInputs, BackwardOutputs, Dims, Mat, MatMut};
-use crate::kernels::{RecurrentKind, RecurrentSpec};
+use crate::tile::{self, Packed};
+use crate::{BackwardInputs, BackwardOutputs, Cell, Dims, Spec};
 
-/// Backpropagation through time for [`forward`].
-pub fn backward(
-    spec: &RecurrentSpec,
-    dims: Dims,
-    inputs: BackwardInputs<'_>,
-    out: BackwardOutputs<'_>,
-) {
+/// Backpropagation through time for [`forward`](crate::forward), on the path
+/// [`isa`](crate::isa) picks.
+///
+/// # Panics
+/// As [`forward`](crate::forward).
+pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: BackwardOutputs<'_>) {
     let Dims { seq, batch, hidden } = dims;
-    let kind = spec.kind;
+    spec.check(dims);
+    let kind = spec.cell;
     let gh = kind.gates() * hidden;
     let nh = batch * hidden;
     let aw = kind.saved_width() * hidden;
@@ -47,7 +48,7 @@ pub fn backward(
     ];
     // GRU's gradient w.r.t. `h W_hh^T + b_hh` differs from the one w.r.t. the input gates.
     let mut gates_h_grad = match kind {
-        RecurrentKind::Gru => zeroed(seq * batch * gh),
+        Cell::Gru => zeroed(seq * batch * gh),
         _ => Vec::new(),
     };
     let threads = threads_for(batch * gh * hidden, weights.tiles);
@@ -60,16 +61,21 @@ pub fn backward(
         dc: [Ptr::of(&mut dc[0]), Ptr::of(&mut dc[1])],
         d_gates_x: Ptr::of(out.gates_x),
         d_gates_h: match kind {
-            RecurrentKind::Gru => Ptr::of(&mut gates_h_grad),
+            Cell::Gru => Ptr::of(&mut gates_h_grad),
             _ => Ptr::null(),
         },
-        simd: has_avx512(),
     };
     parallel(threads, |tid, threads, barrier| {
         let tiles = split(weights.tiles, threads, tid);
-        // SAFETY: each worker writes only the units of its own tiles; the barrier orders
-        // each step's gate gradients before the matmul that reads all of them.
-        unsafe { run_best(&job, job.simd, tiles, barrier) }
+        let run = RunJob {
+            job: &job,
+            tiles,
+            barrier,
+        };
+        // SAFETY: the extents were checked above; each worker writes only the units of its
+        // own tiles, and the barrier orders each step's gate gradients before the product
+        // that reads all of them.
+        unsafe { dispatch(run) }
     });
     let last = seq % 2;
     out.h0.copy_from_slice(&dh[last]);
@@ -79,7 +85,7 @@ pub fn backward(
     }
     // dW_hh = sum_t dG_h[t]^T h_prev[t], one matmul over all steps; db_hh = column sums.
     let dgh_all: &[f32] = match kind {
-        RecurrentKind::Gru => &gates_h_grad,
+        Cell::Gru => &gates_h_grad,
         _ => out.gates_x,
     };
     let rows = seq * batch;
@@ -98,8 +104,8 @@ pub fn backward(
 }
 
 /// Everything a backward worker reads and writes.
-pub(super) struct BackwardJob<'a> {
-    spec: &'a RecurrentSpec,
+struct BackwardJob<'a> {
+    spec: &'a Spec<'a>,
     dims: Dims,
     inputs: BackwardInputs<'a>,
     weights: &'a Packed,
@@ -110,7 +116,6 @@ pub(super) struct BackwardJob<'a> {
     /// `[L, N, G*H]`, and GRU's `[L, N, G*H]` hidden-gate gradient (null otherwise).
     d_gates_x: Ptr,
     d_gates_h: Ptr,
-    simd: bool,
 }
 
 impl Job for BackwardJob<'_> {
@@ -119,22 +124,22 @@ impl Job for BackwardJob<'_> {
     /// # Safety
     /// As [`Job::run`].
     #[inline(always)]
-    unsafe fn run(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
+    unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
         let Dims { seq, batch, hidden } = self.dims;
-        let kind = self.spec.kind;
+        let kind = self.spec.cell;
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
         let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
-        let mr = self.weights.rows_per_tile();
+        let mr = self.weights.rows_per_tile::<S>();
         let width = self.weights.vectors * tile::LANES;
         let mut tile_out = vec![0.0f32; mr * width];
         let mut a_packed = Vec::new();
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let (u0, w) = (units.start, units.len());
         let grad_out = &self.inputs.grad_packed[..seq * nh];
-        let gru = kind == RecurrentKind::Gru;
+        let gru = kind == Cell::Gru;
         let mut round = 0;
         for (k, s) in (0..seq).rev().enumerate() {
             let t = self.spec.time(s, seq);
@@ -164,11 +169,11 @@ impl Job for BackwardJob<'_> {
                     let base = t * nh + at;
                     let d = [&grad_out[base..base + w], dh.slice(at, w)];
                     match kind {
-                        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
-                            rnn_backward(kind, act(0), d, dgx(0));
+                        Cell::RnnTanh | Cell::RnnRelu => {
+                            rnn_backward::<S>(kind == Cell::RnnRelu, act(0), d, dgx(0));
                             dh_next.slice_mut(at, w).fill(0.0);
                         }
-                        RecurrentKind::Lstm => lstm_backward(
+                        Cell::Lstm => lstm_backward::<S>(
                             [act(0), act(1), act(2), act(3), act(4)],
                             &self.inputs.c_prev[base..base + w],
                             d,
@@ -177,7 +182,7 @@ impl Job for BackwardJob<'_> {
                             dc_next.slice_mut(at, w),
                             dh_next.slice_mut(at, w),
                         ),
-                        RecurrentKind::Gru => gru_backward(
+                        Cell::Gru => gru_backward::<S>(
                             [act(0), act(1), act(2), act(3)],
                             &self.inputs.h_prev[base..base + w],
                             d,
@@ -201,13 +206,12 @@ impl Job for BackwardJob<'_> {
                 let tw = upt.min(hidden - tu0);
                 for r0 in (0..batch).step_by(mr) {
                     let rows = mr.min(batch - r0);
-                    tile::tile_product(
+                    tile::tile_product::<S>(
                         rows,
                         &a_packed[r0 * gh..],
                         self.weights,
                         tile_index,
                         &mut tile_out,
-                        self.simd,
                     );
                     for i in 0..rows {
                         let dst = dh_next.slice_mut((r0 + i) * hidden + tu0, tw);

@@ -1,66 +1,41 @@
-//! Threads and dispatch: the persistent worker pool with a spinning barrier per step, the
-//! instruction-set dispatch of a [`Job`], shared raw buffers ([`Ptr`]), the threaded GEMM and
-//! the big zeroed buffers.
+//! Threads: a call's [`Job`] on the persistent worker pool with a spinning barrier per step,
+//! shared raw buffers ([`Ptr`]), the threaded GEMM and the big zeroed buffers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::gemm::{sgemm, Mat, MatMut};
-use super::pool;
+use crate::gemm::{sgemm, Mat, MatMut};
+use crate::pool;
+use crate::simd::{Simd, WithSimd};
 
 /// A worker's share of a call: every time step for a range of tiles.
-pub(super) trait Job: Sync {
-    /// Runs every step for the units of `tiles`.
+pub(crate) trait Job: Sync {
+    /// Runs every step for the units of `tiles`, on path `S`.
     ///
     /// # Safety
-    /// The buffers must have the extents the call checked, and concurrent workers must own
-    /// disjoint tile ranges and share `barrier`.
-    unsafe fn run(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier);
+    /// `S` must be available; the buffers must have the extents the call checked, and
+    /// concurrent workers must own disjoint tile ranges and share `barrier`.
+    unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier);
 }
 
-/// [`Job::run`] compiled for the best instruction set this CPU has (`simd`: AVX-512F was
-/// detected and is not turned off).
-///
-/// # Safety
-/// As [`Job::run`].
-pub(super) unsafe fn run_best<J: Job>(
-    job: &J,
-    simd: bool,
-    tiles: std::ops::Range<usize>,
-    b: &SpinBarrier,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd {
-            return run_avx512(job, tiles, b);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return run_avx2(job, tiles, b);
-        }
+/// [`Job::run`] as a [`WithSimd`] operation, for [`dispatch`](crate::simd::dispatch).
+pub(crate) struct RunJob<'a, J: Job> {
+    pub(crate) job: &'a J,
+    pub(crate) tiles: std::ops::Range<usize>,
+    pub(crate) barrier: &'a SpinBarrier,
+}
+
+impl<J: Job> WithSimd for RunJob<'_, J> {
+    type Output = ();
+
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) {
+        self.job.run::<S>(self.tiles, self.barrier)
     }
-    let _ = simd;
-    job.run(tiles, b)
-}
-
-/// # Safety
-/// As [`Job::run`], and the CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-pub(super) unsafe fn run_avx512<J: Job>(job: &J, tiles: std::ops::Range<usize>, b: &SpinBarrier) {
-    job.run(tiles, b)
-}
-
-/// # Safety
-/// As [`Job::run`], and the CPU must have AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn run_avx2<J: Job>(job: &J, tiles: std::ops::Range<usize>, b: &SpinBarrier) {
-    job.run(tiles, b)
 }
 
 /// A raw `f32` buffer shared by the workers of one call (each writes disjoint ranges).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Ptr(*mut f32, usize);
+pub(crate) struct Ptr(*mut f32, usize);
 
 // SAFETY: `Ptr` is only dereferenced inside `parallel`'s scope, on ranges the workers own.
 unsafe impl Send for Ptr {}
@@ -68,22 +43,22 @@ unsafe impl Send for Ptr {}
 unsafe impl Sync for Ptr {}
 
 impl Ptr {
-    pub(super) fn of(buffer: &mut [f32]) -> Self {
+    pub(crate) fn of(buffer: &mut [f32]) -> Self {
         Self(buffer.as_mut_ptr(), buffer.len())
     }
 
-    pub(super) fn null() -> Self {
+    pub(crate) fn null() -> Self {
         Self(std::ptr::null_mut(), 0)
     }
 
-    pub(super) fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         self.0.is_null()
     }
 
     /// # Safety
     /// No one may write `[at, at + len)` while the slice lives.
     #[inline(always)]
-    pub(super) unsafe fn slice<'a>(self, at: usize, len: usize) -> &'a [f32] {
+    pub(crate) unsafe fn slice<'a>(self, at: usize, len: usize) -> &'a [f32] {
         assert!(at + len <= self.1, "buffer range out of bounds");
         std::slice::from_raw_parts(self.0.add(at), len)
     }
@@ -93,7 +68,7 @@ impl Ptr {
     #[inline(always)]
     // Workers write disjoint ranges of one shared buffer through `&self`: that is the point.
     #[allow(clippy::mut_from_ref)]
-    pub(super) unsafe fn slice_mut<'a>(self, at: usize, len: usize) -> &'a mut [f32] {
+    pub(crate) unsafe fn slice_mut<'a>(self, at: usize, len: usize) -> &'a mut [f32] {
         assert!(at + len <= self.1, "buffer range out of bounds");
         std::slice::from_raw_parts_mut(self.0.add(at), len)
     }
@@ -101,13 +76,13 @@ impl Ptr {
 
 /// A barrier for the workers of one call that spins (then yields): steps are microseconds
 /// apart, far below what a sleeping barrier wakes up in.
-pub(super) struct SpinBarrier {
+pub(crate) struct SpinBarrier {
     arrived: AtomicUsize,
     threads: usize,
 }
 
 impl SpinBarrier {
-    pub(super) fn new(threads: usize) -> Self {
+    pub(crate) fn new(threads: usize) -> Self {
         Self {
             arrived: AtomicUsize::new(0),
             threads,
@@ -115,7 +90,7 @@ impl SpinBarrier {
     }
 
     /// Waits until every worker has called `wait` as often as this one (`round` counts).
-    pub(super) fn wait(&self, round: &mut usize) {
+    pub(crate) fn wait(&self, round: &mut usize) {
         if self.threads == 1 {
             return;
         }
@@ -137,7 +112,7 @@ impl SpinBarrier {
 /// Runs `work(worker, workers, barrier)` on up to `threads` workers at once (the caller's
 /// thread is worker 0, the others come from the persistent [`pool`]); `workers` is the count
 /// really used (1 when the pool is busy with another call).
-pub(super) fn parallel(threads: usize, work: impl Fn(usize, usize, &SpinBarrier) + Sync) {
+pub(crate) fn parallel(threads: usize, work: impl Fn(usize, usize, &SpinBarrier) + Sync) {
     let solo = SpinBarrier::new(1);
     if threads <= 1 {
         work(0, 1, &solo);
@@ -204,13 +179,13 @@ pub fn zeroed(len: usize) -> Vec<f32> {
 }
 
 /// Part `i` of `0..total` split into `parts` contiguous ranges.
-pub(super) fn split(total: usize, parts: usize, i: usize) -> std::ops::Range<usize> {
+pub(crate) fn split(total: usize, parts: usize, i: usize) -> std::ops::Range<usize> {
     total * i / parts..total * (i + 1) / parts
 }
 
 /// Workers for a call whose per-step matmul is `work` multiply-adds over `tiles` tiles: one
 /// unless the step is big enough to pay for a barrier per step.
-pub(super) fn threads_for(work: usize, tiles: usize) -> usize {
+pub(crate) fn threads_for(work: usize, tiles: usize) -> usize {
     const MIN_WORK: usize = 1 << 17;
     match work >= MIN_WORK {
         true => num_threads().min(tiles).max(1),
@@ -241,23 +216,4 @@ pub fn num_threads() -> usize {
         }
         n => n,
     }
-}
-
-/// Whether the AVX-512 tile kernel can run here (and is not turned off by setting
-/// `BURN_RNN_PORTABLE`, which tests use to cover the portable kernels).
-pub(super) fn has_avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        if std::env::var_os("BURN_RNN_PORTABLE").is_some() {
-            return false;
-        }
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
 }
