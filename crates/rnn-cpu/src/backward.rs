@@ -36,7 +36,8 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
     assert_eq!(out.h0.len(), nh);
     assert_eq!(out.c0.len(), nh);
 
-    let weights = Packed::backward(inputs.weight_hh, kind.gates(), hidden);
+    let threads = threads_for(batch * gh * hidden, hidden.div_ceil(4 * tile::LANES));
+    let weights = Packed::backward(inputs.weight_hh, kind.gates(), hidden, threads);
     let cells = if kind.has_cell() { nh } else { 0 };
     let mut dh = [
         inputs.grad_packed[seq * nh..(seq + 1) * nh].to_vec(),
@@ -51,7 +52,6 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
         Cell::Gru => zeroed(seq * batch * gh),
         _ => Vec::new(),
     };
-    let threads = threads_for(batch * gh * hidden, weights.tiles);
     let job = BackwardJob {
         spec,
         dims,
@@ -132,10 +132,8 @@ impl Job for BackwardJob<'_> {
         let nh = batch * hidden;
         let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
-        let mr = self.weights.rows_per_tile::<S>();
         let width = self.weights.vectors * tile::LANES;
-        let mut tile_out = vec![0.0f32; mr * width];
-        let mut a_packed = Vec::new();
+        let mut tile_out = vec![0.0f32; batch * width];
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let (u0, w) = (units.start, units.len());
         let grad_out = &self.inputs.grad_packed[..seq * nh];
@@ -200,24 +198,14 @@ impl Job for BackwardJob<'_> {
                 false => self.d_gates_x,
             };
             let dg_t = dg.slice(t * batch * gh, batch * gh);
-            tile::pack_rows(dg_t, batch, gh, gh, mr, &mut a_packed);
             for tile_index in tiles.clone() {
                 let tu0 = tile_index * upt;
                 let tw = upt.min(hidden - tu0);
-                for r0 in (0..batch).step_by(mr) {
-                    let rows = mr.min(batch - r0);
-                    tile::tile_product::<S>(
-                        rows,
-                        &a_packed[r0 * gh..],
-                        self.weights,
-                        tile_index,
-                        &mut tile_out,
-                    );
-                    for i in 0..rows {
-                        let dst = dh_next.slice_mut((r0 + i) * hidden + tu0, tw);
-                        for (x, y) in dst.iter_mut().zip(&tile_out[i * width..i * width + tw]) {
-                            *x += y;
-                        }
+                tile::tile_product::<S>(batch, dg_t, gh, self.weights, tile_index, &mut tile_out);
+                for n in 0..batch {
+                    let dst = dh_next.slice_mut(n * hidden + tu0, tw);
+                    for (x, y) in dst.iter_mut().zip(&tile_out[n * width..n * width + tw]) {
+                        *x += y;
                     }
                 }
             }

@@ -47,11 +47,16 @@ pub fn forward(
         }
         None => (Ptr::null(), Ptr::null(), Ptr::null()),
     };
-    let weights = Packed::forward(inputs.weight_hh, kind.gates(), hidden);
+    let unit_tile = if kind.gates() == 1 {
+        4 * tile::LANES
+    } else {
+        tile::LANES
+    };
+    let threads = threads_for(batch * gh * hidden, hidden.div_ceil(unit_tile));
+    let weights = Packed::forward(inputs.weight_hh, kind.gates(), hidden, threads);
     let cells = if kind.has_cell() { nh } else { 0 };
     let mut h = [inputs.h0.to_vec(), vec![0.0f32; nh]];
     let mut c = [inputs.c0[..cells].to_vec(), vec![0.0f32; cells]];
-    let threads = threads_for(batch * gh * hidden, weights.tiles);
     let job = ForwardJob {
         spec,
         dims,
@@ -119,11 +124,9 @@ impl Job for ForwardJob<'_> {
         let nh = batch * hidden;
         let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
-        let mr = self.weights.rows_per_tile::<S>();
         let width = self.weights.vectors * tile::LANES;
         let tile_gate_width = width / gates;
-        let mut tile_out = vec![0.0f32; mr * width];
-        let mut a_packed = Vec::new();
+        let mut tile_out = vec![0.0f32; batch * width];
         let mut scratch_acts = vec![0.0f32; kind.saved_width() * upt];
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let mut round = 0;
@@ -142,81 +145,78 @@ impl Job for ForwardJob<'_> {
                     }
                 }
             }
-            tile::pack_rows(h.slice(0, nh), batch, hidden, hidden, mr, &mut a_packed);
+            let h_all = h.slice(0, nh);
             for tile_index in tiles.clone() {
                 let u0 = tile_index * upt;
                 let w = upt.min(hidden - u0);
-                for r0 in (0..batch).step_by(mr) {
-                    let rows = mr.min(batch - r0);
-                    tile::tile_product::<S>(
-                        rows,
-                        &a_packed[r0 * hidden..],
-                        self.weights,
-                        tile_index,
-                        &mut tile_out,
-                    );
-                    for i in 0..rows {
-                        let n = r0 + i;
-                        let at = n * hidden + u0;
-                        let out = self.out.slice_mut(t * nh + at, w);
-                        if !self.spec.active(t, n) {
-                            h_next.slice_mut(at, w).copy_from_slice(h.slice(at, w));
-                            if kind.has_cell() {
-                                c_next.slice_mut(at, w).copy_from_slice(c.slice(at, w));
-                            }
-                            out.fill(0.0);
-                            continue;
+                tile::tile_product::<S>(
+                    batch,
+                    h_all,
+                    hidden,
+                    self.weights,
+                    tile_index,
+                    &mut tile_out,
+                );
+                for n in 0..batch {
+                    let at = n * hidden + u0;
+                    let out = self.out.slice_mut(t * nh + at, w);
+                    if !self.spec.active(t, n) {
+                        h_next.slice_mut(at, w).copy_from_slice(h.slice(at, w));
+                        if kind.has_cell() {
+                            c_next.slice_mut(at, w).copy_from_slice(c.slice(at, w));
                         }
-                        let row = (t * batch + n) * gh;
-                        let acts_at = (t * batch + n) * aw + u0;
-                        let mut acts: [&mut [f32]; 5] = Default::default();
-                        for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
-                            *slot = match self.acts.is_null() {
-                                false => self.acts.slice_mut(acts_at + a * hidden, w),
-                                true => {
-                                    let p = scratch_acts.as_mut_ptr().add(a * upt);
-                                    std::slice::from_raw_parts_mut(p, w)
-                                }
-                            };
-                        }
-                        let gx = |g: usize| &self.gates_x[row + g * hidden + u0..][..w];
-                        let hg = |g: usize| &tile_out[i * width + g * tile_gate_width..][..w];
-                        let b = |g: usize| &self.bias[g * hidden + u0..][..w];
-                        let h_new = h_next.slice_mut(at, w);
-                        let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
-                        let c_new = match kind.has_cell() {
-                            true => c_next.slice_mut(at, w),
-                            false => &mut [][..],
-                        };
-                        match kind {
-                            Cell::RnnTanh | Cell::RnnRelu => {
-                                let [a0, ..] = acts;
-                                let relu = kind == Cell::RnnRelu;
-                                rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
-                            }
-                            Cell::Lstm => lstm_forward::<S>(
-                                [gx(0), gx(1), gx(2), gx(3)],
-                                [hg(0), hg(1), hg(2), hg(3)],
-                                [b(0), b(1), b(2), b(3)],
-                                c_old,
-                                c_new,
-                                h_new,
-                                acts,
-                            ),
-                            Cell::Gru => {
-                                let [a0, a1, a2, a3, _] = acts;
-                                gru_forward::<S>(
-                                    [gx(0), gx(1), gx(2)],
-                                    [hg(0), hg(1), hg(2)],
-                                    [b(0), b(1), b(2)],
-                                    h.slice(at, w),
-                                    h_new,
-                                    [a0, a1, a2, a3],
-                                )
-                            }
-                        }
-                        out.copy_from_slice(h_next.slice(at, w));
+                        out.fill(0.0);
+                        continue;
                     }
+                    let row = (t * batch + n) * gh;
+                    let acts_at = (t * batch + n) * aw + u0;
+                    let mut acts: [&mut [f32]; 5] = Default::default();
+                    for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
+                        *slot = match self.acts.is_null() {
+                            false => self.acts.slice_mut(acts_at + a * hidden, w),
+                            true => {
+                                let p = scratch_acts.as_mut_ptr().add(a * upt);
+                                std::slice::from_raw_parts_mut(p, w)
+                            }
+                        };
+                    }
+                    let gx = |g: usize| &self.gates_x[row + g * hidden + u0..][..w];
+                    let hg = |g: usize| &tile_out[n * width + g * tile_gate_width..][..w];
+                    let b = |g: usize| &self.bias[g * hidden + u0..][..w];
+                    let h_new = h_next.slice_mut(at, w);
+                    let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
+                    let c_new = match kind.has_cell() {
+                        true => c_next.slice_mut(at, w),
+                        false => &mut [][..],
+                    };
+                    match kind {
+                        Cell::RnnTanh | Cell::RnnRelu => {
+                            let [a0, ..] = acts;
+                            let relu = kind == Cell::RnnRelu;
+                            rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
+                        }
+                        Cell::Lstm => lstm_forward::<S>(
+                            [gx(0), gx(1), gx(2), gx(3)],
+                            [hg(0), hg(1), hg(2), hg(3)],
+                            [b(0), b(1), b(2), b(3)],
+                            c_old,
+                            c_new,
+                            h_new,
+                            acts,
+                        ),
+                        Cell::Gru => {
+                            let [a0, a1, a2, a3, _] = acts;
+                            gru_forward::<S>(
+                                [gx(0), gx(1), gx(2)],
+                                [hg(0), hg(1), hg(2)],
+                                [b(0), b(1), b(2)],
+                                h.slice(at, w),
+                                h_new,
+                                [a0, a1, a2, a3],
+                            )
+                        }
+                    }
+                    out.copy_from_slice(h_next.slice(at, w));
                 }
             }
             barrier.wait(&mut round);

@@ -12,6 +12,7 @@
 //! instruction set's (see [`crate::simd`]). The packing is the same on every path.
 
 use crate::simd::Simd;
+use crate::threads::{parallel, split, Ptr};
 
 /// Columns per packed vector (the packing's unit; a path's own vectors may be narrower).
 pub(crate) const LANES: usize = 16;
@@ -34,14 +35,13 @@ impl Packed {
     /// The forward packing of `W_hh^T` (`w`: `[G*H, H]`, PyTorch's layout): tile `t` holds, for
     /// each gate `g`, the columns `g*H + u` of its units `u`. RNN tiles hold 64 units (4
     /// vectors), LSTM and GRU tiles 16 units of every gate (4 and 3 vectors).
-    pub(crate) fn forward(w: &[f32], gates: usize, hidden: usize) -> Self {
+    pub(crate) fn forward(w: &[f32], gates: usize, hidden: usize, threads: usize) -> Self {
         let k = hidden;
         let blocks_per_tile = if gates == 1 { 4 } else { 1 };
         let vectors = gates * blocks_per_tile;
         let units_per_tile = blocks_per_tile * LANES;
         let tiles = hidden.div_ceil(units_per_tile);
-        let mut data = vec![0.0f32; tiles * k * vectors * LANES];
-        for t in 0..tiles {
+        Self::filled(k, vectors, tiles, units_per_tile, threads, |t, tile| {
             for g in 0..gates {
                 for b in 0..blocks_per_tile {
                     let v = g * blocks_per_tile + b;
@@ -52,12 +52,34 @@ impl Packed {
                         }
                         let row = &w[(g * hidden + unit) * k..(g * hidden + unit + 1) * k];
                         for (p, &x) in row.iter().enumerate() {
-                            data[((t * k + p) * vectors + v) * LANES + c] = x;
+                            tile[(p * vectors + v) * LANES + c] = x;
                         }
                     }
                 }
             }
-        }
+        })
+    }
+
+    /// Zeroed tiles, each filled by `fill(t, tile)`, the tiles split over `threads` workers
+    /// as the kernels' jobs split them (so a worker packs the tiles it will read).
+    fn filled(
+        k: usize,
+        vectors: usize,
+        tiles: usize,
+        units_per_tile: usize,
+        threads: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+    ) -> Self {
+        let len = k * vectors * LANES;
+        let mut data = vec![0.0f32; tiles * len];
+        let ptr = Ptr::of(&mut data);
+        parallel(threads, |tid, workers, _| {
+            for t in split(tiles, workers, tid) {
+                // SAFETY: tile `t` is `[t * len, (t + 1) * len)` of `data`, and each worker
+                // fills its own tiles.
+                fill(t, unsafe { ptr.slice_mut(t * len, len) });
+            }
+        });
         Self {
             data,
             k,
@@ -69,29 +91,18 @@ impl Packed {
 
     /// The backward packing of `W_hh` itself (`w`: `[G*H, H]`, so `k = G*H` and the columns
     /// are hidden units): tiles of 64 units (4 vectors).
-    pub(crate) fn backward(w: &[f32], gates: usize, hidden: usize) -> Self {
+    pub(crate) fn backward(w: &[f32], gates: usize, hidden: usize, threads: usize) -> Self {
         let k = gates * hidden;
         let vectors = 4;
         let units_per_tile = vectors * LANES;
         let tiles = hidden.div_ceil(units_per_tile);
-        let mut data = vec![0.0f32; tiles * k * vectors * LANES];
-        for t in 0..tiles {
+        Self::filled(k, vectors, tiles, units_per_tile, threads, |t, tile| {
+            let units = t * units_per_tile..((t + 1) * units_per_tile).min(hidden);
             for p in 0..k {
-                for j in 0..units_per_tile {
-                    let unit = t * units_per_tile + j;
-                    if unit < hidden {
-                        data[(t * k + p) * units_per_tile + j] = w[p * hidden + unit];
-                    }
-                }
+                let src = &w[p * hidden + units.start..p * hidden + units.end];
+                tile[p * units_per_tile..][..src.len()].copy_from_slice(src);
             }
-        }
-        Self {
-            data,
-            k,
-            vectors,
-            tiles,
-            units_per_tile,
-        }
+        })
     }
 
     /// The panel of tile `t`: `[k][V * 16]`.
@@ -106,34 +117,15 @@ impl Packed {
     }
 }
 
-/// Packs the rows of `a` (`rows x k`, rows `lda` apart) in blocks of `block` rows, each
-/// block `[k][rows in block]`, so a tile reads its `A` values as one contiguous stream. Block
-/// `b` starts at `b * block * k`.
-pub(crate) fn pack_rows(
-    a: &[f32],
-    rows: usize,
-    k: usize,
-    lda: usize,
-    block: usize,
-    out: &mut Vec<f32>,
-) {
-    out.clear();
-    out.resize(rows * k, 0.0);
-    for r0 in (0..rows).step_by(block) {
-        let n = block.min(rows - r0);
-        let dst = &mut out[r0 * k..(r0 + n) * k];
-        for i in 0..n {
-            let src = &a[(r0 + i) * lda..(r0 + i) * lda + k];
-            for (p, &x) in src.iter().enumerate() {
-                dst[p * n + i] = x;
-            }
-        }
-    }
-}
+/// The `k` values of the panel one pass over the row blocks reads: 256 x 64 columns is 64 KiB,
+/// which stays in L2 while every row block of the batch reads it, so each step streams its
+/// weights from L3 (or DRAM) once rather than once per row block.
+const K_CHUNK: usize = 256;
 
-/// `out[i][j] = sum_p a[p][i] * panel[p][j]` for the `rows` rows of one [`pack_rows`] block
-/// (`a`: `[k][rows]`, `rows` at most [`Packed::rows_per_tile`]) and the `V * 16` columns of
-/// one packed tile, on path `S`.
+/// `out[n][j] = sum_p a[n * lda + p] * panel[p][j]` for the `rows` rows of `a` (`k` values
+/// each, `lda` apart) and the `V * 16` columns of packed tile `t`, on path `S`: `out` is
+/// `[rows][V * 16]`. Row blocks are [`Packed::rows_per_tile`] rows; the inner dimension runs
+/// in chunks of [`K_CHUNK`], every row block per chunk.
 ///
 /// # Safety
 /// `S` must be available on this CPU.
@@ -144,15 +136,34 @@ pub(crate) fn pack_rows(
 pub(crate) unsafe fn tile_product<S: Simd>(
     rows: usize,
     a: &[f32],
+    lda: usize,
     packed: &Packed,
     t: usize,
     out: &mut [f32],
 ) {
     let (k, width) = (packed.k, packed.vectors * LANES);
+    let mr = packed.rows_per_tile::<S>();
     let panel = packed.tile(t);
-    assert!(rows <= packed.rows_per_tile::<S>() && rows > 0);
-    assert!(a.len() >= rows * k, "tile_product: A too short");
+    assert!(
+        lda >= k && a.len() >= (rows - 1) * lda + k,
+        "tile_product: A too short"
+    );
     assert!(out.len() >= rows * width, "tile_product: out too short");
-    // The asserts above bound every read and write of the kernel.
-    S::tile(rows, k, a.as_ptr(), panel.as_ptr(), width, out.as_mut_ptr());
+    // The asserts above bound every read and write of the kernels.
+    for k0 in (0..k).step_by(K_CHUNK) {
+        let kc = K_CHUNK.min(k - k0);
+        for r0 in (0..rows).step_by(mr) {
+            let n = mr.min(rows - r0);
+            S::tile(
+                n,
+                kc,
+                a.as_ptr().add(r0 * lda + k0),
+                lda,
+                panel.as_ptr().add(k0 * width),
+                width,
+                out.as_mut_ptr().add(r0 * width),
+                k0 > 0,
+            );
+        }
+    }
 }

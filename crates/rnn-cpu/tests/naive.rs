@@ -342,6 +342,12 @@ fn sweep(isa: Isa, threads: usize) {
             batch: 8,
             hidden: 130,
         },
+        // an inner dimension past one chunk of the tile product (256), forward too
+        Dims {
+            seq: 2,
+            batch: 7,
+            hidden: 300,
+        },
     ];
     let mut seed = 1;
     for dims in shapes {

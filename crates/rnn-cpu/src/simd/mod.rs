@@ -49,18 +49,23 @@ pub(crate) trait Simd: Copy + 'static {
     /// `A` are packed in blocks of this many.
     fn rows_per_tile(vectors: usize) -> usize;
 
-    /// `out[i][j] = sum_p a[p * rows + i] * b[p * width + j]` for `i < rows`, `j < width`
-    /// (`width = vectors * 16`, `rows <= rows_per_tile(vectors)`).
+    /// `out[i][j] (+)= sum_p a[i * lda + p] * b[p * width + j]` for `i < rows`, `j < width`
+    /// (`width = vectors * 16`, `rows <= rows_per_tile(vectors)`), added to `out` when
+    /// `accumulate`.
     ///
     /// # Safety
-    /// As the trait; `a` holds `k * rows`, `b` `k * width` and `out` `rows * width` values.
+    /// As the trait; `a` holds `rows` rows of `k` values `lda` apart, `b` `k * width` values
+    /// and `out` `rows * width`.
+    #[allow(clippy::too_many_arguments)] // the tile's geometry
     unsafe fn tile(
         rows: usize,
         k: usize,
         a: *const f32,
+        lda: usize,
         b: *const f32,
         width: usize,
         out: *mut f32,
+        accumulate: bool,
     );
 
     /// All lanes `x`.
@@ -110,23 +115,33 @@ pub(crate) trait Simd: Copy + 'static {
 }
 
 /// The tile product of `MR` rows in chunks of `C` registers: `MR x C` accumulators, per `k`
-/// `C` loads of `b` and `MR` broadcasts of `a`. Every path's [`Simd::tile`] is this with its
+/// `C` loads of `b` and `MR` broadcasts of `a` (one from each row: `MR` streams in L1). Every path's [`Simd::tile`] is this with its
 /// own `MR` and `C`.
 ///
 /// # Safety
 /// As [`Simd::tile`] with `rows = MR`; `width` is a multiple of `C * S::LANES`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // the tile's geometry, as `Simd::tile` takes it
 pub(crate) unsafe fn tile_kernel<S: Simd, const MR: usize, const C: usize>(
     k: usize,
     a: *const f32,
+    lda: usize,
     b: *const f32,
     width: usize,
     out: *mut f32,
+    accumulate: bool,
 ) {
     let chunk = C * S::LANES;
     let mut c0 = 0;
     while c0 < width {
         let mut acc = [[S::splat(0.0); C]; MR];
+        if accumulate {
+            for (i, row) in acc.iter_mut().enumerate() {
+                for (v, s) in row.iter_mut().enumerate() {
+                    *s = S::load(out.add(i * width + c0 + v * S::LANES));
+                }
+            }
+        }
         for p in 0..k {
             let bp = b.add(p * width + c0);
             let mut bv = [S::splat(0.0); C];
@@ -134,7 +149,7 @@ pub(crate) unsafe fn tile_kernel<S: Simd, const MR: usize, const C: usize>(
                 *x = S::load(bp.add(v * S::LANES));
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let x = S::splat(*a.add(p * MR + i));
+                let x = S::splat(*a.add(i * lda + p));
                 for (s, &w) in row.iter_mut().zip(&bv) {
                     *s = S::fma(x, w, *s);
                 }
@@ -151,9 +166,9 @@ pub(crate) unsafe fn tile_kernel<S: Simd, const MR: usize, const C: usize>(
 
 /// `tile_kernel::<S, rows, C>` for a run-time `rows` in `1..=max`.
 macro_rules! tile_rows {
-    ($s:ty, $rows:expr, $c:literal, [$($mr:literal)*], $k:expr, $a:expr, $b:expr, $w:expr, $out:expr) => {
+    ($s:ty, $rows:expr, $c:literal, [$($mr:literal)*], $k:expr, $a:expr, $lda:expr, $b:expr, $w:expr, $out:expr, $acc:expr) => {
         match $rows {
-            $($mr => $crate::simd::tile_kernel::<$s, $mr, $c>($k, $a, $b, $w, $out),)*
+            $($mr => $crate::simd::tile_kernel::<$s, $mr, $c>($k, $a, $lda, $b, $w, $out, $acc),)*
             rows => unreachable!("{rows} rows in one tile"),
         }
     };

@@ -19,9 +19,18 @@ impl Simd for Neon {
     }
 
     #[inline(always)]
-    unsafe fn tile(rows: usize, k: usize, a: *const f32, b: *const f32, w: usize, out: *mut f32) {
+    unsafe fn tile(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        w: usize,
+        out: *mut f32,
+        acc: bool,
+    ) {
         // 6 x 4 accumulators, 4 loads and a broadcast: 29 of the 32 registers.
-        tile_rows!(Self, rows, 4, [1 2 3 4 5 6], k, a, b, w, out)
+        tile_rows!(Self, rows, 4, [1 2 3 4 5 6], k, a, lda, b, w, out, acc)
     }
 
     #[inline(always)]

@@ -19,8 +19,17 @@ impl Simd for Scalar {
     }
 
     #[inline(always)]
-    unsafe fn tile(rows: usize, k: usize, a: *const f32, b: *const f32, w: usize, out: *mut f32) {
-        tile_rows!(Self, rows, 16, [1 2 3 4], k, a, b, w, out)
+    unsafe fn tile(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        w: usize,
+        out: *mut f32,
+        acc: bool,
+    ) {
+        tile_rows!(Self, rows, 16, [1 2 3 4], k, a, lda, b, w, out, acc)
     }
 
     #[inline(always)]

@@ -24,10 +24,19 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn tile(rows: usize, k: usize, a: *const f32, b: *const f32, w: usize, out: *mut f32) {
+    unsafe fn tile(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        w: usize,
+        out: *mut f32,
+        acc: bool,
+    ) {
         match w / 16 {
-            3 => tile_rows!(Self, rows, 3, [1 2 3 4 5 6 7 8], k, a, b, w, out),
-            _ => tile_rows!(Self, rows, 4, [1 2 3 4 5 6], k, a, b, w, out),
+            3 => tile_rows!(Self, rows, 3, [1 2 3 4 5 6 7 8], k, a, lda, b, w, out, acc),
+            _ => tile_rows!(Self, rows, 4, [1 2 3 4 5 6], k, a, lda, b, w, out, acc),
         }
     }
 
@@ -115,9 +124,18 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn tile(rows: usize, k: usize, a: *const f32, b: *const f32, w: usize, out: *mut f32) {
+    unsafe fn tile(
+        rows: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        w: usize,
+        out: *mut f32,
+        acc: bool,
+    ) {
         // 6 x 2 accumulators, 2 loads and a broadcast: 15 of the 16 registers.
-        tile_rows!(Self, rows, 2, [1 2 3 4 5 6], k, a, b, w, out)
+        tile_rows!(Self, rows, 2, [1 2 3 4 5 6], k, a, lda, b, w, out, acc)
     }
 
     #[inline(always)]
