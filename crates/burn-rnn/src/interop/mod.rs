@@ -2,8 +2,9 @@
 //!
 //! Burn 0.21's [`burn::nn::Rnn`], [`burn::nn::Lstm`] and [`burn::nn::Gru`] (and their
 //! bidirectional twins [`burn::nn::BiRnn`], [`burn::nn::BiLstm`], [`burn::nn::BiGru`]) keep one
-//! [`GateController`] per gate: two [`Linear`]s, `input_transform` (weight `[H_in, H]`) and
-//! `hidden_transform` (weight `[H, H]`), each with an optional bias `[H]`. This crate keeps
+//! [`GateController`](burn::nn::GateController) per gate: two [`Linear`](burn::nn::Linear)s,
+//! `input_transform` (weight `[H_in, H]`) and `hidden_transform` (weight `[H, H]`), each with an
+//! optional bias `[H]`. This crate keeps
 //! PyTorch's fused layout: `weight_ih [G*H, H_in]`, `weight_hh [G*H, H]`, `bias_ih [G*H]`,
 //! `bias_hh [G*H]`. Gate `k` (in PyTorch's order) of a converted cell is
 //!
@@ -58,7 +59,7 @@
 //! - Activations other than Burn's defaults: LSTM `gate_activation` must be `Sigmoid`,
 //!   `cell_activation` and `hidden_activation` `Tanh`; GRU `gate_activation` `Sigmoid` and
 //!   `hidden_activation` `Tanh`; RNN `hidden_activation` `Tanh` or `Relu` (PyTorch's
-//!   `nonlinearity`, [`Nonlinearity`]).
+//!   `nonlinearity`, [`Nonlinearity`](crate::math::Nonlinearity)).
 //! - GRU `reset_after: false`: Burn then computes `n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)`,
 //!   the reset gate applied *before* the hidden product, which PyTorch's form cannot express.
 //! - Inside a `BiRnn`/`BiLstm`, the `forward` layer must have `batch_first: true` and
