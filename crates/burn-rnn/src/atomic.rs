@@ -6,6 +6,9 @@
 //!   folder and then swapped into place. [`StagedDir`] is the same in two steps, for callers
 //!   that keep their own error type.
 //! - [`WriteError`]: what failed, naming the path, with the [`std::io::Error`] as its source.
+//! - [`RunLock`]: an exclusive lock on a run folder (a `.lock` file held with the system's file
+//!   lock, released when the process ends however it ends), so that two runs never write one
+//!   folder; [`RunLock::recover`] then repairs what a crash during a folder swap left behind.
 //!
 //! Temporary siblings are hidden and unique to the process and the call:
 //! `.{name}.tmp-{pid}-{n}`, and `.{name}.old-{pid}-{n}` for the folder being replaced. Every
@@ -16,8 +19,10 @@
 //! Renaming a file over another is atomic. A folder cannot be renamed over a non-empty one, so
 //! a folder swap moves the old folder aside, renames the new one in, and then removes the old
 //! one; a crash between the two renames leaves both versions complete beside the name, and a
-//! crash while filling leaves the temporary folder. Later writes leave such leftovers alone,
-//! since their names may belong to another process that is still writing.
+//! crash while filling leaves the temporary folder. Writes leave such leftovers alone, since
+//! their names may belong to another process that is still writing; the holder of the
+//! folder's [`RunLock`] can clean them up and restore the previous version
+//! ([`RunLock::recover`]).
 
 use std::fmt;
 use std::fs::{self, File};
@@ -236,6 +241,163 @@ impl Drop for StagedDir {
     }
 }
 
+/// Why a run folder could not be locked.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds the lock.
+    Held {
+        /// The folder.
+        dir: PathBuf,
+        /// The other process's id, as it wrote it in the lock file (if readable).
+        pid: Option<u32>,
+    },
+    /// The lock file could not be created, read or written.
+    Io(WriteError),
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Held { dir, pid } => {
+                write!(f, "{} is in use by another run", dir.display())?;
+                if let Some(pid) = pid {
+                    write!(f, " (process {pid})")?;
+                }
+                write!(f, "; wait for it to end, or choose another folder")
+            }
+            Self::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Held { .. } => None,
+        }
+    }
+}
+
+/// What [`RunLock::recover`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// The previous version that was moved back into place (the target was missing: a crash
+    /// between the two renames of a swap).
+    pub restored: Option<PathBuf>,
+    /// Leftover temporary and old siblings that were removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// An exclusive lock on a run folder: the file `.lock` in it, locked with the system's file
+/// lock (`flock` on Unix) and holding the owner's process id. The system releases the lock
+/// when the process exits, including by `kill -9`, so a crashed run never leaves the folder
+/// locked.
+#[derive(Debug)]
+pub struct RunLock {
+    dir: PathBuf,
+    _file: File,
+}
+
+impl RunLock {
+    /// Locks `dir` (created if missing), or fails at once if another process holds it.
+    ///
+    /// # Errors
+    /// [`LockError::Held`] naming the other process, or [`LockError::Io`].
+    pub fn acquire(dir: &Path) -> Result<Self, LockError> {
+        let path = dir.join(".lock");
+        let io = |source| LockError::Io(WriteError {
+            path: path.clone(),
+            source,
+        });
+        fs::create_dir_all(dir).map_err(|source| {
+            LockError::Io(WriteError {
+                path: dir.to_path_buf(),
+                source,
+            })
+        })?;
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let pid = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                return Err(LockError::Held {
+                    dir: dir.to_path_buf(),
+                    pid,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            _file: file,
+        })
+    }
+
+    /// The locked folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Repairs the folder `target` (inside the locked folder) after a crash: if `target` is
+    /// missing but a previous version was moved aside (`.{name}.old-*`, a crash between the
+    /// two renames of [`StagedDir::commit`]), the newest one is moved back; then every
+    /// leftover `.{name}.tmp-*` and `.{name}.old-*` is removed. Only the lock's holder may do
+    /// this: no other process can be writing them.
+    ///
+    /// # Errors
+    /// If the folder cannot be listed, or a rename or removal fails.
+    pub fn recover(&self, target: &Path) -> Result<Recovery, WriteError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = parent(target);
+        let (tmp, old) = (format!(".{name}.tmp-"), format!(".{name}.old-"));
+        let mut olds = Vec::new();
+        let mut removed = Vec::new();
+        for entry in fs::read_dir(parent).map_err(at(parent))? {
+            let entry = entry.map_err(at(parent))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with(&old) {
+                let modified = entry.metadata().and_then(|m| m.modified()).ok();
+                olds.push((modified, entry.path()));
+            } else if file_name.starts_with(&tmp) {
+                removed.push(entry.path());
+            }
+        }
+        olds.sort();
+        let mut restored = None;
+        if fs::symlink_metadata(target).is_err() {
+            if let Some((_, newest)) = olds.pop() {
+                fs::rename(&newest, target).map_err(at(target))?;
+                sync_dir(parent)?;
+                restored = Some(newest);
+            }
+        }
+        removed.extend(olds.into_iter().map(|(_, p)| p));
+        for path in &removed {
+            let gone = match fs::symlink_metadata(path) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+                Ok(_) => fs::remove_file(path),
+                Err(_) => Ok(()),
+            };
+            gone.map_err(at(path))?;
+        }
+        Ok(Recovery { restored, removed })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +476,43 @@ mod tests {
         assert!(err.to_string().contains("the caller gave up"), "{err}");
         assert_eq!(entries(&root), ["checkpoint"]);
         assert_eq!(entries(&dir), ["kept"]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_second_lock_on_a_folder_names_the_holder_and_the_first_is_released_on_drop() {
+        let root = scratch("lock");
+        let first = RunLock::acquire(&root).unwrap();
+        let err = RunLock::acquire(&root).unwrap_err();
+        assert!(
+            matches!(&err, LockError::Held { pid: Some(p), .. } if *p == std::process::id()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("is in use by another run"), "{err}");
+        drop(first);
+        RunLock::acquire(&root).unwrap();
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn recovery_restores_the_previous_folder_after_a_crash_between_the_renames() {
+        let root = scratch("recover");
+        let dir = root.join("checkpoint");
+        write_dir(&dir, |tmp| write_file(&tmp.join("step"), b"1")).unwrap();
+        // A crash between the renames: the old folder aside, the new one still temporary.
+        let old = sibling(&dir, "old").unwrap();
+        fs::rename(&dir, &old).unwrap();
+        let tmp = sibling(&dir, "tmp").unwrap();
+        fs::create_dir(&tmp).unwrap();
+        fs::write(tmp.join("step"), b"2").unwrap();
+        let lock = RunLock::acquire(&root).unwrap();
+        let r = lock.recover(&dir).unwrap();
+        assert_eq!(r.restored, Some(old));
+        assert_eq!(r.removed, [tmp]);
+        assert_eq!(fs::read(dir.join("step")).unwrap(), b"1");
+        assert_eq!(entries(&root), [".lock", "checkpoint"]);
+        // Nothing to do the second time.
+        assert_eq!(lock.recover(&dir).unwrap(), Recovery::default());
         fs::remove_dir_all(root).unwrap();
     }
 

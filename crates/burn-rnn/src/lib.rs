@@ -117,6 +117,7 @@ pub mod interop;
 pub mod kernels;
 mod layer;
 pub mod math;
+pub mod record;
 pub mod sampling;
 pub mod seq2seq;
 pub mod train;

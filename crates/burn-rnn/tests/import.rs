@@ -101,6 +101,7 @@ fn missing_extra_and_misshaped_keys_are_each_named_and_nothing_is_loaded() {
         missing,
         unexpected,
         shapes,
+        ..
     } = &err
     else {
         panic!("expected a mismatch, got {err}");
@@ -179,4 +180,82 @@ fn a_file_that_is_not_a_checkpoint_is_a_format_error_naming_it() {
         assert!(err.to_string().contains(name), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn torch_save_views_and_dtypes_load_exactly_as_torch_load_gives_them() {
+    // views.pt (fixtures/torch_files.py): a transposed f64 weight, an f16 weight, an expanded
+    // bf16 bias and an f32 bias at a storage offset of a storage shared with another key,
+    // beside an int64 buffer and plain Python values.
+    let lstm = LstmConfig::new(4, 3)
+        .init::<B>(&device())
+        .load_pytorch_prefixed(fixture_path("views.pt"), "")
+        .unwrap_err();
+    // The whole file holds more than the LSTM: the unexpected keys are named.
+    let message = lstm.to_string();
+    assert!(message.contains("unexpected keys: bn.num_batches_tracked, shared"), "{message}");
+
+    let expected = read_tensors(fixture_path("views_expected.safetensors")).unwrap();
+    let file = read_tensors(fixture_path("views.pt")).unwrap();
+    for (key, want) in &expected {
+        assert_eq!(&file[key], want, "{key}");
+    }
+    assert!(!file.contains_key("bn.num_batches_tracked"), "int tensors are skipped");
+
+    let mut tensors = file;
+    tensors.remove("shared");
+    let lstm = LstmConfig::new(4, 3)
+        .init::<B>(&device())
+        .load_tensors(tensors, Path::new("views.pt"))
+        .unwrap();
+    for (key, value) in lstm.pytorch_tensors() {
+        assert_eq!(value, expected[&key], "{key}");
+    }
+}
+
+#[test]
+fn a_prefixed_load_skips_every_other_tensor_of_a_crnn_in_both_formats() {
+    // crnn.*: Conv2d + BatchNorm2d (with an int64 num_batches_tracked) + a bidirectional LSTM
+    // under "rnn." + Linear.
+    let reference = read_tensors(fixture_path("crnn.safetensors")).unwrap();
+    for file in ["crnn.pt", "crnn.safetensors"] {
+        let lstm = LstmConfig::new(6, 5)
+            .with_bidirectional(true)
+            .init::<B>(&device())
+            .load_pytorch_prefixed(fixture_path(file), "rnn.")
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (key, value) in lstm.pytorch_tensors() {
+            assert_eq!(value, reference[&format!("rnn.{key}")], "{file}: {key}");
+        }
+    }
+    let err = LstmConfig::new(6, 5)
+        .init::<B>(&device())
+        .load_pytorch_prefixed(fixture_path("crnn.pt"), "encoder.")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the file has no key under `encoder.`"), "{err}");
+    let err = LstmCellConfig::new(6, 5)
+        .init::<B>(&device())
+        .load_pytorch_prefixed(fixture_path("crnn.pt"), "rnn.")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("under `rnn.` it holds: bias_hh_l0"), "{err}");
+}
+
+#[test]
+fn archives_torch_load_refuses_are_errors_naming_the_file_and_the_key() {
+    // fixtures/torch_files.py checks that torch.load raises on each of these.
+    for (file, key, words) in [
+        ("bad_short_storage.pt", Some("weight_ih_l0"), "holds 192 bytes"),
+        ("bad_missing_storage.pt", Some("weight_ih_l0"), "is missing from the archive"),
+        ("bad_truncated_pickle.pt", None, "past the end of the pickle"),
+    ] {
+        let err = read_tensors(fixture_path(file)).unwrap_err();
+        let ImportError::Format { path, key: k, message } = &err else {
+            panic!("{file}: expected a format error, got {err}");
+        };
+        assert!(path.ends_with(file), "{err}");
+        assert_eq!(k.as_deref(), key, "{file}: {err}");
+        assert!(message.contains(words), "{file}: {err}");
+    }
 }

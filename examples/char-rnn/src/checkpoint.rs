@@ -3,15 +3,21 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
-use burn::tensor::TensorData;
+use burn::module::Module;
+use burn::record::FullPrecisionSettings;
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, TensorData};
+use burn_rnn::atomic::RunLock;
+use burn_rnn::record::CheckedRecorder;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::data::Vocab;
 use crate::error::{input, Error};
-use crate::model::CharModelConfig;
+use crate::model::{CharModel, CharModelConfig};
 
-/// The recorder of weights and optimizer state.
-pub type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
+/// The recorder of weights and optimizer state: Burn's named MessagePack, written durably and
+/// checked on load ([`CheckedRecorder`]).
+pub type Rec = CheckedRecorder<FullPrecisionSettings>;
 
 /// The training settings that a resumed run keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +82,27 @@ impl RunDir {
         self.checkpoint().join("config.json").exists()
     }
 
+    /// Locks the run folder for this process (creating it), and repairs what a crash during a
+    /// save left behind ([`RunLock::recover`]): a checkpoint moved aside but not replaced is
+    /// moved back, with a line on stderr saying so.
+    ///
+    /// # Errors
+    /// Another run holds the folder (bad input: exit 2), or the repair fails.
+    pub fn lock(&self) -> Result<RunLock, Error> {
+        let lock = RunLock::acquire(&self.root).map_err(|e| match e {
+            burn_rnn::atomic::LockError::Held { .. } => input(e.to_string()),
+            burn_rnn::atomic::LockError::Io(e) => Error::from(e),
+        })?;
+        let recovery = lock.recover(&self.checkpoint())?;
+        if let Some(from) = &recovery.restored {
+            eprintln!(
+                "note: recovered the previous checkpoint of an interrupted save (from {})",
+                from.display()
+            );
+        }
+        Ok(lock)
+    }
+
     /// Replaces the checkpoint by what `write` puts into a fresh temporary folder
     /// ([`burn_rnn::atomic::write_dir`]): the old one stays whole until the new one is
     /// complete.
@@ -110,3 +137,94 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
 
 /// The carried state's tensors, saved as JSON.
 pub type CarryData = Vec<TensorData>;
+
+/// The most of each size a checkpoint's config may claim (the command line's limits too).
+pub const MAX_VOCAB: usize = 1 << 20;
+/// The most recurrent layers.
+pub const MAX_LAYERS: usize = 64;
+/// The largest hidden or embedding size.
+pub const MAX_WIDTH: usize = 1 << 16;
+
+impl CharModelConfig {
+    /// Checks every size against the limits above and the dropout against `[0, 1)`, naming
+    /// the first field out of range.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value, max) in [
+            ("vocab", self.vocab, MAX_VOCAB),
+            ("layers", self.layers, MAX_LAYERS),
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("embedding", self.embedding, MAX_WIDTH),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(format!("{name} must be in 1..={max}, got {value}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint's config, vocabulary and model, each checked against the others before
+/// anything is allocated: the config against [`CharModelConfig::check`]'s limits, the
+/// vocabulary's size against the config, and the config's parameter shapes against the
+/// record's ([`burn_rnn::record::check_shapes`], before the model's weights exist).
+pub fn load_model<Bk: Backend>(
+    dir: &Path,
+    device: &Bk::Device,
+) -> Result<(CharModelConfig, Vocab, CharModel<Bk>), Error> {
+    let config = read_config(dir)?;
+    config
+        .check()
+        .map_err(|e| input(format!("{}: {e}", dir.join("config.json").display())))?;
+    let vocab = Vocab::load(&dir.join("vocab.json"))?;
+    if vocab.len() != config.vocab {
+        return Err(input(format!(
+            "{}: the vocabulary has {} characters but the model {}",
+            dir.display(),
+            vocab.len(),
+            config.vocab
+        )));
+    }
+    let model_path = dir.join("model.mpk");
+    let bad = |e: String| input(format!("{}: {e}", model_path.display()));
+    let record = burn_rnn::record::inspect(&model_path).map_err(|e| bad(e.to_string()))?;
+    let model: CharModel<Bk> = config.init(device);
+    burn_rnn::record::check_shapes(&model, &record)
+        .map_err(|e| bad(format!("{e} (config.json and the weights disagree)")))?;
+    let model = model
+        .load_file(dir.join("model"), &Rec::new(), device)
+        .map_err(|e| input(format!("{}: cannot load the model: {e}", dir.display())))?;
+    Ok((config, vocab, model))
+}
+
+/// Checks a saved carried state: none, or `count` f32 tensors of `shape`, their bytes
+/// matching it.
+pub fn check_carry(
+    data: &CarryData,
+    count: usize,
+    shape: [usize; 3],
+    path: &Path,
+) -> Result<(), Error> {
+    if !data.is_empty() && data.len() != count {
+        return Err(input(format!(
+            "{}: {} tensors, expected {count}",
+            path.display(),
+            data.len()
+        )));
+    }
+    for (i, t) in data.iter().enumerate() {
+        let numel: usize = t.shape.iter().product();
+        if t.dtype != DType::F32 || t.shape.as_slice() != shape || t.bytes.len() != numel * 4 {
+            return Err(input(format!(
+                "{}: tensor {i} is {:?} {:?} with {} bytes, expected F32 {shape:?}",
+                path.display(),
+                t.dtype,
+                t.shape.as_slice(),
+                t.bytes.len()
+            )));
+        }
+    }
+    Ok(())
+}

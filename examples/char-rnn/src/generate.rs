@@ -3,12 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use burn_rnn::backend::DefaultBackend as B;
 use burn_rnn::sampling::SamplingConfig;
 
-use crate::checkpoint::{read_config, Rec, RunDir};
+use crate::checkpoint::{load_model, read_config, RunDir};
 use crate::data::Vocab;
 use crate::error::{input, Error};
 use crate::model::{Carry, CharModel};
@@ -39,6 +38,23 @@ pub struct GenerateArgs {
     pub seed: u64,
 }
 
+impl GenerateArgs {
+    /// Range-checks the numeric flags (before anything is read).
+    pub fn check(&self) -> Result<(), Error> {
+        let positive = self.temperature > 0.0 && self.temperature.is_finite();
+        if !(positive || self.greedy) {
+            return Err(input(format!(
+                "--temperature must be positive, got {} (use --greedy for argmax)",
+                self.temperature
+            )));
+        }
+        if self.top_k == Some(0) {
+            return Err(input("--top-k must be at least 1, got 0"));
+        }
+        Ok(())
+    }
+}
+
 /// A trained model with its vocabulary, on the inference backend.
 pub struct Generator {
     model: CharModel<B>,
@@ -49,21 +65,10 @@ impl Generator {
     /// Loads the checkpoint of a run folder.
     pub fn load(out: &std::path::Path) -> Result<Self, Error> {
         let dir = RunDir::new(out).checkpoint();
-        let config = read_config(&dir)?;
-        let vocab = Vocab::load(&dir.join("vocab.json"))?;
-        if vocab.len() != config.vocab {
-            return Err(input(format!(
-                "{}: the vocabulary has {} characters but the model {}",
-                dir.display(),
-                vocab.len(),
-                config.vocab
-            )));
+        if !dir.join("config.json").exists() {
+            read_config(&dir)?;
         }
-        let device = Default::default();
-        let model = config
-            .init::<B>(&device)
-            .load_file(dir.join("model"), &Rec::new(), &device)
-            .map_err(|e| input(format!("{}: cannot load the model: {e}", dir.display())))?;
+        let (_, vocab, model) = load_model::<B>(&dir, &Default::default())?;
         Ok(Self { model, vocab })
     }
 
@@ -90,16 +95,7 @@ impl Generator {
         args: &GenerateArgs,
         mut emit: impl FnMut(char),
     ) -> Result<String, Error> {
-        let positive = args.temperature > 0.0 && args.temperature.is_finite();
-        if !(positive || args.greedy) {
-            return Err(input(format!(
-                "--temperature must be positive, got {} (use --greedy for argmax)",
-                args.temperature
-            )));
-        }
-        if args.top_k == Some(0) {
-            return Err(input("--top-k must be at least 1, got 0"));
-        }
+        args.check()?;
         let prime = self.encode_prime(&args.prime)?;
         let device = Default::default();
         let ids = |v: Vec<i64>| {
@@ -136,6 +132,7 @@ impl Generator {
 
 /// Runs `generate`, streaming characters to stdout.
 pub fn run(args: &GenerateArgs) -> Result<(), Error> {
+    args.check()?;
     let generator = Generator::load(&args.out)?;
     generator.encode_prime(&args.prime)?;
     let mut out = std::io::stdout().lock();

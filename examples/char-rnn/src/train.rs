@@ -14,7 +14,10 @@ use burn_rnn::train::TbpttCarry;
 use rnn_example_common::{progress_bar, say, write_json};
 use rnn_plot::{Chart, Series};
 
-use crate::checkpoint::{read_config, read_json, CarryData, Hyper, Progress, Rec, RunDir};
+use crate::checkpoint::{
+    check_carry, load_model, read_config, read_json, CarryData, Hyper, Progress, Rec, RunDir,
+    MAX_LAYERS, MAX_WIDTH,
+};
 use crate::data::{load_corpus, Splits, Streams, Vocab};
 use crate::error::{input, Error};
 use crate::model::{Carry, CellKind, CharModel, CharModelConfig};
@@ -98,6 +101,50 @@ impl TrainArgs {
         a
     }
 
+    /// Range-checks every numeric flag, before anything is read or written: the first one
+    /// out of range is a one-line input error naming it.
+    pub fn check(&self) -> Result<(), Error> {
+        let bad = |flag: &str, range: &str, got: String| {
+            Err(input(format!("--{flag} must be {range}, got {got}")))
+        };
+        for (flag, value) in [
+            ("seq-len", self.seq_len),
+            ("batch", self.batch),
+            ("steps", self.steps),
+            ("eval-every", self.eval_every),
+            ("checkpoint-every", self.checkpoint_every),
+        ] {
+            if value == 0 {
+                return bad(flag, "at least 1", value.to_string());
+            }
+        }
+        for (flag, value, max) in [
+            ("layers", self.layers, MAX_LAYERS),
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("embedding", self.embedding, MAX_WIDTH),
+        ] {
+            if let Some(v) = value.filter(|v| !(1..=max).contains(v)) {
+                return bad(flag, &format!("in 1..={max}"), v.to_string());
+            }
+        }
+        if self.seq_len > 1 << 20 || self.batch > 1 << 20 {
+            return bad("seq-len and --batch", "at most 1048576", format!("{} and {}", self.seq_len, self.batch));
+        }
+        if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
+            return bad("dropout", "in [0, 1)", d.to_string());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr", "positive", self.lr.to_string());
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return bad("lr-decay", "in (0, 1]", self.lr_decay.to_string());
+        }
+        if !(self.clip > 0.0 && self.clip.is_finite()) {
+            return bad("clip", "positive", self.clip.to_string());
+        }
+        Ok(())
+    }
+
     fn model_config(&self, vocab: usize) -> CharModelConfig {
         CharModelConfig::new(
             vocab,
@@ -154,7 +201,9 @@ pub struct Summary {
 
 /// Trains (or resumes) a model as `args` says.
 pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
+    args.check()?;
     let dir = RunDir::new(&args.out);
+    let _lock = dir.lock()?;
     if args.resume && !dir.has_checkpoint() {
         return Err(input(format!(
             "--resume: {} holds no checkpoint",
@@ -171,12 +220,26 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     let text = load_corpus(args.corpus.as_deref())?;
     let device = Default::default();
 
+    let mut resumed = None;
     let (config, vocab, mut progress) = if args.resume {
         let ckpt = dir.checkpoint();
         let config = read_config(&ckpt)?;
         args.check_against(&config, &ckpt)?;
-        let vocab = Vocab::load(&ckpt.join("vocab.json"))?;
+        let (config, vocab, model) = load_model::<AD>(&ckpt, &device)?;
         let progress: Progress = read_json(&ckpt.join("progress.json"))?;
+        let h = &progress.hyper;
+        let saved = TrainArgs {
+            seq_len: h.seq_len,
+            batch: h.batch,
+            lr: h.lr,
+            lr_decay: h.lr_decay,
+            clip: h.clip,
+            ..args.clone()
+        };
+        saved.check().map_err(|e| {
+            input(format!("{}: {e}", ckpt.join("progress.json").display()))
+        })?;
+        resumed = Some(model);
         (config, vocab, progress)
     } else {
         let vocab = Vocab::from_text(&text);
@@ -227,14 +290,15 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
         let load_err = |what: &str, e: burn::record::RecorderError| {
             input(format!("{}: cannot load the {what}: {e}", ckpt.display()))
         };
-        model = model
-            .load_file(ckpt.join("model"), &rec, &device)
-            .map_err(|e| load_err("model", e))?;
+        model = resumed.take().expect("loaded above");
         let record = rec
             .load(ckpt.join("optim"), &device)
             .map_err(|e| load_err("optimizer", e))?;
         optim = optim.load_record(record);
-        let saved: CarryData = read_json(&ckpt.join("carry.json"))?;
+        let carry_path = ckpt.join("carry.json");
+        let saved: CarryData = read_json(&carry_path)?;
+        let count = if config.cell == CellKind::Lstm { 2 } else { 1 };
+        check_carry(&saved, count, [config.layers, streams.batch(), config.hidden], &carry_path)?;
         if !saved.is_empty() {
             let tensors = saved
                 .into_iter()

@@ -38,6 +38,10 @@ pub enum ImportError {
     Mismatch {
         /// The file.
         path: PathBuf,
+        /// The prefix the keys were looked up under (`""` for a whole file).
+        prefix: String,
+        /// Every key the file holds under the prefix (with the prefix removed), sorted.
+        found: Vec<String>,
         /// Parameters of the module that the file lacks.
         missing: Vec<String>,
         /// Tensors of the file that the module has no parameter for.
@@ -57,6 +61,8 @@ impl fmt::Display for ImportError {
             },
             Self::Mismatch {
                 path,
+                prefix,
+                found,
                 missing,
                 unexpected,
                 shapes,
@@ -68,6 +74,13 @@ impl fmt::Display for ImportError {
                 )?;
                 if !missing.is_empty() {
                     write!(f, "; missing keys: {}", missing.join(", "))?;
+                    match (prefix.is_empty(), found.is_empty()) {
+                        (false, true) => write!(f, "; the file has no key under `{prefix}`")?,
+                        (false, false) => {
+                            write!(f, "; under `{prefix}` it holds: {}", found.join(", "))?
+                        }
+                        _ => {}
+                    }
                 }
                 if !unexpected.is_empty() {
                     write!(f, "; unexpected keys: {}", unexpected.join(", "))?;

@@ -1,19 +1,14 @@
-//! Reading and writing tensor files: safetensors and `torch.save` archives.
+//! Reading and writing tensor files: safetensors and `torch.save` archives, through
+//! [`rnn_io::TensorFile`] (headers first, values only for the tensors asked for).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::tensor::{DType, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use burn::tensor::TensorData;
+use rnn_io::TensorFile;
+use safetensors::Dtype;
 
 use super::ImportError;
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
-    move |source| ImportError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 fn format(path: &Path, key: Option<&str>, message: impl Into<String>) -> ImportError {
     ImportError::Format {
@@ -23,78 +18,60 @@ fn format(path: &Path, key: Option<&str>, message: impl Into<String>) -> ImportE
     }
 }
 
-/// Reads every tensor of a `.safetensors` file, or of a `torch.save` file (other extensions).
-pub(super) fn read_any(path: &Path) -> Result<HashMap<String, TensorData>, ImportError> {
+/// The bytes of a tensor file: the whole file (memory is the file's size).
+pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
+    std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The index of a `.safetensors` file, or of a `torch.save` file (other extensions).
+pub(super) fn index<'a>(path: &Path, bytes: &'a [u8]) -> Result<TensorFile<'a>, ImportError> {
     let is_safetensors = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
-    if is_safetensors {
-        read_safetensors(path)
-    } else {
-        read_torch(path)
-    }
+    let file = match is_safetensors {
+        true => TensorFile::safetensors(bytes),
+        false => TensorFile::torch(bytes),
+    };
+    file.map_err(|e| from_io(path, e))
 }
 
-/// Reads every tensor of a `.safetensors` file as float data.
-pub(super) fn read_safetensors(path: &Path) -> Result<HashMap<String, TensorData>, ImportError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| format(path, None, format!("not a safetensors file: {e}")))?;
-    file.tensors()
-        .into_iter()
-        .map(|(key, view)| {
-            let dtype = match view.dtype() {
-                Dtype::F32 => DType::F32,
-                Dtype::F64 => DType::F64,
-                Dtype::F16 => DType::F16,
-                Dtype::BF16 => DType::BF16,
-                other => {
-                    return Err(format(
-                        path,
-                        Some(&key),
-                        format!(
-                            "dtype {other:?} is not a float type (expected F32, F64, F16 or BF16)"
-                        ),
-                    ))
-                }
-            };
-            let data =
-                TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype);
-            Ok((key, data.convert::<f32>()))
-        })
-        .collect()
+/// An [`rnn_io::Error`] as an [`ImportError::Format`] naming `path`.
+pub(super) fn from_io(path: &Path, e: rnn_io::Error) -> ImportError {
+    format(path, e.key.as_deref(), e.message)
 }
 
-/// Reads every tensor of a `torch.save` file (a `state_dict`), through burn-store's reader.
-pub(super) fn read_torch(path: &Path) -> Result<HashMap<String, TensorData>, ImportError> {
-    if !path.exists() {
-        return Err(ImportError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
+/// The tensor `name` of `file` as f32 [`TensorData`].
+pub(super) fn read(path: &Path, file: &TensorFile, name: &str) -> Result<TensorData, ImportError> {
+    let info = file
+        .get(name)
+        .ok_or_else(|| format(path, Some(name), "no such tensor"))?;
+    let values = file.read_f32(name).map_err(|e| from_io(path, e))?;
+    Ok(TensorData::new(values, info.shape.clone()))
+}
+
+/// Reads every float tensor of a file, by name (tensors of other element types are skipped).
+/// A view with more elements than eight per byte of the file (a hugely expanded tensor) is
+/// refused: load such a file into a module, whose shapes bound what is read.
+pub(super) fn read_all(path: &Path) -> Result<HashMap<String, TensorData>, ImportError> {
+    let bytes = read_bytes(path)?;
+    let file = index(path, &bytes)?;
+    let limit = bytes.len().saturating_mul(8).max(1 << 16);
+    let mut out = HashMap::new();
+    for t in file.tensors().iter().filter(|t| t.dtype.is_float()) {
+        let numel = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if numel.is_none_or(|n| n > limit) {
+            return Err(format(
+                path,
+                Some(&t.name),
+                format!("shape {:?} is too large for a file of {} bytes", t.shape, bytes.len()),
+            ));
+        }
+        out.insert(t.name.clone(), read(path, &file, &t.name)?);
     }
-    let reader = burn_store::pytorch::PytorchReader::new(path)
-        .map_err(|e| format(path, None, format!("not a readable torch.save file: {e}")))?;
-    reader
-        .into_tensors()
-        .into_iter()
-        .map(|(key, snapshot)| {
-            let data = snapshot
-                .to_data()
-                .map_err(|e| format(path, Some(&key), e.to_string()))?;
-            if !matches!(
-                data.dtype,
-                DType::F32 | DType::F64 | DType::F16 | DType::BF16
-            ) {
-                return Err(format(
-                    path,
-                    Some(&key),
-                    format!("dtype {:?} is not a float type", data.dtype),
-                ));
-            }
-            Ok((key, data.convert::<f32>()))
-        })
-        .collect()
+    Ok(out)
 }
 
 /// Writes f32 tensors to a `.safetensors` file atomically ([`crate::atomic::write_file`]), so

@@ -70,17 +70,43 @@ pub trait PytorchParams<B: Backend>: Sized {
 
     /// As [`PytorchParams::load_pytorch`], for a module inside a larger model: only the keys
     /// that start with `prefix` (e.g. `"encoder.rnn."`) are considered, with the prefix removed.
+    ///
+    /// Only the headers of the file are read for the other tensors: any element type and any
+    /// other value (a BatchNorm's `num_batches_tracked`, an optimizer's step count, metadata)
+    /// is ignored. The shapes and element types of the module's tensors are checked before any
+    /// value is decoded, and memory stays within the file's size plus the module's parameters.
     fn load_pytorch_prefixed(
         self,
         path: impl AsRef<Path>,
         prefix: &str,
     ) -> Result<Self, ImportError> {
         let path = path.as_ref();
-        let tensors = files::read_any(path)?
-            .into_iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v)))
+        let bytes = files::read_bytes(path)?;
+        let file = files::index(path, &bytes)?;
+        let found: Vec<(String, Vec<usize>)> = file
+            .tensors()
+            .iter()
+            .filter_map(|t| {
+                let key = t.name.strip_prefix(prefix)?;
+                Some((key.to_string(), t.shape.clone()))
+            })
             .collect();
-        self.load_tensors(tensors, path)
+        let expected = self.pytorch_shapes();
+        check_shapes(&expected, &found, path, prefix)?;
+        let mut tensors = HashMap::new();
+        for (key, _) in &expected {
+            let name = format!("{prefix}{key}");
+            let info = file.get(&name).expect("checked by check_shapes");
+            if !info.dtype.is_float() {
+                return Err(ImportError::Format {
+                    path: path.to_path_buf(),
+                    key: Some(name),
+                    message: format!("dtype {:?} is not a float type", info.dtype),
+                });
+            }
+            tensors.insert(key.clone(), files::read(path, &file, &name)?);
+        }
+        Ok(self.replace_from(&mut tensors))
     }
 
     /// Saves the parameters to a `.safetensors` file under PyTorch's names, atomically (a
@@ -91,10 +117,14 @@ pub trait PytorchParams<B: Backend>: Sized {
     }
 }
 
-/// Reads every tensor of a `.safetensors` file, or of a `torch.save` file (any other
-/// extension), converted to f32, by name.
+/// Reads every float tensor of a `.safetensors` file, or of a `torch.save` file (any other
+/// extension), converted to f32, by name. Tensors of other element types are skipped.
+///
+/// # Errors
+/// An unreadable or malformed file, or a tensor view larger than eight elements per byte of
+/// the file (load such files into a module instead: its shapes bound what is read).
 pub fn read_tensors(path: impl AsRef<Path>) -> Result<HashMap<String, TensorData>, ImportError> {
-    files::read_any(path.as_ref())
+    files::read_all(path.as_ref())
 }
 
 /// Checks that `tensors` holds exactly the names of `expected`, each with its shape.
@@ -103,35 +133,56 @@ pub fn check_tensors(
     tensors: &HashMap<String, TensorData>,
     source: &Path,
 ) -> Result<(), ImportError> {
+    let found: Vec<(String, Vec<usize>)> = tensors
+        .iter()
+        .map(|(k, t)| (k.clone(), t.shape.to_vec()))
+        .collect();
+    check_shapes(expected, &found, source, "")
+}
+
+/// Checks that `found` (names with `prefix` removed, and shapes) holds exactly the names of
+/// `expected`, each with its shape.
+fn check_shapes(
+    expected: &[(String, Vec<usize>)],
+    found: &[(String, Vec<usize>)],
+    source: &Path,
+    prefix: &str,
+) -> Result<(), ImportError> {
+    let by_name: HashMap<&str, &Vec<usize>> =
+        found.iter().map(|(k, s)| (k.as_str(), s)).collect();
     let mut missing = Vec::new();
     let mut shapes = Vec::new();
     for (key, shape) in expected {
-        match tensors.get(key) {
+        match by_name.get(key.as_str()) {
             None => missing.push(key.clone()),
-            Some(t) if t.shape.as_slice() != shape.as_slice() => shapes.push(ShapeMismatch {
+            Some(s) if s.as_slice() != shape.as_slice() => shapes.push(ShapeMismatch {
                 key: key.clone(),
                 expected: shape.clone(),
-                actual: t.shape.to_vec(),
+                actual: s.to_vec(),
             }),
             Some(_) => {}
         }
     }
-    let mut unexpected: Vec<String> = tensors
-        .keys()
+    let mut unexpected: Vec<String> = found
+        .iter()
+        .map(|(k, _)| k)
         .filter(|k| !expected.iter().any(|(e, _)| e == *k))
         .cloned()
         .collect();
     unexpected.sort();
     if missing.is_empty() && unexpected.is_empty() && shapes.is_empty() {
-        Ok(())
-    } else {
-        Err(ImportError::Mismatch {
-            path: source.to_path_buf(),
-            missing,
-            unexpected,
-            shapes,
-        })
+        return Ok(());
     }
+    let mut found: Vec<String> = found.iter().map(|(k, _)| k.clone()).collect();
+    found.sort();
+    Err(ImportError::Mismatch {
+        path: source.to_path_buf(),
+        prefix: prefix.to_string(),
+        found,
+        missing,
+        unexpected,
+        shapes,
+    })
 }
 
 /// The four fused parameters of a cell by their PyTorch names (without the layer suffix):
