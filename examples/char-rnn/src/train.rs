@@ -202,6 +202,7 @@ pub struct Summary {
 /// Trains (or resumes) a model as `args` says.
 pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     args.check()?;
+    let text = load_corpus(args.corpus.as_deref())?;
     let dir = RunDir::new(&args.out);
     let _lock = dir.lock()?;
     if args.resume && !dir.has_checkpoint() {
@@ -217,7 +218,6 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             args.out.display()
         )));
     }
-    let text = load_corpus(args.corpus.as_deref())?;
     let device = Default::default();
 
     let mut resumed = None;
