@@ -306,10 +306,12 @@ impl RunLock {
     /// [`LockError::Held`] naming the other process, or [`LockError::Io`].
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
         let path = dir.join(".lock");
-        let io = |source| LockError::Io(WriteError {
-            path: path.clone(),
-            source,
-        });
+        let io = |source| {
+            LockError::Io(WriteError {
+                path: path.clone(),
+                source,
+            })
+        };
         fs::create_dir_all(dir).map_err(|source| {
             LockError::Io(WriteError {
                 path: dir.to_path_buf(),
@@ -488,7 +490,10 @@ mod tests {
             matches!(&err, LockError::Held { pid: Some(p), .. } if *p == std::process::id()),
             "{err}"
         );
-        assert!(err.to_string().contains("is in use by another run"), "{err}");
+        assert!(
+            err.to_string().contains("is in use by another run"),
+            "{err}"
+        );
         drop(first);
         RunLock::acquire(&root).unwrap();
         fs::remove_dir_all(root).unwrap();

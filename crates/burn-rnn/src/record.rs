@@ -16,7 +16,10 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::record::{FileRecorder, FullPrecisionSettings, PrecisionSettings, Recorder, RecorderError};
+use burn::record::{
+    BurnRecord, FileRecorder, FullPrecisionSettings, PrecisionSettings, Record, Recorder,
+    RecorderError,
+};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -70,6 +73,24 @@ impl<S: PrecisionSettings, B: Backend> Recorder<B> for CheckedRecorder<S> {
                 .map_err(|e| RecorderError::Unknown(format!("{}: {e}", parent.display())))?;
         }
         crate::atomic::write_file(&path, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
+    }
+
+    /// Loads a record: [`Recorder::load_item`] (read, checked, decoded), then Burn's
+    /// `from_item`, which builds the tensors. Burn panics there on some records that decode
+    /// but do not fit (an invalid parameter id, a tensor of another rank): such a panic is
+    /// caught ([`guard`]) and returned as an error.
+    fn load<R: Record<B>>(
+        &self,
+        mut file: PathBuf,
+        device: &B::Device,
+    ) -> Result<R, RecorderError> {
+        let item: BurnRecord<R::Item<S>, B> = Recorder::<B>::load_item(self, &mut file)?;
+        guard(|| R::from_item(item.item, device)).map_err(|panic| {
+            RecorderError::Unknown(format!(
+                "{}: the record does not fit: {panic}",
+                with_mpk(&file).display()
+            ))
+        })
     }
 
     fn load_item<I: DeserializeOwned>(&self, file: &mut PathBuf) -> Result<I, RecorderError> {
@@ -131,6 +152,67 @@ pub fn check_shapes<B: Backend, M: Module<B>>(
             stored.len(),
             shapes.0.len()
         ));
+    }
+    Ok(())
+}
+
+/// The message of a [`RecorderError`] without its variant's name (Burn's `Display` prints
+/// `Unknown("...")`).
+pub fn message(e: &RecorderError) -> &str {
+    match e {
+        RecorderError::FileNotFound(m) | RecorderError::DeserializeError(m) => m,
+        RecorderError::Unknown(m) => m,
+    }
+}
+
+/// Runs `f`, turning a panic into `Err` with its message, without printing it: the last line
+/// of defense when Burn panics on data it was handed (the checks before it cover what they
+/// can name). The panic hook is swapped for a silent one while `f` runs.
+pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
+}
+
+/// Checks an optimizer record against `module`: every tensor stored under a parameter's id
+/// (Adam's moments, say) must have that parameter's shape. Run it before loading the record,
+/// so that a record made for another model cannot fail later, inside an optimizer step.
+///
+/// # Errors
+/// The first tensor whose shape differs from its parameter's, named by its record path.
+pub fn check_optimizer<B: Backend, M: Module<B>>(
+    module: &M,
+    record: &[RecordTensor],
+) -> Result<(), String> {
+    struct Ids(std::collections::HashMap<String, Vec<usize>>);
+    impl<B: Backend> ModuleVisitor<B> for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0
+                .insert(param.id.serialize(), param.lazy_shape().to_vec());
+        }
+    }
+    let mut ids = Ids(Default::default());
+    module.visit(&mut ids);
+    for t in record {
+        let Some(shape) = t.path.split('.').find_map(|segment| ids.0.get(segment)) else {
+            continue;
+        };
+        if *shape != t.shape {
+            return Err(format!(
+                "`{}` has shape {:?}, its parameter {shape:?}",
+                t.path, t.shape
+            ));
+        }
     }
     Ok(())
 }

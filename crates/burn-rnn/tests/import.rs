@@ -193,14 +193,20 @@ fn torch_save_views_and_dtypes_load_exactly_as_torch_load_gives_them() {
         .unwrap_err();
     // The whole file holds more than the LSTM: the unexpected keys are named.
     let message = lstm.to_string();
-    assert!(message.contains("unexpected keys: bn.num_batches_tracked, shared"), "{message}");
+    assert!(
+        message.contains("unexpected keys: bn.num_batches_tracked, shared"),
+        "{message}"
+    );
 
     let expected = read_tensors(fixture_path("views_expected.safetensors")).unwrap();
     let file = read_tensors(fixture_path("views.pt")).unwrap();
     for (key, want) in &expected {
         assert_eq!(&file[key], want, "{key}");
     }
-    assert!(!file.contains_key("bn.num_batches_tracked"), "int tensors are skipped");
+    assert!(
+        !file.contains_key("bn.num_batches_tracked"),
+        "int tensors are skipped"
+    );
 
     let mut tensors = file;
     tensors.remove("shared");
@@ -233,7 +239,10 @@ fn a_prefixed_load_skips_every_other_tensor_of_a_crnn_in_both_formats() {
         .load_pytorch_prefixed(fixture_path("crnn.pt"), "encoder.")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("the file has no key under `encoder.`"), "{err}");
+    assert!(
+        err.contains("the file has no key under `encoder.`"),
+        "{err}"
+    );
     let err = LstmCellConfig::new(6, 5)
         .init::<B>(&device())
         .load_pytorch_prefixed(fixture_path("crnn.pt"), "rnn.")
@@ -246,12 +255,29 @@ fn a_prefixed_load_skips_every_other_tensor_of_a_crnn_in_both_formats() {
 fn archives_torch_load_refuses_are_errors_naming_the_file_and_the_key() {
     // fixtures/torch_files.py checks that torch.load raises on each of these.
     for (file, key, words) in [
-        ("bad_short_storage.pt", Some("weight_ih_l0"), "holds 192 bytes"),
-        ("bad_missing_storage.pt", Some("weight_ih_l0"), "is missing from the archive"),
-        ("bad_truncated_pickle.pt", None, "past the end of the pickle"),
+        (
+            "bad_short_storage.pt",
+            Some("weight_ih_l0"),
+            "holds 192 bytes",
+        ),
+        (
+            "bad_missing_storage.pt",
+            Some("weight_ih_l0"),
+            "is missing from the archive",
+        ),
+        (
+            "bad_truncated_pickle.pt",
+            None,
+            "past the end of the pickle",
+        ),
     ] {
         let err = read_tensors(fixture_path(file)).unwrap_err();
-        let ImportError::Format { path, key: k, message } = &err else {
+        let ImportError::Format {
+            path,
+            key: k,
+            message,
+        } = &err
+        else {
             panic!("{file}: expected a format error, got {err}");
         };
         assert!(path.ends_with(file), "{err}");

@@ -189,13 +189,14 @@ pub fn load_model<Bk: Backend>(
     }
     let model_path = dir.join("model.mpk");
     let bad = |e: String| input(format!("{}: {e}", model_path.display()));
-    let record = burn_rnn::record::inspect(&model_path).map_err(|e| bad(e.to_string()))?;
+    let record = burn_rnn::record::inspect(&model_path)
+        .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
     let model: CharModel<Bk> = config.init(device);
     burn_rnn::record::check_shapes(&model, &record)
         .map_err(|e| bad(format!("{e} (config.json and the weights disagree)")))?;
     let model = model
         .load_file(dir.join("model"), &Rec::new(), device)
-        .map_err(|e| input(format!("{}: cannot load the model: {e}", dir.display())))?;
+        .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
     Ok((config, vocab, model))
 }
 

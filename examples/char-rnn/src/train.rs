@@ -128,7 +128,11 @@ impl TrainArgs {
             }
         }
         if self.seq_len > 1 << 20 || self.batch > 1 << 20 {
-            return bad("seq-len and --batch", "at most 1048576", format!("{} and {}", self.seq_len, self.batch));
+            return bad(
+                "seq-len and --batch",
+                "at most 1048576",
+                format!("{} and {}", self.seq_len, self.batch),
+            );
         }
         if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
             return bad("dropout", "in [0, 1)", d.to_string());
@@ -236,9 +240,9 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             clip: h.clip,
             ..args.clone()
         };
-        saved.check().map_err(|e| {
-            input(format!("{}: {e}", ckpt.join("progress.json").display()))
-        })?;
+        saved
+            .check()
+            .map_err(|e| input(format!("{}: {e}", ckpt.join("progress.json").display())))?;
         resumed = Some(model);
         (config, vocab, progress)
     } else {
@@ -288,9 +292,18 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     if args.resume {
         let ckpt = dir.checkpoint();
         let load_err = |what: &str, e: burn::record::RecorderError| {
-            input(format!("{}: cannot load the {what}: {e}", ckpt.display()))
+            input(format!(
+                "{}: cannot load the {what}: {}",
+                ckpt.display(),
+                burn_rnn::record::message(&e)
+            ))
         };
         model = resumed.take().expect("loaded above");
+        let optim_path = ckpt.join("optim.mpk");
+        let tensors = burn_rnn::record::inspect(&optim_path)
+            .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
+        burn_rnn::record::check_optimizer(&model, &tensors)
+            .map_err(|e| input(format!("{}: {e}", optim_path.display())))?;
         let record = rec
             .load(ckpt.join("optim"), &device)
             .map_err(|e| load_err("optimizer", e))?;
@@ -298,7 +311,12 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
         let carry_path = ckpt.join("carry.json");
         let saved: CarryData = read_json(&carry_path)?;
         let count = if config.cell == CellKind::Lstm { 2 } else { 1 };
-        check_carry(&saved, count, [config.layers, streams.batch(), config.hidden], &carry_path)?;
+        check_carry(
+            &saved,
+            count,
+            [config.layers, streams.batch(), config.hidden],
+            &carry_path,
+        )?;
         if !saved.is_empty() {
             let tensors = saved
                 .into_iter()
@@ -446,7 +464,13 @@ fn save(
     progress: &Progress,
     rec: &Rec,
 ) -> Result<(), Error> {
-    let run = |e: burn::record::RecorderError| Error::Run(format!("writing a checkpoint: {e}"));
+    let run = |e: burn::record::RecorderError| {
+        Error::Run(format!(
+            "cannot write the checkpoint {}: {}",
+            dir.checkpoint().display(),
+            burn_rnn::record::message(&e)
+        ))
+    };
     dir.save(|tmp| {
         model
             .clone()

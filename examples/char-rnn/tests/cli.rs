@@ -53,7 +53,11 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
         ("--clip", "0"),
         ("--clip", "inf"),
     ] {
-        refused(&dir, &["train", "--quiet", &format!("{flag}={value}")], flag);
+        refused(
+            &dir,
+            &["train", "--quiet", &format!("{flag}={value}")],
+            flag,
+        );
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -61,7 +65,11 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
 #[test]
 fn generation_flags_out_of_range_are_refused_before_the_model_is_read() {
     let dir = scratch("generate");
-    for (flag, value) in [("--temperature", "0"), ("--temperature", "-1"), ("--top-k", "0")] {
+    for (flag, value) in [
+        ("--temperature", "0"),
+        ("--temperature", "-1"),
+        ("--top-k", "0"),
+    ] {
         refused(&dir, &["generate", &format!("{flag}={value}")], flag);
     }
     std::fs::remove_dir_all(dir).unwrap();

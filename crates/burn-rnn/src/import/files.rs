@@ -66,7 +66,11 @@ pub(super) fn read_all(path: &Path) -> Result<HashMap<String, TensorData>, Impor
             return Err(format(
                 path,
                 Some(&t.name),
-                format!("shape {:?} is too large for a file of {} bytes", t.shape, bytes.len()),
+                format!(
+                    "shape {:?} is too large for a file of {} bytes",
+                    t.shape,
+                    bytes.len()
+                ),
             ));
         }
         out.insert(t.name.clone(), read(path, &file, &t.name)?);

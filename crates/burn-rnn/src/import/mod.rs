@@ -148,8 +148,7 @@ fn check_shapes(
     source: &Path,
     prefix: &str,
 ) -> Result<(), ImportError> {
-    let by_name: HashMap<&str, &Vec<usize>> =
-        found.iter().map(|(k, s)| (k.as_str(), s)).collect();
+    let by_name: HashMap<&str, &Vec<usize>> = found.iter().map(|(k, s)| (k.as_str(), s)).collect();
     let mut missing = Vec::new();
     let mut shapes = Vec::new();
     for (key, shape) in expected {
