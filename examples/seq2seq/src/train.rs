@@ -26,7 +26,7 @@ use crate::error::{input, Error};
 use crate::AD;
 
 /// The attention score, on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum AttentionArg {
     /// Luong's general: `h · W m`.
     General,
@@ -37,7 +37,7 @@ pub enum AttentionArg {
 }
 
 /// `seq2seq train` settings.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     /// The run folder: checkpoint, metrics.json, val_accuracy.png, loss.png.
     #[arg(long, default_value = "runs/seq2seq")]
@@ -107,6 +107,15 @@ pub struct TrainArgs {
     /// Replace an existing checkpoint in `--out`.
     #[arg(long)]
     pub force: bool,
+    /// Continue the run in `--out` from its last saved training state (model, optimizer,
+    /// schedule, data position and metrics). The training settings are the run's own: a flag
+    /// given with another value than the run's is an error.
+    #[arg(long, conflicts_with = "force")]
+    pub resume: bool,
+    /// Stop after this many steps (a multiple of --checkpoint-every), saving as at the end; the
+    /// schedule still spans --steps, and --resume continues the run.
+    #[arg(long)]
+    pub stop_at: Option<usize>,
     /// Print one line per validation instead of the Learner's terminal dashboard (the default
     /// when standard output is not a terminal).
     #[arg(long)]
@@ -177,6 +186,28 @@ pub fn model_config(args: &TrainArgs) -> Seq2SeqConfig {
 /// Bad arguments, an existing checkpoint without `--force`, or a failed write.
 pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     check_args(args)?;
+    if args.resume && !settings_file(&args.out).exists() {
+        return Err(input(format!(
+            "--resume: {} holds no resumable run",
+            args.out.display()
+        )));
+    }
+    let lock = burn_rnn::atomic::RunLock::acquire(&args.out).map_err(|e| match e {
+        burn_rnn::atomic::LockError::Held { .. } => input(e.to_string()),
+        burn_rnn::atomic::LockError::Io(e) => Error::from(e),
+    })?;
+    let recovery = lock.recover(&checkpoint_dir(&args.out))?;
+    if let Some(from) = recovery.restored {
+        eprintln!(
+            "note: recovered the previous checkpoint of an interrupted save (from {})",
+            from.display()
+        );
+    }
+    let args = match args.resume {
+        true => resumed_args(args)?,
+        false => args.clone(),
+    };
+    let args = &args;
     match args.cell {
         CellKind::Lstm => crate::learner::train::<LstmCell<AD>>(args),
         CellKind::Gru => crate::learner::train::<GruCell<AD>>(args),
@@ -223,6 +254,41 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
             args.max_minutes
         )));
     }
+    if let Some(stop) = args.stop_at {
+        if stop == 0 || stop >= args.steps || !stop.is_multiple_of(args.checkpoint_every) {
+            return Err(input(format!(
+                "--stop-at must be a multiple of --checkpoint-every below --steps, got {stop} \
+                 (--checkpoint-every {}, --steps {})",
+                args.checkpoint_every, args.steps
+            )));
+        }
+    }
+    let widths = [
+        ("--embed", args.embed),
+        ("--encoder-hidden", args.encoder_hidden),
+        ("--decoder-hidden", args.decoder_hidden),
+    ];
+    for (name, value) in widths {
+        if value > Seq2SeqConfig::MAX_WIDTH {
+            return Err(input(format!(
+                "{name} must be at most {}, got {value}",
+                Seq2SeqConfig::MAX_WIDTH
+            )));
+        }
+    }
+    if args.devices > 64 || args.batch > 1 << 16 || args.valid > 1 << 20 || args.test > 1 << 20 {
+        return Err(input(format!(
+            "--devices must be at most 64, --batch at most 65536, --valid and --test at most \
+             1048576, got {}, {}, {} and {}",
+            args.devices, args.batch, args.valid, args.test
+        )));
+    }
+    if !(0.0..1.0).contains(&args.dropout) {
+        return Err(input(format!(
+            "--dropout must be in [0, 1), got {}",
+            args.dropout
+        )));
+    }
     if !args.checkpoint_every.is_multiple_of(args.eval_every) {
         return Err(input(format!(
             "--checkpoint-every must be a multiple of --eval-every (Burn's checkpointer saves \
@@ -233,15 +299,110 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
     model_config(args)
         .validate()
         .map_err(|e| input(e.to_string()))?;
+    if args.resume {
+        return Ok(());
+    }
     for dir in [checkpoint_dir(&args.out), learner_dir(&args.out)] {
         if dir.exists() && !args.force {
             return Err(input(format!(
-                "{} already holds a checkpoint; pass --force to replace it",
+                "{} already holds a checkpoint; pass --resume to continue it, --force to \
+                 replace it",
                 dir.display()
             )));
         }
     }
     Ok(())
+}
+
+/// The flags `--resume` takes from the run rather than from the command line.
+const RUN_SETTINGS: [&str; 19] = [
+    "steps",
+    "batch",
+    "devices",
+    "lr",
+    "warmup",
+    "cell",
+    "embed",
+    "encoder_hidden",
+    "decoder_hidden",
+    "attention",
+    "input_feeding",
+    "teacher_forcing",
+    "label_smoothing",
+    "dropout",
+    "eval_every",
+    "checkpoint_every",
+    "valid",
+    "test",
+    "seed",
+];
+
+/// The settings file of a run, in its learner folder.
+pub fn settings_file(out: &Path) -> PathBuf {
+    learner_dir(out).join("run.json")
+}
+
+/// The arguments a `--resume` runs with: the run's saved settings, with the command line's
+/// `--out`, `--max-minutes`, `--stop-at` and output flags. A setting given on the command
+/// line (not at its default) with another value than the run's is an error naming it.
+///
+/// # Errors
+/// No settings file, an unreadable one, or a differing flag.
+pub fn resumed_args(args: &TrainArgs) -> Result<TrainArgs, Error> {
+    let path = settings_file(&args.out);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        input(format!(
+            "--resume: {} holds no resumable run ({}: {e})",
+            args.out.display(),
+            path.display()
+        ))
+    })?;
+    let saved: TrainArgs = serde_json::from_str(&text)
+        .map_err(|e| input(format!("{} is not what seq2seq wrote: {e}", path.display())))?;
+    check_args(&TrainArgs {
+        resume: true,
+        ..saved.clone()
+    })
+    .map_err(|e| input(format!("{}: {e}", path.display())))?;
+    let json = |a: &TrainArgs| serde_json::to_value(a).expect("arguments serialize");
+    let (given, stored) = (json(args), json(&saved));
+    let default = json(&TrainArgs::defaults(&args.out));
+    for key in RUN_SETTINGS {
+        if given[key] != default[key] && given[key] != stored[key] {
+            return Err(input(format!(
+                "--resume continues the run with its own settings: it was trained with --{} \
+                 {}, this command asks for {}",
+                key.replace('_', "-"),
+                stored[key],
+                given[key]
+            )));
+        }
+    }
+    Ok(TrainArgs {
+        out: args.out.clone(),
+        max_minutes: args.max_minutes,
+        stop_at: args.stop_at,
+        no_tui: args.no_tui,
+        quiet: args.quiet,
+        resume: true,
+        force: false,
+        ..saved
+    })
+}
+
+impl TrainArgs {
+    /// The defaults, as on the command line, with `out`.
+    pub fn defaults(out: &Path) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: TrainArgs,
+        }
+        let mut a = P::parse_from(["train"]).a;
+        a.out = out.to_path_buf();
+        a
+    }
 }
 
 /// The folder of Burn's `Learner` in a run folder: its file checkpointer's `checkpoint/`

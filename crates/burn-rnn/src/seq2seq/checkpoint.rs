@@ -1,15 +1,19 @@
 //! Saving and loading a trained model with its config and vocabularies.
 //!
 //! A checkpoint is a folder: `seq2seq.json` (config, vocabularies, and whatever the caller
-//! adds) and `model.mpk` (the weights, Burn's named MessagePack record at full precision). It
-//! is written into a temporary sibling folder and renamed into place, so an interrupted save
-//! leaves the previous checkpoint whole.
+//! adds) and `model.mpk` (the weights, Burn's named MessagePack record at full precision,
+//! through [`CheckedRecorder`]). It is written into a temporary sibling folder, every file
+//! synced, and renamed into place, so an interrupted save leaves the previous checkpoint whole.
+//!
+//! A load checks before it allocates: the config against its limits
+//! ([`Seq2SeqConfig::validate`]), the vocabularies against the config, every tensor's bytes
+//! against its shape, and the config's parameter shapes against the record's.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::record::FullPrecisionSettings;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +26,9 @@ pub const META_FILE: &str = "seq2seq.json";
 /// The file holding the weights.
 pub const WEIGHTS_FILE: &str = "model.mpk";
 
-type Recorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+use crate::record::CheckedRecorder;
+
+type Recorder = CheckedRecorder<FullPrecisionSettings>;
 
 /// Everything in a checkpoint but the weights.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -130,7 +136,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
         .save_file(weights.with_extension(""), &Recorder::new())
         .map_err(|e| CheckpointError::Record {
             path: weights.clone(),
-            message: e.to_string(),
+            message: crate::record::message(&e).to_string(),
         })?;
     staged.commit().map_err(written)
 }
@@ -258,28 +264,23 @@ fn load_weights<B: Backend, C: Seq2SeqCell<B>>(
             ),
         });
     }
+    let format = |message: String| CheckpointError::Format {
+        path: path.clone(),
+        message,
+    };
+    let record = crate::record::inspect(&path)
+        .map_err(|e| format(crate::record::message(&e).to_string()))?;
+    // The parameters are lazy: the model's weights are not allocated before they are checked.
     let model = config.init::<B, C>(device);
-    let shapes = parameter_shapes(&model);
-    let loaded = model
+    crate::record::check_shapes(&model, &record).map_err(format)?;
+    model
         .load_file(path.with_extension(""), &Recorder::new(), device)
-        .map_err(|e| CheckpointError::Format {
-            path: path.clone(),
-            message: format!("cannot load the weights: {e}"),
-        })?;
-    // Burn replaces parameters without checking their shapes: check every one here.
-    let got = parameter_shapes(&loaded);
-    if let Some((key, (want, have))) = shapes
-        .iter()
-        .zip(&got)
-        .enumerate()
-        .find(|(_, (a, b))| a != b)
-    {
-        return Err(CheckpointError::Format {
-            path,
-            message: format!("parameter {key} has shape {have:?}, the config gives {want:?}"),
-        });
-    }
-    Ok(loaded)
+        .map_err(|e| {
+            format(format!(
+                "cannot load the weights: {}",
+                crate::record::message(&e)
+            ))
+        })
 }
 
 /// The shapes of every parameter, in visiting order.

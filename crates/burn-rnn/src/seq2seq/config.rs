@@ -99,7 +99,15 @@ impl Seq2SeqConfig {
         self.encoder_hidden * if self.bidirectional { 2 } else { 1 }
     }
 
-    /// Checks the settings against each other; the error names the fields and values.
+    /// The largest width (`d_embed`, hidden sizes, `attention_hidden`) a config may ask for.
+    pub const MAX_WIDTH: usize = 1 << 16;
+    /// The most layers of the encoder or the decoder.
+    pub const MAX_LAYERS: usize = 64;
+    /// The largest vocabulary.
+    pub const MAX_VOCAB: usize = 1 << 20;
+
+    /// Checks the settings against each other and against the limits above; the error names
+    /// the fields and values.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("src_vocab_size", self.src_vocab_size),
@@ -112,6 +120,23 @@ impl Seq2SeqConfig {
         ];
         if let Some((field, _)) = positive.into_iter().find(|&(_, value)| value == 0) {
             return Err(ConfigError::Zero { field });
+        }
+        let widths = [
+            ("src_vocab_size", self.src_vocab_size, Self::MAX_VOCAB),
+            ("tgt_vocab_size", self.tgt_vocab_size, Self::MAX_VOCAB),
+            ("d_embed", self.d_embed, Self::MAX_WIDTH),
+            ("encoder_hidden", self.encoder_hidden, Self::MAX_WIDTH),
+            ("encoder_layers", self.encoder_layers, Self::MAX_LAYERS),
+            ("decoder_hidden", self.decoder_hidden, Self::MAX_WIDTH),
+            ("decoder_layers", self.decoder_layers, Self::MAX_LAYERS),
+            (
+                "attention_hidden",
+                self.attention_hidden.unwrap_or(0),
+                Self::MAX_WIDTH,
+            ),
+        ];
+        if let Some((field, value, max)) = widths.into_iter().find(|&(_, v, max)| v > max) {
+            return Err(ConfigError::TooLarge { field, value, max });
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(ConfigError::Dropout(self.dropout));
@@ -159,6 +184,17 @@ pub enum ConfigError {
         /// The field's name, e.g. `"d_embed"`.
         field: &'static str,
     },
+    /// A size or layer count (`field`) is above the most a config may ask for
+    /// ([`Seq2SeqConfig::MAX_WIDTH`], [`Seq2SeqConfig::MAX_LAYERS`],
+    /// [`Seq2SeqConfig::MAX_VOCAB`]): a guard against configs read from files.
+    TooLarge {
+        /// The field's name.
+        field: &'static str,
+        /// Its value.
+        value: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The dropout is outside `[0, 1)`.
     Dropout(f64),
     /// Dot attention with `decoder_hidden != D*encoder_hidden`.
@@ -200,6 +236,12 @@ impl core::fmt::Display for ConfigError {
         match self {
             ConfigError::Zero { field } => {
                 write!(f, "seq2seq config: {field} must be at least 1, got 0")
+            }
+            ConfigError::TooLarge { field, value, max } => {
+                write!(
+                    f,
+                    "seq2seq config: {field} must be at most {max}, got {value}"
+                )
             }
             ConfigError::Dropout(p) => {
                 write!(f, "seq2seq config: dropout must be in [0, 1), got {p}")

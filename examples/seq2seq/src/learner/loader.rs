@@ -87,6 +87,13 @@ impl<B: Backend> FreshBatches<B> {
         }
     }
 
+    /// The same loader, whose first epoch is `epoch` (0-based): for a resumed run, which
+    /// continues the stream where it stopped.
+    pub fn starting_at(self, epoch: usize) -> Self {
+        self.epoch.store(epoch, Ordering::SeqCst);
+        self
+    }
+
     fn with(&self, positions: Range<usize>, device: B::Device) -> Self {
         Self {
             splits: Arc::clone(&self.splits),

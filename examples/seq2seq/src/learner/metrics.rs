@@ -90,7 +90,7 @@ impl Numeric for ExactMatchMetric {
 }
 
 /// A weighted mean.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Mean {
     sum: f64,
     weight: f64,
@@ -121,7 +121,7 @@ pub fn weighted(entry: &NumericEntry) -> (f64, f64) {
 }
 
 /// What a run's [`Recorder`] saw.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// The training loss of every item (one per device per step), in order of arrival.
     pub train_losses: Vec<f64>,
@@ -142,24 +142,53 @@ pub struct Recorder {
     names: HashMap<MetricId, String>,
     interrupter: Interrupter,
     start: Instant,
+    /// Seconds of the run before `start` (a resumed run's earlier sessions).
+    offset: f64,
+    /// Where the record is saved after each validation (`record-{epoch}.json`).
+    dir: Option<std::path::PathBuf>,
+    /// The epoch being trained (1-based). Counted here from the validation summaries: in the
+    /// first epoch of a resumed run, burn-train 0.21 passes `log` an epoch counted from 1.
+    epoch: usize,
 }
 
 impl Recorder {
     /// A recorder, and the handle to read what it saw.
     pub fn new(interrupter: Interrupter, start: Instant) -> (Self, Arc<Mutex<Record>>) {
-        let record = Arc::new(Mutex::new(Record::default()));
+        Self::resumed(interrupter, start, Record::default(), None)
+    }
+
+    /// A recorder that goes on from `record` (a resumed run's, its seconds included) and
+    /// saves the record into `dir` after each validation, as `record-{epoch}.json`.
+    pub fn resumed(
+        interrupter: Interrupter,
+        start: Instant,
+        record: Record,
+        dir: Option<std::path::PathBuf>,
+    ) -> (Self, Arc<Mutex<Record>>) {
+        let offset = record.valid_seconds.values().last().copied().unwrap_or(0.0);
+        let epoch = record.valid_seconds.keys().last().map_or(1, |e| e + 1);
+        let record = Arc::new(Mutex::new(record));
         let recorder = Self {
             record: Arc::clone(&record),
             names: HashMap::new(),
             interrupter,
             start,
+            offset,
+            dir,
+            epoch,
         };
         (recorder, record)
+    }
+
+    /// The record file of `epoch` in a learner folder.
+    pub fn file(dir: &std::path::Path, epoch: usize) -> std::path::PathBuf {
+        dir.join(format!("record-{epoch}.json"))
     }
 }
 
 impl MetricLogger for Recorder {
-    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+    fn log(&mut self, update: MetricsUpdate, _: usize, split: &Split) {
+        let epoch = self.epoch;
         let mut record = self.record.lock().expect("record lock");
         for numeric in &update.entries_numeric {
             let Some(name) = self.names.get(&numeric.entry.metric_id) else {
@@ -204,9 +233,17 @@ impl MetricLogger for Recorder {
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         if summary.split == Split::Valid {
-            let seconds = self.start.elapsed().as_secs_f64();
+            let seconds = self.offset + self.start.elapsed().as_secs_f64();
             let mut record = self.record.lock().expect("record lock");
             record.valid_seconds.insert(summary.epoch_number, seconds);
+            self.epoch = summary.epoch_number + 1;
+            if let Some(dir) = &self.dir {
+                let path = Self::file(dir, summary.epoch_number);
+                if let Err(e) = rnn_example_common::write_json(&path, &*record) {
+                    // A run that cannot save its record stops, as on a failed checkpoint.
+                    self.interrupter.stop(Some(&e.to_string()));
+                }
+            }
         }
     }
 }

@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::module::AutodiffModule;
-use burn::record::DefaultRecorder;
+use burn::record::FullPrecisionSettings;
 use burn::tensor::Device;
+use burn_rnn::record::CheckedRecorder;
 use burn_rnn::seq2seq::{checkpoint, Seq2Seq, Seq2SeqCell};
 use burn_train::logger::FileMetricLogger;
 use burn_train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
@@ -137,11 +138,20 @@ where
     };
     create_run_dir(&args.out)?;
     let dir = learner_dir(&args.out);
-    if dir.exists() {
-        // `check_args` let it through: --force.
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| Error::Run(format!("cannot remove {}: {e}", dir.display())))?;
-    }
+    let resume = match args.resume {
+        true => Some(resume_point(&dir)?),
+        false => {
+            if dir.exists() {
+                // `check_args` let it through: --force.
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| Error::Run(format!("cannot remove {}: {e}", dir.display())))?;
+            }
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::Run(format!("cannot create {}: {e}", dir.display())))?;
+            rnn_example_common::write_json(&crate::train::settings_file(&args.out), args)?;
+            None
+        }
+    };
 
     let batcher = Arc::new(DateBatcher {
         config: config.clone(),
@@ -155,32 +165,47 @@ where
         steps: args.steps,
         seed: args.seed,
     };
-    let train_loader: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(FreshBatches::new(
-        Arc::clone(&splits),
-        Arc::clone(&batcher),
-        layout,
-    ));
+    let first_epoch = resume.as_ref().map_or(0, |r| r.epoch);
+    let train_loader: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(
+        FreshBatches::new(Arc::clone(&splits), Arc::clone(&batcher), layout)
+            .starting_at(first_epoch),
+    );
     let valid_loader = DataLoaderBuilder::new((*batcher).clone())
         .batch_size(VALID_BATCH)
         .build(InMemDataset::new(splits.valid.clone()));
 
     let start = Instant::now();
-    let training = SupervisedTraining::new(&dir, train_loader, valid_loader)
+    let epochs = match args.stop_at {
+        Some(stop) => stop / args.eval_every,
+        None => layout.epochs(),
+    };
+    let mut rule = EveryEpochs::new(args.checkpoint_every / args.eval_every, layout.epochs(), 2);
+    if let Some(r) = &resume {
+        rule = rule.resumed(r.saved.iter().copied());
+    }
+    let mut training = SupervisedTraining::new(&dir, train_loader, valid_loader)
         .metrics((
             LossMetric::new(),
             AccuracyMetric::new().with_pad_token(config.pad_id),
         ))
         .metric_train_numeric(LearningRateMetric::new())
         .metric_valid_numeric(ExactMatchMetric::new())
-        .with_file_checkpointer(DefaultRecorder::new())
-        .with_checkpointing_strategy(EveryEpochs::new(
-            args.checkpoint_every / args.eval_every,
-            layout.epochs(),
-            2,
-        ))
-        .num_epochs(layout.epochs());
+        .with_file_checkpointer(CheckedRecorder::<FullPrecisionSettings>::new())
+        .with_checkpointing_strategy(rule)
+        .num_epochs(epochs);
+    if let Some(r) = &resume {
+        training = training.checkpoint(r.epoch);
+    }
     let interrupter = training.interrupter();
-    let (recorder, record) = Recorder::new(interrupter.clone(), start);
+    let previous = resume.map(|r| r.record).unwrap_or_default();
+    let offset = previous
+        .valid_seconds
+        .values()
+        .last()
+        .copied()
+        .unwrap_or(0.0);
+    let (recorder, record) =
+        Recorder::resumed(interrupter.clone(), start, previous, Some(dir.clone()));
     let training = training
         .with_metric_logger(recorder)
         .with_metric_logger(FileMetricLogger::new(&dir));
@@ -276,10 +301,10 @@ where
         let share = exact_match(&model, &splits.valid, &src_vocab, &tgt_vocab);
         progress
             .val_accuracy
-            .push((step, share, start.elapsed().as_secs_f64()));
+            .push((step, share, offset + start.elapsed().as_secs_f64()));
         accuracy = Some(share);
     }
-    progress.seconds = start.elapsed().as_secs_f64();
+    progress.seconds = offset + start.elapsed().as_secs_f64();
     if !args.quiet && step < args.steps {
         let why = match timed_out {
             true => format!("--max-minutes {} reached", args.max_minutes),
@@ -303,5 +328,74 @@ where
         progress,
         final_accuracy: accuracy.unwrap_or(0.0),
         step_losses,
+    })
+}
+
+/// Where a resumed run starts: the last epoch whose Learner checkpoint (model, optimizer and
+/// schedule) and record are all saved.
+pub struct ResumePoint {
+    /// The epoch (1-based, as burn-train counts) to resume after.
+    pub epoch: usize,
+    /// The saved checkpoint epochs, oldest first.
+    pub saved: Vec<usize>,
+    /// The metrics record up to `epoch`.
+    pub record: Record,
+}
+
+/// Finds the [`ResumePoint`] of a learner folder.
+///
+/// # Errors
+/// No complete checkpoint, or an unreadable record.
+pub fn resume_point(dir: &std::path::Path) -> Result<ResumePoint, Error> {
+    let ckpt = dir.join("checkpoint");
+    let complete = |e: usize| {
+        ["model", "optim", "scheduler"]
+            .iter()
+            .all(|k| ckpt.join(format!("{k}-{e}.mpk")).is_file())
+    };
+    let mut saved: Vec<usize> = std::fs::read_dir(&ckpt)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("model-")?
+                        .strip_suffix(".mpk")?
+                        .parse()
+                        .ok()
+                })
+                .filter(|&e| complete(e))
+                .collect()
+        })
+        .unwrap_or_default();
+    saved.sort_unstable();
+    let epoch = saved
+        .iter()
+        .rev()
+        .copied()
+        .find(|&e| Recorder::file(dir, e).is_file())
+        .ok_or_else(|| {
+            crate::error::input(format!(
+                "--resume: {} holds no complete training state to resume from",
+                ckpt.display()
+            ))
+        })?;
+    let path = Recorder::file(dir, epoch);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| crate::error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut record: Record = serde_json::from_str(&text).map_err(|e| {
+        crate::error::input(format!("{} is not what seq2seq wrote: {e}", path.display()))
+    })?;
+    // Only what the checkpoint has seen: later epochs were not saved with it.
+    record.train_items.retain(|&e, _| e <= epoch);
+    let items: usize = record.train_items.values().sum();
+    record.train_losses.truncate(items);
+    record.valid.retain(|&e, _| e <= epoch);
+    record.valid_seconds.retain(|&e, _| e <= epoch);
+    saved.retain(|&e| e <= epoch);
+    Ok(ResumePoint {
+        epoch,
+        saved,
+        record,
     })
 }

@@ -65,6 +65,15 @@ impl EveryEpochs {
     }
 }
 
+impl EveryEpochs {
+    /// The rule for a run resumed after `saved` epochs were saved (oldest first): they are
+    /// deleted in turn as new ones are saved.
+    pub fn resumed(mut self, saved: impl IntoIterator<Item = usize>) -> Self {
+        self.saved.extend(saved);
+        self
+    }
+}
+
 impl CheckpointingStrategy for EveryEpochs {
     fn checkpointing(&mut self, epoch: usize, _: &EventStoreClient) -> Vec<CheckpointingAction> {
         if !epoch.is_multiple_of(self.every) && epoch != self.last {
