@@ -276,12 +276,15 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
             )));
         }
     }
-    if args.devices > 64 || args.batch > 1 << 16 || args.valid > 1 << 20 || args.test > 1 << 20 {
-        return Err(input(format!(
-            "--devices must be at most 64, --batch at most 65536, --valid and --test at most \
-             1048576, got {}, {}, {} and {}",
-            args.devices, args.batch, args.valid, args.test
-        )));
+    for (name, value, max) in [
+        ("--devices", args.devices, 64),
+        ("--batch", args.batch, 1 << 16),
+        ("--valid", args.valid, 1 << 20),
+        ("--test", args.test, 1 << 20),
+    ] {
+        if value > max {
+            return Err(input(format!("{name} must be at most {max}, got {value}")));
+        }
     }
     if !(0.0..1.0).contains(&args.dropout) {
         return Err(input(format!(

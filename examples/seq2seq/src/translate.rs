@@ -113,14 +113,22 @@ pub struct EvalReport {
     pub errors: Vec<(String, String, String)>,
 }
 
+/// The widest beam the commands run.
+pub const MAX_BEAM: usize = 256;
+
+fn check_beam(beam: usize) -> Result<(), Error> {
+    if !(1..=MAX_BEAM).contains(&beam) {
+        return Err(input(format!("--beam must be in 1..={MAX_BEAM}, got {beam}")));
+    }
+    Ok(())
+}
+
 /// Exact match on the test split of the run in `args.out`.
 ///
 /// # Errors
 /// No or a damaged checkpoint, or `--beam 0`.
 pub fn eval(args: &EvalArgs) -> Result<EvalReport, Error> {
-    if args.beam == 0 {
-        return Err(input("--beam must be at least 1, got 0"));
-    }
+    check_beam(args.beam)?;
     let loaded = load(&args.out)?;
     with_model!(&loaded, |model, meta| eval_with(model, meta, args))
 }
@@ -214,10 +222,14 @@ pub fn translate(args: &TranslateArgs) -> Result<Translation, Error> {
             "the input is {chars} characters long; the model reads at most {MAX_SOURCE_CHARS}"
         )));
     }
-    if args.beam == 0 || args.nbest == 0 {
+    check_beam(args.beam)?;
+    if args.nbest == 0 {
+        return Err(input("--nbest must be at least 1, got 0"));
+    }
+    if !(args.alpha >= 0.0 && args.alpha.is_finite()) {
         return Err(input(format!(
-            "--beam and --nbest must be at least 1, got {} and {}",
-            args.beam, args.nbest
+            "--alpha must be a finite number of at least 0, got {}",
+            args.alpha
         )));
     }
     let loaded = load(&args.out)?;

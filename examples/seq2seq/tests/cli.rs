@@ -196,7 +196,7 @@ fn the_binary_trains_headless_with_one_line_per_validation() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("pass --force"), "{stderr}");
+    assert!(stderr.contains("--force to replace it"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
