@@ -312,3 +312,90 @@ impl<'de> serde::Deserialize<'de> for DtypeName {
         d.deserialize_any(V)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    struct Bin(Vec<u8>);
+    impl Serialize for Bin {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&self.0)
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Data {
+        bytes: Bin,
+        shape: Vec<u64>,
+        dtype: &'static str,
+    }
+
+    #[derive(Serialize)]
+    struct Param {
+        id: &'static str,
+        param: Data,
+    }
+
+    #[derive(Serialize)]
+    struct Module {
+        weight: Param,
+        layers: Vec<Param>,
+    }
+
+    fn record(shape: Vec<u64>, bytes: usize, dtype: &'static str) -> Vec<u8> {
+        let p = |shape: Vec<u64>, bytes: usize, dtype| Param {
+            id: "abc",
+            param: Data {
+                bytes: Bin(vec![0; bytes]),
+                shape,
+                dtype,
+            },
+        };
+        let m = Module {
+            weight: p(vec![2, 3], 24, "F32"),
+            layers: vec![p(shape, bytes, dtype)],
+        };
+        rmp_serde::to_vec_named(&m).unwrap()
+    }
+
+    #[test]
+    fn tensors_are_listed_with_their_paths_when_their_bytes_match() {
+        let t = check_record(&record(vec![4], 16, "F32")).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].path, "weight.param");
+        assert_eq!(t[0].shape, [2, 3]);
+        assert_eq!(t[1].path, "layers.[0].param");
+        assert_eq!(t[1].numel(), 4);
+    }
+
+    #[test]
+    fn a_tensor_that_lies_about_its_bytes_is_an_error_naming_it() {
+        for (shape, bytes, dtype, words) in [
+            (vec![4], 12, "F32", "holds 12 bytes, but shape [4] of F32 needs 16"),
+            (vec![4], 20, "F32", "holds 20 bytes"),
+            (vec![4], 16, "F64", "needs 32"),
+            (vec![1 << 40, 1 << 40], 16, "F32", "overflows"),
+            (vec![4], 16, "Complex", "unknown element type"),
+        ] {
+            let e = check_record(&record(shape, bytes, dtype)).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("layers.[0].param"), "{e}");
+            assert!(e.message.contains(words), "{e}");
+        }
+    }
+
+    #[test]
+    fn malformed_and_hostile_messagepack_is_an_error() {
+        let good = record(vec![4], 16, "F32");
+        for n in 0..good.len() {
+            assert!(check_record(&good[..n]).is_err(), "{n}");
+        }
+        let deep = vec![0x91u8; 100_000];
+        let e = check_record(&deep).unwrap_err();
+        assert!(e.message.contains("not a Burn record"), "{e}");
+        // An array and a bin that declare 4 G entries / bytes.
+        assert!(check_record(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(check_record(&[0xc6, 0xff, 0xff, 0xff, 0xff, 0]).is_err());
+    }
+}
