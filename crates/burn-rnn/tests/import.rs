@@ -285,3 +285,26 @@ fn archives_torch_load_refuses_are_errors_naming_the_file_and_the_key() {
         assert!(message.contains(words), "{file}: {err}");
     }
 }
+
+#[test]
+fn crashes_the_fuzz_targets_found_are_errors_now() {
+    // fixtures/hostile holds every input `fuzz/run.sh` found crashing a target, named
+    // `<target>-<hash>.<ext>`; each must now load or fail with an error naming the file.
+    let mut tried = 0;
+    for entry in std::fs::read_dir(fixture_path("hostile")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("torch_import-") || name.starts_with("safetensors_import-")) {
+            continue;
+        }
+        tried += 1;
+        if let Err(e) = LstmConfig::new(4, 3)
+            .init::<B>(&device())
+            .load_pytorch(&path)
+        {
+            assert!(e.to_string().contains(&name), "{e}");
+        }
+        let _ = read_tensors(&path);
+    }
+    eprintln!("{tried} fuzz crash fixtures");
+}

@@ -442,6 +442,45 @@ fn a_checkpoint_round_trip_decodes_the_same_and_mismatches_are_errors() {
 }
 
 #[test]
+fn a_checkpoint_whose_config_claims_other_sizes_is_refused_before_the_model_is_built() {
+    let vocab = Vocab::new((0..V - 4).map(|i| i.to_string()));
+    let config = config(CellKind::Gru);
+    let model: Seq2Seq<B, GruCell<B>> = config.init(&device());
+    let meta = CheckpointMeta {
+        config: config.clone(),
+        src_vocab: vocab.clone(),
+        tgt_vocab: vocab.clone(),
+        extra: serde_json::Value::Null,
+    };
+    let root = temp_dir("ckpt-claims");
+    let dir = root.join("model");
+    checkpoint::save(&dir, &model, &meta).unwrap();
+    let meta_path = dir.join(checkpoint::META_FILE);
+    let original = std::fs::read_to_string(&meta_path).unwrap();
+    for (key, value, words) in [
+        (
+            "decoder_hidden",
+            1_000_000,
+            "decoder_hidden must be at most 65536",
+        ),
+        ("encoder_layers", 100, "encoder_layers must be at most 64"),
+        ("decoder_hidden", 11, "the config gives"),
+        ("d_embed", 9, "the config gives"),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
+        v["config"][key] = value.into();
+        std::fs::write(&meta_path, v.to_string()).unwrap();
+        let err = checkpoint::load::<B, GruCell<B>>(&dir, &device()).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::Format { .. }),
+            "{key}: {err}"
+        );
+        assert!(err.to_string().contains(words), "{key}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn invalid_configs_say_what_is_wrong() {
     let dot = config(CellKind::Lstm)
         .with_attention(AttentionKind::Dot)

@@ -107,6 +107,8 @@ pub(crate) struct Vm<'a> {
     memo: HashMap<u32, Value>,
     /// Every container made, so that [`Drop`] can empty them all without recursion.
     made: Vec<Rc<Seq>>,
+    /// Values copied out of shared containers (bounded by the input's size).
+    copied: usize,
 }
 
 fn err(message: impl Into<String>) -> Error {
@@ -122,6 +124,7 @@ impl<'a> Vm<'a> {
             marks: Vec::new(),
             memo: HashMap::new(),
             made: Vec::new(),
+            copied: 0,
         }
     }
 
@@ -545,14 +548,19 @@ fn long(bytes: &[u8]) -> Value {
     Value::Int(v)
 }
 
-fn items_of(v: &Value) -> Option<Vec<Value>> {
+/// The items of a tuple or list, if it has at most `max` (a copy: only for small ones).
+fn items_of(v: &Value, max: usize) -> Option<Vec<Value>> {
     match v {
         Value::Seq(s) if matches!(s.kind, Kind::Tuple | Kind::List) => {
-            Some(s.items.borrow().clone())
+            let items = s.items.borrow();
+            (items.len() <= max).then(|| items.clone())
         }
         _ => None,
     }
 }
+
+/// The most dimensions a tensor may have.
+const MAX_DIMS: usize = 32;
 
 fn int_of(v: &Value, what: &str) -> Result<i64, Error> {
     match v {
@@ -566,7 +574,7 @@ fn int_of(v: &Value, what: &str) -> Result<i64, Error> {
 
 /// The storage of a persistent id `('storage', torch.XStorage, key, location, numel)`.
 fn storage_ref(pid: &Value) -> Result<StorageRef, Error> {
-    let items = items_of(pid).ok_or_else(|| err("a persistent id that is not a tuple"))?;
+    let items = items_of(pid, 5).ok_or_else(|| err("a persistent id that is not a 5-tuple"))?;
     let bad = || err("a persistent id that is not ('storage', type, key, location, size)");
     if items.len() != 5 {
         return Err(bad());
@@ -606,8 +614,8 @@ impl Vm<'_> {
         let name = (g.0.as_str(), g.1.as_str());
         match name {
             ("torch._utils", "_rebuild_tensor_v2") | ("torch._utils", "_rebuild_tensor") => {
-                let a =
-                    items_of(&args).ok_or_else(|| err("tensor arguments that are not a tuple"))?;
+                let a = items_of(&args, 8)
+                    .ok_or_else(|| err("tensor arguments that are not a short tuple"))?;
                 if a.len() < 4 {
                     return Err(err("_rebuild_tensor_v2 with fewer than 4 arguments"));
                 }
@@ -621,8 +629,12 @@ impl Vm<'_> {
                 let offset =
                     u64::try_from(offset).map_err(|_| err(format!("storage offset {offset}")))?;
                 let dims = |v: &Value, what: &str| -> Result<Vec<i64>, Error> {
-                    items_of(v)
-                        .ok_or_else(|| err(format!("a tensor {what} that is not a tuple")))?
+                    items_of(v, MAX_DIMS)
+                        .ok_or_else(|| {
+                            err(format!(
+                                "a tensor {what} that is not a tuple of at most {MAX_DIMS}"
+                            ))
+                        })?
                         .iter()
                         .map(|d| int_of(d, what))
                         .collect()
@@ -649,18 +661,31 @@ impl Vm<'_> {
             }
             ("torch._utils", "_rebuild_parameter")
             | ("torch._utils", "_rebuild_parameter_with_state") => {
-                let a = items_of(&args).ok_or_else(|| err("parameter arguments"))?;
+                let a = items_of(&args, 8).ok_or_else(|| err("parameter arguments"))?;
                 match a.first() {
                     Some(t @ Value::Tensor(_)) => Ok(t.clone()),
                     _ => Ok(self.object(&callable, vec![args])),
                 }
             }
             ("collections", "OrderedDict") | ("builtins", "dict") => {
-                let a = items_of(&args).unwrap_or_default();
+                let a = items_of(&args, 2).unwrap_or_default();
                 let mut items = Vec::new();
-                if let Some(pairs) = a.first().and_then(items_of) {
+                let pairs = match a.first() {
+                    Some(Value::Seq(s)) if matches!(s.kind, Kind::Tuple | Kind::List) => {
+                        let pairs = s.items.borrow();
+                        // Each REDUCE copies its pairs: a budget keeps a pickle that builds
+                        // many dictionaries from one memoized list linear in its size.
+                        self.copied += 2 * pairs.len();
+                        if self.copied > 2 * self.input.len() + (1 << 16) {
+                            return Err(err("OrderedDict arguments copied past the input's size"));
+                        }
+                        pairs.clone()
+                    }
+                    _ => Vec::new(),
+                };
+                {
                     for p in pairs {
-                        match items_of(&p) {
+                        match items_of(&p, 2) {
                             Some(kv) if kv.len() == 2 => items.extend(kv),
                             _ => return Err(err("OrderedDict items that are not pairs")),
                         }

@@ -373,7 +373,12 @@ mod tests {
     #[test]
     fn a_tensor_that_lies_about_its_bytes_is_an_error_naming_it() {
         for (shape, bytes, dtype, words) in [
-            (vec![4], 12, "F32", "holds 12 bytes, but shape [4] of F32 needs 16"),
+            (
+                vec![4],
+                12,
+                "F32",
+                "holds 12 bytes, but shape [4] of F32 needs 16",
+            ),
             (vec![4], 20, "F32", "holds 20 bytes"),
             (vec![4], 16, "F64", "needs 32"),
             (vec![1 << 40, 1 << 40], 16, "F32", "overflows"),

@@ -372,15 +372,25 @@ fn every_truncation_and_many_byte_flips_of_an_archive_give_ok_or_err() {
         ),
     ]);
     let z = archive(&pkl, &[("0", storage)]);
-    let read_all = |b: &[u8]| {
-        if let Ok(f) = TensorFile::torch(b) {
+    // (archives indexed, tensors read, tensors refused, archives refused)
+    let mut counts = [0usize; 4];
+    let mut read_all = |b: &[u8]| match TensorFile::torch(b) {
+        Ok(f) => {
+            counts[0] += 1;
             for t in f.tensors() {
                 let numel = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
                 if numel.is_some_and(|n| n < 1 << 20) {
-                    let _ = f.read_f32(&t.name);
+                    match f.read_f32(&t.name) {
+                        Ok(v) => {
+                            assert_eq!(Some(v.len()), numel);
+                            counts[1] += 1;
+                        }
+                        Err(_) => counts[2] += 1,
+                    }
                 }
             }
         }
+        Err(_) => counts[3] += 1,
     };
     for n in 0..z.len() {
         read_all(&z[..n]);
@@ -395,4 +405,49 @@ fn every_truncation_and_many_byte_flips_of_an_archive_give_ok_or_err() {
         m[at] = (state >> 32) as u8;
         read_all(&m);
     }
+    eprintln!(
+        "{} truncations and 20000 byte flips of a {}-byte archive: {} indexed ({} tensors \
+         read, {} refused), {} refused",
+        z.len(),
+        z.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+}
+
+#[test]
+fn shared_references_cannot_make_the_index_larger_than_the_input() {
+    // One 10 KB key, memoized, reused by 1000 entries: 10 MB of names from a 14 KB pickle.
+    let key = "k".repeat(10_000);
+    let mut b = vec![0x80, 2, b'}', b'(', b'X'];
+    b.extend((key.len() as u32).to_le_bytes());
+    b.extend(key.as_bytes());
+    b.extend([b'q', 1]);
+    let mut p = P(b)
+        .tensor("0", "FloatStorage", 1, 0, &[1], &[1])
+        .op(b"q\x02");
+    for _ in 0..1000 {
+        p = p.op(b"h\x01h\x02");
+    }
+    let z = archive(&p.op(b"u.").0, &[("0", f32s(&[1.0]))]);
+    let e = TensorFile::torch(&z).err().unwrap();
+    assert!(e.message.contains("names are longer"), "{e}");
+
+    // One memoized list of 1000 pairs turned into 1000 dictionaries.
+    let mut p = P::default().op(&[0x80, 2]).op(b"(");
+    for i in 0..1000 {
+        p = p.tuple(|p| p.int(i).int(i));
+    }
+    p = p.op(b"lq\x01").op(b"}(");
+    for i in 0..1000 {
+        p = p
+            .int(i)
+            .global("collections", "OrderedDict")
+            .op(b"(h\x01tR");
+    }
+    let z = archive(&p.op(b"u.").0, &[]);
+    let e = TensorFile::torch(&z).err().unwrap();
+    assert!(e.message.contains("copied past the input's size"), "{e}");
 }

@@ -13,8 +13,9 @@ pub(crate) struct Archive<'a> {
     pub storages: HashMap<String, &'a [u8]>,
 }
 
-/// Most dictionary entries the walk visits (a guard against shared-reference blowups).
-const MAX_ENTRIES: usize = 1 << 22;
+/// Most dictionary entries the walk visits (a guard against shared-reference blowups); no more
+/// than the pickle has bytes either.
+const MAX_ENTRIES: usize = 1 << 20;
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Archive<'_>, Error> {
     if bytes.starts_with(&[0x80, 0x02, 0x8a, 0x0a]) {
@@ -64,7 +65,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Archive<'_>, Error> {
     let mut vm = Vm::new(pkl.data);
     let root = vm.run()?;
     let mut tensors = Vec::new();
-    collect(&root, &mut tensors)?;
+    collect(&root, &mut tensors, pkl.data.len())?;
     drop(root);
     drop(vm);
     let mut seen = HashMap::new();
@@ -83,7 +84,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Archive<'_>, Error> {
 /// The tensors of a state_dict: the root dictionary's tensor values by key, and those of
 /// nested dictionaries as `outer.inner`. Other values (ints, strings, `_metadata`, objects)
 /// are skipped.
-fn collect(root: &Value, out: &mut Vec<(String, TensorRef)>) -> Result<(), Error> {
+fn collect(root: &Value, out: &mut Vec<(String, TensorRef)>, size: usize) -> Result<(), Error> {
+    let max_entries = MAX_ENTRIES.min(size);
+    // Names are built from shared keys: their total is bounded by the input's size too.
+    let max_name_bytes = 2 * size + (1 << 16);
+    let mut name_bytes = 0usize;
     let Some(dict) = as_dict(root) else {
         return Err(Error::new(
             None,
@@ -98,10 +103,13 @@ fn collect(root: &Value, out: &mut Vec<(String, TensorRef)>) -> Result<(), Error
         let mut nested = Vec::new();
         for kv in items.chunks_exact(2) {
             visited += 1;
-            if visited > MAX_ENTRIES {
+            if visited > max_entries {
                 return Err(Error::new(
                     None,
-                    format!("the state_dict has more than {MAX_ENTRIES} entries"),
+                    format!(
+                        "the state_dict has more entries than {max_entries} (its pickle's size, \
+                         or the most read)"
+                    ),
                 ));
             }
             let key = match &kv[0] {
@@ -110,6 +118,13 @@ fn collect(root: &Value, out: &mut Vec<(String, TensorRef)>) -> Result<(), Error
                 _ => continue,
             };
             let name = format!("{prefix}{key}");
+            name_bytes += name.len();
+            if name_bytes > max_name_bytes {
+                return Err(Error::new(
+                    None,
+                    "the state_dict's names are longer in all than twice its pickle",
+                ));
+            }
             match &kv[1] {
                 Value::Tensor(t) => out.push((name, (**t).clone())),
                 v => {

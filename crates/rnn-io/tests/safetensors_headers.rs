@@ -19,7 +19,13 @@ fn dtype() -> impl Strategy<Value = String> {
 }
 
 fn dim() -> impl Strategy<Value = u64> {
-    prop_oneof![0u64..6, Just(u64::MAX), Just(1 << 32), Just(1 << 62), any::<u64>()]
+    prop_oneof![
+        0u64..6,
+        Just(u64::MAX),
+        Just(1 << 32),
+        Just(1 << 62),
+        any::<u64>()
+    ]
 }
 
 fn offset() -> impl Strategy<Value = u64> {

@@ -77,6 +77,20 @@ impl RunDir {
         self.root.join("checkpoint")
     }
 
+    /// A previous checkpoint that an interrupted save left beside the folder
+    /// (`.checkpoint.old-*`), if any.
+    pub fn set_aside(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.root)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".checkpoint.old-")
+            })
+            .map(|e| e.path())
+    }
+
     /// Whether a checkpoint is there.
     pub fn has_checkpoint(&self) -> bool {
         self.checkpoint().join("config.json").exists()

@@ -64,8 +64,18 @@ pub struct Generator {
 impl Generator {
     /// Loads the checkpoint of a run folder.
     pub fn load(out: &std::path::Path) -> Result<Self, Error> {
-        let dir = RunDir::new(out).checkpoint();
+        let run = RunDir::new(out);
+        let dir = run.checkpoint();
         if !dir.join("config.json").exists() {
+            if let Some(aside) = run.set_aside() {
+                return Err(input(format!(
+                    "{} is missing: an interrupted save left the previous checkpoint in {}; \
+                     `char-rnn train --resume --out {}` moves it back and continues",
+                    dir.display(),
+                    aside.display(),
+                    out.display()
+                )));
+            }
             read_config(&dir)?;
         }
         let (_, vocab, model) = load_model::<B>(&dir, &Default::default())?;

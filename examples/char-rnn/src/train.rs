@@ -208,6 +208,12 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     args.check()?;
     let text = load_corpus(args.corpus.as_deref())?;
     let dir = RunDir::new(&args.out);
+    if args.resume && !args.out.is_dir() {
+        return Err(input(format!(
+            "--resume: {} does not exist",
+            args.out.display()
+        )));
+    }
     let _lock = dir.lock()?;
     if args.resume && !dir.has_checkpoint() {
         return Err(input(format!(

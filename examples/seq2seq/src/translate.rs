@@ -118,7 +118,9 @@ pub const MAX_BEAM: usize = 256;
 
 fn check_beam(beam: usize) -> Result<(), Error> {
     if !(1..=MAX_BEAM).contains(&beam) {
-        return Err(input(format!("--beam must be in 1..={MAX_BEAM}, got {beam}")));
+        return Err(input(format!(
+            "--beam must be in 1..={MAX_BEAM}, got {beam}"
+        )));
     }
     Ok(())
 }

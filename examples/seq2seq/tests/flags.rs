@@ -53,7 +53,11 @@ fn every_numeric_flag_out_of_range_is_refused_before_anything_is_written() {
         ("--stop-at", "3000"),
         ("--stop-at", "1500"),
     ] {
-        let args = vec!["train".to_string(), "--quiet".into(), format!("{flag}={value}")];
+        let args = vec![
+            "train".to_string(),
+            "--quiet".into(),
+            format!("{flag}={value}"),
+        ];
         refused(&out, &args, flag);
     }
     for (command, flag, value) in [
