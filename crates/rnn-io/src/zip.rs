@@ -22,20 +22,24 @@ fn err(message: impl Into<String>) -> Error {
     Error::new(None, format!("zip archive: {}", message.into()))
 }
 
+fn bytes_at(b: &[u8], at: usize, n: usize) -> Option<&[u8]> {
+    b.get(at..at.checked_add(n)?)
+}
+
 fn u16_at(b: &[u8], at: usize) -> Result<u16, Error> {
-    b.get(at..at + 2)
+    bytes_at(b, at, 2)
         .map(|s| u16::from_le_bytes([s[0], s[1]]))
         .ok_or_else(|| err("truncated"))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, Error> {
-    b.get(at..at + 4)
+    bytes_at(b, at, 4)
         .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
         .ok_or_else(|| err("truncated"))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Result<u64, Error> {
-    b.get(at..at + 8)
+    bytes_at(b, at, 8)
         .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
         .ok_or_else(|| err("truncated"))
 }
@@ -148,7 +152,7 @@ pub(crate) fn entries(b: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
             )));
         }
         let local = to_usize(local, "local header offset")?;
-        if local + 30 > b.len() || u32_at(b, local)? != LOCAL {
+        if local.checked_add(30).is_none_or(|e| e > b.len()) || u32_at(b, local)? != LOCAL {
             return Err(err(format!("entry `{name}`: no local header at {local}")));
         }
         let data_at =
