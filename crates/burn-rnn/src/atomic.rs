@@ -241,6 +241,36 @@ impl Drop for StagedDir {
     }
 }
 
+/// Reads a whole regular file: `/dev/zero`, a FIFO or a folder is refused
+/// (`ErrorKind::InvalidInput`, "not a regular file") instead of being read without end, and
+/// no more than the size the file had when opened is read. Memory is the file's size.
+///
+/// # Errors
+/// If the file cannot be opened or read, or is not a regular file.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// [`read_regular`] as UTF-8 text.
+///
+/// # Errors
+/// As [`read_regular`], and `ErrorKind::InvalidData` if the bytes are not UTF-8.
+pub fn read_regular_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
 /// Why a run folder could not be locked.
 #[derive(Debug)]
 pub enum LockError {
@@ -519,6 +549,15 @@ mod tests {
         // Nothing to do the second time.
         assert_eq!(lock.recover(&dir).unwrap(), Recovery::default());
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn endless_and_special_files_are_refused() {
+        for path in ["/dev/zero", "/tmp"] {
+            let e = read_regular(Path::new(path)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{path}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn with_mpk(path: &Path) -> PathBuf {
 
 /// Reads a record file whole, checking it, and returns its bytes and tensors.
 fn read_checked(path: &Path) -> Result<(Vec<u8>, Vec<RecordTensor>), RecorderError> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let bytes = crate::atomic::read_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             RecorderError::FileNotFound(format!("{}: {e}", path.display()))
         }

@@ -308,3 +308,19 @@ fn crashes_the_fuzz_targets_found_are_errors_now() {
     }
     eprintln!("{tried} fuzz crash fixtures");
 }
+
+#[test]
+#[cfg(unix)]
+fn endless_and_special_files_are_io_errors_not_reads() {
+    for path in ["/dev/zero", "/dev/urandom", "/tmp"] {
+        let err = LstmConfig::new(4, 3)
+            .init::<B>(&device())
+            .load_pytorch(path)
+            .unwrap_err();
+        assert!(matches!(err, ImportError::Io { .. }), "{path}: {err}");
+        assert!(
+            err.to_string().contains("not a regular file"),
+            "{path}: {err}"
+        );
+    }
+}

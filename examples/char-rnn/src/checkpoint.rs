@@ -127,7 +127,7 @@ impl RunDir {
 
 /// Reads JSON written by [`rnn_example_common::write_json`], naming the file in errors.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let text = std::fs::read_to_string(path)
+    let text = burn_rnn::atomic::read_regular_text(path)
         .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
         input(format!(

@@ -74,3 +74,17 @@ fn generation_flags_out_of_range_are_refused_before_the_model_is_read() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_endless_file_as_corpus_is_refused_not_read() {
+    let dir = scratch("zero");
+    let out = Command::new(env!("CARGO_BIN_EXE_char-rnn"))
+        .args(["train", "--quiet", "--corpus", "/dev/zero", "--out"])
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/dev/zero: not a regular file"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -353,7 +353,7 @@ pub fn settings_file(out: &Path) -> PathBuf {
 /// No settings file, an unreadable one, or a differing flag.
 pub fn resumed_args(args: &TrainArgs) -> Result<TrainArgs, Error> {
     let path = settings_file(&args.out);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = burn_rnn::atomic::read_regular_text(&path).map_err(|e| {
         input(format!(
             "--resume: {} holds no resumable run ({}: {e})",
             args.out.display(),

@@ -20,7 +20,7 @@ fn format(path: &Path, key: Option<&str>, message: impl Into<String>) -> ImportE
 
 /// The bytes of a tensor file: the whole file (memory is the file's size).
 pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
-    std::fs::read(path).map_err(|source| ImportError::Io {
+    crate::atomic::read_regular(path).map_err(|source| ImportError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -147,7 +147,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
 /// If the file is missing or unreadable, or not a checkpoint's meta file.
 pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let path = dir.join(META_FILE);
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let text = crate::atomic::read_regular_text(&path).map_err(io(&path))?;
     let meta: CheckpointMeta =
         serde_json::from_str(&text).map_err(|e| CheckpointError::Format {
             path: path.clone(),

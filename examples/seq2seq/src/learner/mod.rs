@@ -381,7 +381,7 @@ pub fn resume_point(dir: &std::path::Path) -> Result<ResumePoint, Error> {
             ))
         })?;
     let path = Recorder::file(dir, epoch);
-    let text = std::fs::read_to_string(&path)
+    let text = burn_rnn::atomic::read_regular_text(&path)
         .map_err(|e| crate::error::input(format!("cannot read {}: {e}", path.display())))?;
     let mut record: Record = serde_json::from_str(&text).map_err(|e| {
         crate::error::input(format!("{} is not what seq2seq wrote: {e}", path.display()))
