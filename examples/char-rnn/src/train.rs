@@ -90,15 +90,10 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The defaults, as on the command line, for a corpus and an output folder.
     pub fn defaults(out: &Path) -> Self {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct P {
-            #[command(flatten)]
-            a: TrainArgs,
+        Self {
+            out: out.to_path_buf(),
+            ..rnn_example_common::default_args()
         }
-        let mut a = P::parse_from(["train"]).a;
-        a.out = out.to_path_buf();
-        a
     }
 
     /// Range-checks every numeric flag, before anything is read or written: the first one

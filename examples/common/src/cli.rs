@@ -10,6 +10,18 @@ pub fn cell_kind_parser() -> impl TypedValueParser<Value = CellKind> {
         .map(|name| name.parse::<CellKind>().expect("one of the listed names"))
 }
 
+/// The values a flattened argument struct `A` takes when no flag is given: its defaults, as
+/// the command line has them (what `TrainArgs::defaults` of the examples builds on).
+pub fn default_args<A: clap::Args>() -> A {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct P<A: clap::Args> {
+        #[command(flatten)]
+        a: A,
+    }
+    P::<A>::parse_from(["defaults"]).a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! - [`progress_bar`] and [`say`]: the training progress bar (steps, rate, ETA; hidden for
 //!   quiet runs), and lines printed above it.
 //! - [`cell_kind_parser`]: the `--cell rnn|lstm|gru` flag, parsed into the library's
-//!   [`CellKind`](burn_rnn::CellKind).
+//!   [`CellKind`](burn_rnn::CellKind); [`default_args`]: an argument struct at its defaults.
 //! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
 //!   [`burn_rnn::atomic`] like every checkpoint.
 
@@ -17,7 +17,7 @@ mod error;
 mod files;
 mod progress;
 
-pub use cli::cell_kind_parser;
+pub use cli::{cell_kind_parser, default_args};
 pub use error::{input, run, Error};
 pub use files::write_json;
 pub use progress::{progress_bar, say};

@@ -396,15 +396,10 @@ pub fn resumed_args(args: &TrainArgs) -> Result<TrainArgs, Error> {
 impl TrainArgs {
     /// The defaults, as on the command line, with `out`.
     pub fn defaults(out: &Path) -> Self {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct P {
-            #[command(flatten)]
-            a: TrainArgs,
+        Self {
+            out: out.to_path_buf(),
+            ..rnn_example_common::default_args()
         }
-        let mut a = P::parse_from(["train"]).a;
-        a.out = out.to_path_buf();
-        a
     }
 }
 
