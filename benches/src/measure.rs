@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use burn_autodiff::Autodiff;
-use burn_rnn::{CellKind, ExecutionPath, GruConfig, LstmConfig, RnnBackend, RnnConfig};
+use burn_rnn::{AnyRecurrent, AnyRecurrentConfig, CellKind, ExecutionPath, RnnBackend};
 
 use crate::shape::Shape;
 
@@ -24,46 +24,11 @@ pub fn median_ms(budget: Duration, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-/// Our layer of a config's kind.
-enum Ours<Bk: Backend> {
-    /// burn-rnn's vanilla RNN.
-    Rnn(burn_rnn::Rnn<Bk>),
-    /// burn-rnn's LSTM.
-    Lstm(burn_rnn::Lstm<Bk>),
-    /// burn-rnn's GRU.
-    Gru(burn_rnn::Gru<Bk>),
-}
-
-impl<Bk: RnnBackend> Ours<Bk> {
-    /// The layer of `s`'s kind and sizes, running on `path`.
-    fn new(s: &Shape, path: ExecutionPath, device: &Bk::Device) -> Self {
-        match s.kind {
-            CellKind::Rnn => Ours::Rnn(
-                RnnConfig::new(s.input, s.hidden)
-                    .init(device)
-                    .with_path(path),
-            ),
-            CellKind::Lstm => Ours::Lstm(
-                LstmConfig::new(s.input, s.hidden)
-                    .init(device)
-                    .with_path(path),
-            ),
-            CellKind::Gru => Ours::Gru(
-                GruConfig::new(s.input, s.hidden)
-                    .init(device)
-                    .with_path(path),
-            ),
-        }
-    }
-
-    /// The output sequence `[N, L, H]` of `x: [N, L, H_in]` from a zero state.
-    fn forward(&self, x: Tensor<Bk, 3>) -> Tensor<Bk, 3> {
-        match self {
-            Ours::Rnn(m) => m.forward(x, None).output,
-            Ours::Lstm(m) => m.forward(x, None).output,
-            Ours::Gru(m) => m.forward(x, None).output,
-        }
-    }
+/// Our layer of `s`'s kind and sizes, running on `path`.
+fn ours<Bk: RnnBackend>(s: &Shape, path: ExecutionPath, device: &Bk::Device) -> AnyRecurrent<Bk> {
+    AnyRecurrentConfig::new(s.kind, s.input, s.hidden)
+        .init(device)
+        .with_path(path)
 }
 
 /// `burn::nn`'s layer of a config's kind.
@@ -82,9 +47,10 @@ impl<Bk: Backend> Theirs<Bk> {
     /// The layer of `s`'s kind and sizes, with biases.
     fn new(s: &Shape, device: &Bk::Device) -> Self {
         match s.kind {
-            CellKind::Rnn => {
+            CellKind::RnnTanh => {
                 Theirs::Rnn(burn::nn::RnnConfig::new(s.input, s.hidden, true).init(device))
             }
+            CellKind::RnnRelu => unimplemented!("no relu RNN config in the bench"),
             CellKind::Lstm => {
                 Theirs::Lstm(burn::nn::LstmConfig::new(s.input, s.hidden, true).init(device))
             }
@@ -137,8 +103,8 @@ fn time_on<Bk: RnnBackend>(
     let x = Tensor::<Bk, 3>::random([s.batch, s.seq, s.input], Distribution::Default, device);
     match which.path() {
         Some(path) => {
-            let m = Ours::<Bk>::new(s, path, device);
-            median_ms(budget, || finish(m.forward(x.clone())))
+            let m = ours::<Bk>(s, path, device);
+            median_ms(budget, || finish(m.forward(x.clone(), None).output))
         }
         None => {
             let m = Theirs::<Bk>::new(s, device);

@@ -72,8 +72,8 @@ pub const CONFIGS: [Shape; 6] = [
     Shape::new(CellKind::Lstm, 16, 25, 512, 512).note("DeepBench"),
     Shape::new(CellKind::Lstm, 64, 100, 123, 320).note("Braun 2018"),
     Shape::new(CellKind::Gru, 64, 50, 500, 500),
-    Shape::new(CellKind::Rnn, 32, 64, 128, 256),
-    Shape::new(CellKind::Rnn, 1, 96, 64, 64).note("per-step overhead"),
+    Shape::new(CellKind::RnnTanh, 32, 64, 128, 256),
+    Shape::new(CellKind::RnnTanh, 1, 96, 64, 64).note("per-step overhead"),
 ];
 
 /// The scaling rows: one LSTM at growing sequence lengths, training step only.

@@ -1,6 +1,6 @@
-//! The checkpoint loader: a Burn record file checked ([`burn_rnn::record::inspect`]), its
-//! shapes compared with a module's ([`burn_rnn::record::check_shapes`]), then loaded into it
-//! through [`burn_rnn::record::CheckedRecorder`], as char-rnn and seq2seq load theirs. Every
+//! The checkpoint loader: a Burn record file checked ([`rnn_example_common::record::inspect`]), its
+//! shapes compared with a module's ([`rnn_example_common::record::check_shapes`]), then loaded into it
+//! through [`rnn_example_common::record::CheckedRecorder`], as char-rnn and seq2seq load theirs. Every
 //! outcome must be `Ok` or `Err`.
 #![no_main]
 
@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use burn::module::Module;
 use burn_rnn::backend::DefaultBackend as B;
-use burn_rnn::record::CheckedRecorder;
+use rnn_example_common::record::CheckedRecorder;
 use burn_rnn::LstmConfig;
 use libfuzzer_sys::fuzz_target;
 
@@ -23,10 +23,10 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&file, data).unwrap();
     let device = Default::default();
     let lstm = LstmConfig::new(3, 2).init::<B>(&device);
-    let Ok(record) = burn_rnn::record::inspect(&file) else {
+    let Ok(record) = rnn_example_common::record::inspect(&file) else {
         return;
     };
-    if burn_rnn::record::check_shapes(&lstm, &record).is_err() {
+    if rnn_example_common::record::check_shapes(&lstm, &record).is_err() {
         return;
     }
     let _ = lstm.load_file(path(), &CheckedRecorder::<burn::record::FullPrecisionSettings>::new(), &device);

@@ -11,10 +11,7 @@
 //!   three cells), returning a [`RecurrentOutput`]. A cell of your own implements [`Cell`] and
 //!   runs in [`Recurrent`] too ([`Recurrent::from_cells`]).
 //! - [`math`]: the per-step math of the three cells, the one home of each formula;
-//!   [`CellKind`] names the three.
-//! - [`seq2seq`]: an attention encoder-decoder with teacher forcing and greedy, beam and
-//!   sampled decoding.
-//! - [`sampling`]: a seeded RNG and temperature, top-k and top-p sampling over logits.
+//!   [`CellKind`] names the cells the kernels run (`rnn`, `rnn_relu`, `lstm`, `gru`).
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
 //! - [`interop`]: convert `burn::nn`'s `Rnn`, `Lstm`, `Gru` and their bidirectional twins to
@@ -23,7 +20,6 @@
 //! - [`kernels`]: the whole-sequence backend primitive ([`RnnBackend`]) the layers run on, with
 //!   fused CPU kernels for `NdArray` and a plain-ops reference for every other backend.
 //! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
-//! - [`atomic`]: atomic file and folder writes, which every checkpoint goes through.
 //! - [`backend`]: the backend type aliases chosen by the Cargo features.
 //!
 //! ## Shape legend
@@ -109,7 +105,6 @@
 // docs.rs (`--cfg docsrs`, see Cargo.toml) labels each feature-gated item with its feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod atomic;
 pub mod backend;
 mod cell;
 pub mod import;
@@ -117,22 +112,19 @@ pub mod interop;
 pub mod kernels;
 mod layer;
 pub mod math;
-pub mod record;
-pub mod sampling;
-pub mod seq2seq;
 pub mod train;
 
 pub use cell::{
-    Cell, CellState, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig, LstmState,
-    RnnCell, RnnCellConfig, RnnState, StateShapeError,
+    Cell, CellState, FusedCell, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig,
+    LstmState, RnnCell, RnnCellConfig, RnnState, StateShapeError,
 };
 pub use import::{ImportError, PytorchParams};
 pub use kernels::{ExecutionPath, RnnBackend};
 pub use layer::{
-    Gru, GruConfig, LayerState, Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
-    RnnConfig,
+    AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState, ConfigError, Gru, GruConfig, LayerState,
+    Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn, RnnConfig,
 };
-pub use math::{CellKind, Nonlinearity, RecurrentKind};
+pub use math::{CellKind, Nonlinearity, UnknownCellKind};
 
 /// The README's Rust blocks, compiled and run as doctests by `cargo test --doc`.
 #[cfg(doctest)]

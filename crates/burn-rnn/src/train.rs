@@ -22,6 +22,12 @@ impl<B: Backend, const D: usize> DetachState for LstmState<B, D> {
     }
 }
 
+impl<B: Backend, const D: usize> DetachState for crate::AnyState<B, D> {
+    fn detach_state(self) -> Self {
+        self.detach()
+    }
+}
+
 /// Truncated backpropagation through time: the state handed from one batch of contiguous
 /// sequence chunks to the next.
 ///

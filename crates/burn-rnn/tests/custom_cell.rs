@@ -46,7 +46,6 @@ impl<B: Backend> LeakyCell<B> {
 
 impl<B: Backend> Cell<B> for LeakyCell<B> {
     type State = RnnState<B, 2>;
-    const GATES: usize = 1;
     const NAME: &'static str = "LeakyCell";
     const LAYER_NAME: &'static str = "Leaky";
 
@@ -62,27 +61,10 @@ impl<B: Backend> Cell<B> for LeakyCell<B> {
         self.input.forward(x)
     }
 
-    // burn::nn::Linear stores its weight as [in, out]; the trait's layout is [out, in].
-    fn weight_ih(&self) -> Tensor<B, 2> {
-        self.input.weight.val().transpose()
-    }
-
-    fn input_bias(&self) -> Option<Tensor<B, 1>> {
-        self.input.bias.as_ref().map(|b| b.val())
-    }
-
-    fn step(&self, gates_x: Tensor<B, 2>, _: &Tensor<B, 2>, state: Self::State) -> Self::State {
+    fn step(&self, x_t: Tensor<B, 2>, state: Self::State) -> Self::State {
         let h = state.hidden;
-        let pre = gates_x + self.recurrent.forward(h.clone());
+        let pre = x_t + self.recurrent.forward(h.clone());
         RnnState::new(h.mul_scalar(0.5) + pre.tanh().mul_scalar(0.5))
-    }
-
-    fn weight_hh(&self) -> Tensor<B, 2> {
-        self.recurrent.weight.val().transpose()
-    }
-
-    fn step_bias(&self) -> Option<Tensor<B, 1>> {
-        None
     }
 }
 

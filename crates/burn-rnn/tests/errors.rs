@@ -136,3 +136,77 @@ fn config_rejects_bad_dropout() {
 fn config_rejects_zero_layers() {
     GruConfig::new(4, 3).with_num_layers(0).init::<B>(&device());
 }
+
+/// Every setting that cannot build a layer, for each config: `try_init` returns the typed error,
+/// and `init` panics with its message.
+#[test]
+fn try_init_refuses_each_bad_setting_with_a_typed_error() {
+    let dev = device();
+    let zero = |layer, setting| ConfigError::Zero { layer, setting };
+    let dropout = |layer, value| ConfigError::Dropout { layer, value };
+    let lstm = |c: LstmConfig| c.try_init::<B>(&dev).map(|_| ());
+    let gru = |c: GruConfig| c.try_init::<B>(&dev).map(|_| ());
+    let rnn = |c: RnnConfig| c.try_init::<B>(&dev).map(|_| ());
+    let any = |c: AnyRecurrentConfig| c.try_init::<B>(&dev).map(|_| ());
+    let cases: Vec<(Result<(), ConfigError>, ConfigError)> = vec![
+        (lstm(LstmConfig::new(0, 3)), zero("LSTM", "d_input")),
+        (lstm(LstmConfig::new(2, 0)), zero("LSTM", "d_hidden")),
+        (
+            lstm(LstmConfig::new(2, 3).with_num_layers(0)),
+            zero("LSTM", "num_layers"),
+        ),
+        (
+            lstm(LstmConfig::new(2, 3).with_dropout(1.0)),
+            dropout("LSTM", 1.0),
+        ),
+        (
+            lstm(LstmConfig::new(2, 3).with_dropout(-0.1)),
+            dropout("LSTM", -0.1),
+        ),
+        (gru(GruConfig::new(2, 0)), zero("GRU", "d_hidden")),
+        (
+            gru(GruConfig::new(2, 3).with_dropout(1.5)),
+            dropout("GRU", 1.5),
+        ),
+        (rnn(RnnConfig::new(0, 3)), zero("RNN", "d_input")),
+        (
+            rnn(RnnConfig::new(2, 3).with_num_layers(0)),
+            zero("RNN", "num_layers"),
+        ),
+        (
+            any(AnyRecurrentConfig::new(CellKind::Gru, 2, 3).with_dropout(2.0)),
+            dropout("GRU", 2.0),
+        ),
+        (
+            any(AnyRecurrentConfig::new(CellKind::RnnRelu, 2, 0)),
+            zero("RNN", "d_hidden"),
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got, Err(want));
+    }
+    let nan = LstmConfig::new(2, 3)
+        .with_dropout(f64::NAN)
+        .try_init::<B>(&dev);
+    assert!(matches!(nan, Err(ConfigError::Dropout { .. })));
+    assert_eq!(
+        ConfigError::Zero {
+            layer: "LSTM",
+            setting: "num_layers"
+        }
+        .to_string(),
+        "LSTM: expected num_layers >= 1, got 0"
+    );
+    for kind in CellKind::ALL {
+        let layer = AnyRecurrentConfig::new(kind, 2, 3)
+            .try_init::<B>(&dev)
+            .unwrap();
+        assert_eq!(layer.cells()[0].kind(), kind);
+    }
+}
+
+#[test]
+#[should_panic(expected = "GRU: expected dropout in [0, 1), got 1")]
+fn init_panics_with_the_try_init_message() {
+    GruConfig::new(2, 3).with_dropout(1.0).init::<B>(&device());
+}

@@ -46,7 +46,7 @@ fn loss<Bk: Backend, C: Cell<Bk>>(cell: &C, x: Tensor<Bk, 3>) -> Tensor<Bk, 1> {
     );
     for t in 0..STEPS {
         let x_t = x.clone().slice(t..t + 1).squeeze_dim(0);
-        state = cell.step(cell.project_input(x_t), &cell.weight_hh_t(), state);
+        state = cell.step(cell.project_input(x_t), state);
         let w_t = w.clone().slice(t..t + 1).squeeze_dim(0);
         total = total + (CellState::output(&state) * w_t).sum();
     }

@@ -55,7 +55,7 @@ fn prefixed_keys_load_a_layer_out_of_a_larger_state_dict() {
         .load_pytorch_prefixed(&path, "encoder.rnn.")
         .unwrap();
     let file = read_tensors(&path).unwrap();
-    let got = gru.cells[0].weight_hh.val().into_data();
+    let got = gru.cells()[0].weight_hh().val().into_data();
     assert_eq!(got, file["encoder.rnn.weight_hh_l0"]);
 }
 

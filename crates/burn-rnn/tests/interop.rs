@@ -120,8 +120,8 @@ fn burn_rnn_converts_with_same_outputs_and_states_and_round_trips_exactly() {
                     .with_hidden_activation(activation.clone())
                     .init::<B>(&device());
                 let ours = Rnn::from_burn(&theirs).unwrap();
-                assert_eq!(ours.batch_first, batch_first, "{case}");
-                assert_eq!(ours.cells[0].bias_ih.is_some(), bias, "{case}");
+                assert_eq!(ours.batch_first(), batch_first, "{case}");
+                assert_eq!(ours.cells()[0].bias_ih().is_some(), bias, "{case}");
 
                 let x = input(batch_first, H_IN);
                 let h0 = random([N, H]);
@@ -163,7 +163,7 @@ fn burn_bi_rnn_converts_with_same_outputs_and_states_and_round_trips_exactly() {
                     .with_hidden_activation(activation.clone())
                     .init::<B>(&device());
                 let ours = Rnn::from_burn_bidirectional(&theirs).unwrap();
-                assert!(ours.bidirectional && ours.num_layers == 1, "{case}");
+                assert!(ours.bidirectional() && ours.num_layers() == 1, "{case}");
 
                 let x = input(batch_first, H_IN);
                 let h0 = random([2, N, H]);
@@ -239,7 +239,7 @@ fn burn_lstm_converts_with_same_outputs_and_states_and_round_trips_exactly() {
                 .with_batch_first(batch_first)
                 .init::<B>(&device());
             let ours = Lstm::from_burn(&theirs).unwrap();
-            assert_eq!(ours.cells[0].bias_hh.is_some(), bias, "{case}");
+            assert_eq!(ours.cells()[0].bias_hh().is_some(), bias, "{case}");
 
             let x = input(batch_first, H_IN);
             let (h0, c0) = (random([N, H]), random([N, H]));
@@ -345,7 +345,7 @@ fn burn_gru_converts_with_same_outputs_and_states_and_round_trips_exactly() {
         let theirs = bnn::GruConfig::new(H_IN, H, bias).init::<B>(&device());
         assert!(theirs.reset_after);
         let ours = Gru::try_from(&theirs).unwrap(); // = Gru::from_burn
-        assert!(ours.batch_first);
+        assert!(ours.batch_first());
 
         let x = input(true, H_IN);
         let h0 = random([N, H]);
@@ -415,7 +415,7 @@ fn burn_layers_with_some_biases_missing_convert_to_zeros_or_none() {
         gate.hidden_transform.bias = None;
     }
     let ours = Lstm::from_burn(&theirs).unwrap();
-    assert!(ours.cells[0].bias_ih.is_some() && ours.cells[0].bias_hh.is_none());
+    assert!(ours.cells()[0].bias_ih().is_some() && ours.cells()[0].bias_hh().is_none());
     let x = input(true, H_IN);
     let (h0, c0) = (random([N, H]), random([N, H]));
     let init = || bnn::LstmState::new(c0.clone(), h0.clone());
@@ -442,8 +442,8 @@ fn burn_layers_with_some_biases_missing_convert_to_zeros_or_none() {
     theirs.update_gate.input_transform.bias = None;
     theirs.new_gate.hidden_transform.bias = None;
     let ours = Gru::from_burn(&theirs).unwrap();
-    let b_ih = ours.cells[0].bias_ih.as_ref().unwrap().val();
-    let b_hh = ours.cells[0].bias_hh.as_ref().unwrap().val();
+    let b_ih = ours.cells()[0].bias_ih().unwrap().val();
+    let b_hh = ours.cells()[0].bias_hh().unwrap().val();
     assert_eq!(b_ih.narrow(0, H, H).abs().max().into_scalar(), 0.0); // z block
     assert_eq!(b_hh.narrow(0, 2 * H, H).abs().max().into_scalar(), 0.0); // n block
     let h0 = random([N, H]);
@@ -517,7 +517,7 @@ fn a_stack_of_burn_lstms_is_one_multi_layer_lstm() {
                 .init::<B>(&device()),
         ];
         let ours = Lstm::from_burn_stack(&layers).unwrap();
-        assert_eq!(ours.num_layers, 3);
+        assert_eq!(ours.num_layers(), 3);
 
         let x = input(batch_first, H_IN);
         let (h0, c0) = (random([3, N, H]), random([3, N, H]));
@@ -560,7 +560,7 @@ fn a_stack_of_burn_bi_grus_is_one_multi_layer_bidirectional_gru() {
             .init::<B>(&device()),
     ];
     let ours = Gru::from_burn_bidirectional_stack(&layers).unwrap();
-    assert!(ours.bidirectional && ours.num_layers == 2 && !ours.batch_first);
+    assert!(ours.bidirectional() && ours.num_layers() == 2 && !ours.batch_first());
 
     let x = input(false, H_IN);
     let h0 = random([4, N, H]);

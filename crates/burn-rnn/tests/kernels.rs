@@ -95,7 +95,7 @@ where
     LayerState<AD, C>: Clone,
 {
     let device = device();
-    touch_params(&layer.cells);
+    touch_params(&layer.cells());
     let dirs = if c.bidirectional { 2 } else { 1 };
     let shape = match c.batch_first {
         true => [c.batch, c.seq, c.input],
@@ -153,7 +153,7 @@ where
                 ));
             }
         }
-        named.extend(param_grads(&layer.cells, &g));
+        named.extend(param_grads(&layer.cells(), &g));
         grads.push(named);
     }
     let (fused, reference) = (&results[0], &results[1]);
@@ -324,7 +324,7 @@ fn fused_inference_equals_fused_training_forward() {
         .init::<AD>(&device);
     let x = Tensor::<AD, 3>::random([5, 7, 6], Distribution::Default, &device);
     let lengths = vec![7, 3, 5, 1, 7];
-    touch_params(&layer.cells);
+    touch_params(&layer.cells());
     let train = layer.forward_with(RecurrentInput::new(x.clone()).with_lengths(lengths.clone()));
     let inner = layer.valid();
     let infer = inner.forward_with(RecurrentInput::new(x.inner()).with_lengths(lengths));
@@ -345,9 +345,7 @@ fn default_bodies_equal_the_fused_kernels() {
     // plain ops and a GPU reduction: the 1e-4 on GPU backends, 1e-5 on the CPU.
     const PRIM_TOL: f32 = if cfg!(feature = "wgpu") { 1e-4 } else { TOL };
     use burn::tensor::TensorPrimitive;
-    use burn_rnn::kernels::{
-        reference, RecurrentKind, RecurrentSpec, RecurrentTensors, RnnBackend,
-    };
+    use burn_rnn::kernels::{reference, CellKind, RecurrentTensors, RnnBackend, Spec};
     type B = common::B;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let device = device();
@@ -355,17 +353,17 @@ fn default_bodies_equal_the_fused_kernels() {
     let prim = |t: Tensor<B, 3>| t.into_primitive().tensor();
     let data = |p| Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(p)).into_data();
     for kind in [
-        RecurrentKind::RnnTanh,
-        RecurrentKind::RnnRelu,
-        RecurrentKind::Lstm,
-        RecurrentKind::Gru,
+        CellKind::RnnTanh,
+        CellKind::RnnRelu,
+        CellKind::Lstm,
+        CellKind::Gru,
     ] {
         for (lengths, reverse) in [
             (None, false),
             (Some(vec![6, 2, 4, 1, 6]), true),
             (Some(vec![3, 6, 1, 5, 2]), false),
         ] {
-            let spec = RecurrentSpec {
+            let spec = Spec {
                 kind,
                 lengths: lengths.map(Into::into),
                 reverse,

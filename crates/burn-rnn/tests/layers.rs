@@ -135,15 +135,15 @@ fn default_init_is_pytorch_uniform_and_forget_bias_is_applied() {
         .with_forget_bias(Some(1.0))
         .init::<B>(&device());
     let cell = lstm.cell(0, 0);
-    let w: Vec<f32> = cell.weight_hh.val().into_data().to_vec().unwrap();
+    let w: Vec<f32> = cell.weight_hh().val().into_data().to_vec().unwrap();
     assert!(w.iter().all(|v| v.abs() <= k), "weights within ±1/sqrt(H)");
     let spread =
         w.iter().cloned().fold(f32::MIN, f32::max) - w.iter().cloned().fold(f32::MAX, f32::min);
     assert!(spread > k, "weights spread over the range, got {spread}");
-    let values = |b: &Option<burn::module::Param<Tensor<B, 1>>>| -> Vec<f32> {
-        b.as_ref().unwrap().val().into_data().to_vec().unwrap()
+    let values = |b: Option<&burn::module::Param<Tensor<B, 1>>>| -> Vec<f32> {
+        b.unwrap().val().into_data().to_vec().unwrap()
     };
-    let (b_ih, b_hh) = (values(&cell.bias_ih), values(&cell.bias_hh));
+    let (b_ih, b_hh) = (values(cell.bias_ih()), values(cell.bias_hh()));
     assert!(
         b_ih[h..2 * h].iter().all(|&v| v == 1.0),
         "forget gate block of b_ih"
@@ -165,7 +165,7 @@ fn custom_initializer_is_used() {
         .with_initializer(Some(init))
         .init::<B>(&device());
     let expected = TensorData::new(vec![0.25f32; 18], [9, 2]);
-    assert_eq!(cell.weight_ih.val().into_data(), expected);
+    assert_eq!(cell.weight_ih().val().into_data(), expected);
 }
 
 #[test]

@@ -8,17 +8,17 @@ use crate::threads::{
     par_sgemm, parallel, split, threads_for, zeroed, Job, Ptr, RunJob, SpinBarrier,
 };
 use crate::tile::{self, Packed};
-use crate::{BackwardInputs, BackwardOutputs, Cell, Dims, Spec};
+use crate::{BackwardInputs, BackwardOutputs, CellKind, Dims, Spec};
 
 /// Backpropagation through time for [`forward`](crate::forward), on the path
 /// [`isa`](crate::isa) picks.
 ///
 /// # Panics
 /// As [`forward`](crate::forward).
-pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: BackwardOutputs<'_>) {
+pub fn backward(spec: &Spec, dims: Dims, inputs: BackwardInputs<'_>, out: BackwardOutputs<'_>) {
     let Dims { seq, batch, hidden } = dims;
     spec.check(dims);
-    let kind = spec.cell;
+    let kind = spec.kind;
     let gh = kind.gates() * hidden;
     let nh = batch * hidden;
     let aw = kind.saved_width() * hidden;
@@ -49,7 +49,7 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
     ];
     // GRU's gradient w.r.t. `h W_hh^T + b_hh` differs from the one w.r.t. the input gates.
     let mut gates_h_grad = match kind {
-        Cell::Gru => zeroed(seq * batch * gh),
+        CellKind::Gru => zeroed(seq * batch * gh),
         _ => Vec::new(),
     };
     let job = BackwardJob {
@@ -61,7 +61,7 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
         dc: [Ptr::of(&mut dc[0]), Ptr::of(&mut dc[1])],
         d_gates_x: Ptr::of(out.gates_x),
         d_gates_h: match kind {
-            Cell::Gru => Ptr::of(&mut gates_h_grad),
+            CellKind::Gru => Ptr::of(&mut gates_h_grad),
             _ => Ptr::null(),
         },
     };
@@ -85,7 +85,7 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
     }
     // dW_hh = sum_t dG_h[t]^T h_prev[t], one matmul over all steps; db_hh = column sums.
     let dgh_all: &[f32] = match kind {
-        Cell::Gru => &gates_h_grad,
+        CellKind::Gru => &gates_h_grad,
         _ => out.gates_x,
     };
     let rows = seq * batch;
@@ -105,7 +105,7 @@ pub fn backward(spec: &Spec<'_>, dims: Dims, inputs: BackwardInputs<'_>, out: Ba
 
 /// Everything a backward worker reads and writes.
 struct BackwardJob<'a> {
-    spec: &'a Spec<'a>,
+    spec: &'a Spec,
     dims: Dims,
     inputs: BackwardInputs<'a>,
     weights: &'a Packed,
@@ -126,7 +126,7 @@ impl Job for BackwardJob<'_> {
     #[inline(always)]
     unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
         let Dims { seq, batch, hidden } = self.dims;
-        let kind = self.spec.cell;
+        let kind = self.spec.kind;
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
@@ -137,7 +137,7 @@ impl Job for BackwardJob<'_> {
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let (u0, w) = (units.start, units.len());
         let grad_out = &self.inputs.grad_packed[..seq * nh];
-        let gru = kind == Cell::Gru;
+        let gru = kind == CellKind::Gru;
         let mut round = 0;
         for (k, s) in (0..seq).rev().enumerate() {
             let t = self.spec.time(s, seq);
@@ -167,11 +167,11 @@ impl Job for BackwardJob<'_> {
                     let base = t * nh + at;
                     let d = [&grad_out[base..base + w], dh.slice(at, w)];
                     match kind {
-                        Cell::RnnTanh | Cell::RnnRelu => {
-                            rnn_backward::<S>(kind == Cell::RnnRelu, act(0), d, dgx(0));
+                        CellKind::RnnTanh | CellKind::RnnRelu => {
+                            rnn_backward::<S>(kind == CellKind::RnnRelu, act(0), d, dgx(0));
                             dh_next.slice_mut(at, w).fill(0.0);
                         }
-                        Cell::Lstm => lstm_backward::<S>(
+                        CellKind::Lstm => lstm_backward::<S>(
                             [act(0), act(1), act(2), act(3), act(4)],
                             &self.inputs.c_prev[base..base + w],
                             d,
@@ -180,7 +180,7 @@ impl Job for BackwardJob<'_> {
                             dc_next.slice_mut(at, w),
                             dh_next.slice_mut(at, w),
                         ),
-                        Cell::Gru => gru_backward::<S>(
+                        CellKind::Gru => gru_backward::<S>(
                             [act(0), act(1), act(2), act(3)],
                             &self.inputs.h_prev[base..base + w],
                             d,

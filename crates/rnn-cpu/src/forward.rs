@@ -4,7 +4,7 @@ use crate::gates::{gru_forward, lstm_forward, rnn_forward};
 use crate::simd::{dispatch, Simd};
 use crate::threads::{parallel, split, threads_for, Job, Ptr, RunJob, SpinBarrier};
 use crate::tile::{self, Packed};
-use crate::{Cell, Dims, ForwardInputs, Saved, Spec};
+use crate::{CellKind, Dims, ForwardInputs, Saved, Spec};
 
 /// Runs a whole sequence on the path [`isa`](crate::isa) picks.
 ///
@@ -18,7 +18,7 @@ use crate::{Cell, Dims, ForwardInputs, Saved, Spec};
 /// If a buffer's length is not the one its shape gives, or `spec.lengths` does not hold `N`
 /// lengths in `0..=L`.
 pub fn forward(
-    spec: &Spec<'_>,
+    spec: &Spec,
     dims: Dims,
     inputs: ForwardInputs<'_>,
     packed: &mut [f32],
@@ -26,7 +26,7 @@ pub fn forward(
 ) {
     let Dims { seq, batch, hidden } = dims;
     spec.check(dims);
-    let kind = spec.cell;
+    let kind = spec.kind;
     let gh = kind.gates() * hidden;
     let nh = batch * hidden;
     assert_eq!(inputs.gates_x.len(), seq * batch * gh);
@@ -94,7 +94,7 @@ pub fn forward(
 /// Everything a forward worker reads and writes (shared raw buffers: the workers write
 /// disjoint units).
 struct ForwardJob<'a> {
-    spec: &'a Spec<'a>,
+    spec: &'a Spec,
     dims: Dims,
     gates_x: &'a [f32],
     bias: &'a [f32],
@@ -118,7 +118,7 @@ impl Job for ForwardJob<'_> {
     #[inline(always)]
     unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
         let Dims { seq, batch, hidden } = self.dims;
-        let kind = self.spec.cell;
+        let kind = self.spec.kind;
         let gates = kind.gates();
         let gh = gates * hidden;
         let nh = batch * hidden;
@@ -190,12 +190,12 @@ impl Job for ForwardJob<'_> {
                         false => &mut [][..],
                     };
                     match kind {
-                        Cell::RnnTanh | Cell::RnnRelu => {
+                        CellKind::RnnTanh | CellKind::RnnRelu => {
                             let [a0, ..] = acts;
-                            let relu = kind == Cell::RnnRelu;
+                            let relu = kind == CellKind::RnnRelu;
                             rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
                         }
-                        Cell::Lstm => lstm_forward::<S>(
+                        CellKind::Lstm => lstm_forward::<S>(
                             [gx(0), gx(1), gx(2), gx(3)],
                             [hg(0), hg(1), hg(2), hg(3)],
                             [b(0), b(1), b(2), b(3)],
@@ -204,7 +204,7 @@ impl Job for ForwardJob<'_> {
                             h_new,
                             acts,
                         ),
-                        Cell::Gru => {
+                        CellKind::Gru => {
                             let [a0, a1, a2, a3, _] = acts;
                             gru_forward::<S>(
                                 [gx(0), gx(1), gx(2)],

@@ -1,6 +1,6 @@
 //! The gate math of one step for a run of `w` hidden units, forward and backward, written
 //! once over [`Simd`]. Formulas and gate orders are PyTorch's; the saved activations are those
-//! of [`Cell::saved_width`](crate::Cell::saved_width).
+//! of [`CellKind::saved_width`](crate::CellKind::saved_width).
 //!
 //! `exp` is Cephes' `expf` (range reduction by `ln 2` in two parts, degree-6 polynomial):
 //! under 2 ulp on `[-87.3, 88]`; `sigmoid` and `tanh` are built on it, with absolute errors

@@ -5,14 +5,14 @@
 use std::sync::Mutex;
 
 use rnn_cpu::{
-    backward, forward, set_isa, set_num_threads, BackwardInputs, BackwardOutputs, Cell, Dims,
+    backward, forward, set_isa, set_num_threads, BackwardInputs, BackwardOutputs, CellKind, Dims,
     ForwardInputs, Isa, IsaError, Saved, Spec,
 };
 
 /// The path and thread count are process-wide: tests that set them take turns.
 static GLOBAL: Mutex<()> = Mutex::new(());
 
-const CELLS: [Cell; 4] = [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru];
+const CELLS: [CellKind; 4] = CellKind::ALL;
 
 /// Deterministic values in `[-scale, scale)`.
 fn values(len: usize, seed: u64, scale: f64) -> Vec<f32> {
@@ -33,7 +33,7 @@ fn sigmoid(x: f64) -> f64 {
 
 /// One problem: sizes, spec and all inputs.
 struct Case {
-    cell: Cell,
+    cell: CellKind,
     dims: Dims,
     lengths: Option<Vec<usize>>,
     reverse: bool,
@@ -46,7 +46,13 @@ struct Case {
 }
 
 impl Case {
-    fn new(cell: Cell, dims: Dims, lengths: Option<Vec<usize>>, reverse: bool, seed: u64) -> Self {
+    fn new(
+        cell: CellKind,
+        dims: Dims,
+        lengths: Option<Vec<usize>>,
+        reverse: bool,
+        seed: u64,
+    ) -> Self {
         let Dims { seq, batch, hidden } = dims;
         let gh = cell.gates() * hidden;
         let nh = batch * hidden;
@@ -68,10 +74,10 @@ impl Case {
         }
     }
 
-    fn spec(&self) -> Spec<'_> {
+    fn spec(&self) -> Spec {
         Spec {
-            cell: self.cell,
-            lengths: self.lengths.as_deref(),
+            kind: self.cell,
+            lengths: self.lengths.as_deref().map(Into::into),
             reverse: self.reverse,
         }
     }
@@ -142,7 +148,7 @@ impl Case {
         let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
         let (gx, w, b) = (f(&self.gates_x), f(&self.weight_hh), f(&self.bias_hh));
         let spec = self.spec();
-        let lstm = self.cell == Cell::Lstm;
+        let lstm = self.cell == CellKind::Lstm;
         let mut packed = vec![0.0f64; (seq + 2) * batch * h];
         // Per (t, n): the state before, the hidden pre-activations and the gates.
         let mut hs = vec![vec![0.0f64; h]; seq * batch];
@@ -169,9 +175,9 @@ impl Case {
                 let mut h_new = vec![0.0f64; h];
                 for u in 0..h {
                     match self.cell {
-                        Cell::RnnTanh => h_new[u] = (x[u] + ph[u]).tanh(),
-                        Cell::RnnRelu => h_new[u] = (x[u] + ph[u]).max(0.0),
-                        Cell::Lstm => {
+                        CellKind::RnnTanh => h_new[u] = (x[u] + ph[u]).tanh(),
+                        CellKind::RnnRelu => h_new[u] = (x[u] + ph[u]).max(0.0),
+                        CellKind::Lstm => {
                             let i = sigmoid(x[u] + ph[u]);
                             let fg = sigmoid(x[h + u] + ph[h + u]);
                             let gg = (x[2 * h + u] + ph[2 * h + u]).tanh();
@@ -184,7 +190,7 @@ impl Case {
                             act[4 * h + u] = c_new.tanh();
                             h_new[u] = o * c_new.tanh();
                         }
-                        Cell::Gru => {
+                        CellKind::Gru => {
                             let r = sigmoid(x[u] + ph[u]);
                             let z = sigmoid(x[h + u] + ph[h + u]);
                             let nn = (x[2 * h + u] + r * ph[2 * h + u]).tanh();
@@ -240,9 +246,9 @@ impl Case {
                 for u in 0..h {
                     let dht = gp[at * h + u] + dh[u];
                     match self.cell {
-                        Cell::RnnTanh => dx[u] = dht * (1.0 - out[u] * out[u]),
-                        Cell::RnnRelu => dx[u] = dht * (out[u] > 0.0) as u8 as f64,
-                        Cell::Lstm => {
+                        CellKind::RnnTanh => dx[u] = dht * (1.0 - out[u] * out[u]),
+                        CellKind::RnnRelu => dx[u] = dht * (out[u] > 0.0) as u8 as f64,
+                        CellKind::Lstm => {
                             let (i, fg, gg, o, tc) =
                                 (a[u], a[h + u], a[2 * h + u], a[3 * h + u], a[4 * h + u]);
                             let dct = dc[u] + dht * o * (1.0 - tc * tc);
@@ -252,7 +258,7 @@ impl Case {
                             dx[3 * h + u] = dht * tc * o * (1.0 - o);
                             dc_prev[u] = dct * fg;
                         }
-                        Cell::Gru => {
+                        CellKind::Gru => {
                             let (r, z, nn) = (a[u], a[h + u], a[2 * h + u]);
                             let dpn = dht * (1.0 - z) * (1.0 - nn * nn);
                             dx[u] = dpn * ph[2 * h + u] * r * (1.0 - r);
@@ -263,7 +269,7 @@ impl Case {
                     }
                 }
                 for j in 0..gh {
-                    dph[j] = match self.cell == Cell::Gru && j >= 2 * h {
+                    dph[j] = match self.cell == CellKind::Gru && j >= 2 * h {
                         true => dx[j] * a[j - 2 * h],
                         false => dx[j],
                     };

@@ -6,6 +6,8 @@
 //!   from the headers, and decoded one at a time ([`TensorFile::read_f32`]) only when asked.
 //! - [`check_record`]: the tensors of a Burn MessagePack record, each checked (byte length
 //!   against shape and element type) before Burn decodes it.
+//! - [`atomic`]: files and folders written atomically (a temporary sibling, `sync_all`, a
+//!   rename), regular files read with a bound, and a lock on a run folder with crash recovery.
 //! - [`Error`]: what is wrong, with the tensor's name or the record's path when there is one.
 //!
 //! ## Trust model
@@ -30,6 +32,7 @@
 //! # Ok::<(), rnn_io::Error>(())
 //! ```
 
+pub mod atomic;
 mod pickle;
 mod record;
 mod torch;

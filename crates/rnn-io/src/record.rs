@@ -1,7 +1,9 @@
 //! Checks of a Burn record in MessagePack (Burn's `NamedMpkFileRecorder` format) before it is
 //! decoded into a module: every tensor (a map with `bytes`, `shape` and `dtype`) must hold
-//! exactly as many bytes as its shape and element type need. Burn builds arrays from those
-//! bytes without checking them, so a record that lies about them would read out of bounds.
+//! exactly as many bytes as its shape and element type need, and every parameter's `id` must
+//! be one Burn can parse. Burn builds arrays from those bytes without checking them, so a
+//! record that lies about them would read out of bounds, and it panics on an id it cannot
+//! parse (`ParamId::deserialize`).
 //!
 //! The walk is streaming: it borrows the input, allocates nothing in proportion to declared
 //! sizes, and refuses nesting deeper than [`MAX_DEPTH`] levels.
@@ -38,8 +40,10 @@ impl RecordTensor {
 /// Checks every tensor of the MessagePack record `bytes` and lists them.
 ///
 /// # Errors
-/// A malformed record, nesting past [`MAX_DEPTH`], or a tensor whose byte length is not its
-/// element count times its element size (the error's key is the tensor's path).
+/// A malformed record, nesting past [`MAX_DEPTH`], a tensor whose byte length is not its
+/// element count times its element size (the error's key is the tensor's path), or a
+/// parameter whose `id` is not one Burn's `ParamId::deserialize` accepts (the key is the
+/// parameter's path).
 pub fn check_record(bytes: &[u8]) -> Result<Vec<RecordTensor>, Error> {
     let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
     de.set_max_depth(MAX_DEPTH + 8);
@@ -146,6 +150,7 @@ impl<'de> Visitor<'de> for Walker<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (mut bytes, mut shape, mut dtype) = (None, None, None);
+        let (mut id, mut has_param) = (None, false);
         while let Some(key) = map.next_key::<Key>()? {
             let path = match &key {
                 Key::Name(k) if self.path.is_empty() => k.clone(),
@@ -156,18 +161,27 @@ impl<'de> Visitor<'de> for Walker<'_> {
                 Key::Name(k) if k == "bytes" => bytes = Some(map.next_value::<ByteLen>()?.0),
                 Key::Name(k) if k == "shape" => shape = Some(map.next_value::<Shape>()?.0),
                 Key::Name(k) if k == "dtype" => dtype = Some(map.next_value::<DtypeName>()?.0),
+                Key::Name(k) if k == "id" => id = map.next_value::<IdText>()?.0,
                 _ => map.next_value_seed(Walker {
                     path,
                     depth: self.depth + 1,
                     st: &mut *self.st,
                 })?,
             }
+            has_param |= matches!(&key, Key::Name(k) if k == "param");
+        }
+        let path = self.path;
+        let st = self.st;
+        if let Some(id) = id.filter(|id| has_param && !valid_param_id(id)) {
+            st.failure = Some(Error::new(
+                Some(path),
+                format!("`{id}` is not a parameter id (Burn's base32 form or a UUID)"),
+            ));
+            return Err(A::Error::custom("a parameter id failed its check"));
         }
         let (Some(bytes), Some(shape), Some(dtype)) = (bytes, shape, dtype) else {
             return Ok(());
         };
-        let path = self.path;
-        let st = self.st;
         let mut fail = |m: String| {
             st.failure = Some(Error::new(Some(path.clone()), m));
             A::Error::custom("a tensor failed its check")
@@ -185,6 +199,16 @@ impl<'de> Visitor<'de> for Walker<'_> {
         }
         st.out.push(RecordTensor { path, shape, dtype });
         Ok(())
+    }
+}
+
+/// Whether Burn's `ParamId::deserialize` accepts `id` without panicking: the same two
+/// parsers it runs (base32 of at most 8 bytes, else a UUID), so no id that passes here can
+/// make it panic.
+fn valid_param_id(id: &str) -> bool {
+    match data_encoding::BASE32_DNSSEC.decode(id.as_bytes()) {
+        Ok(bytes) => bytes.len() <= 8,
+        Err(_) => uuid::Uuid::try_parse(id).is_ok(),
     }
 }
 
@@ -226,6 +250,43 @@ impl<'de> serde::Deserialize<'de> for Key {
             }
             fn visit_bytes<E>(self, _: &[u8]) -> Result<Key, E> {
                 Ok(Key::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An `id` field: its text (at most 64 characters are kept, more than any id has), or `None`
+/// for a value that is not a string.
+struct IdText(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for IdText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IdText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a parameter id")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<IdText, E> {
+                Ok(IdText(Some(v.chars().take(64).collect())))
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<IdText, E> {
+                Ok(IdText(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IdText, E> {
+                Ok(IdText(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IdText, E> {
+                Ok(IdText(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdText, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IdText(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdText, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IdText(None))
             }
         }
         d.deserialize_any(V)

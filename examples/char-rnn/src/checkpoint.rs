@@ -7,8 +7,8 @@ use burn::module::Module;
 use burn::record::FullPrecisionSettings;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, TensorData};
-use burn_rnn::atomic::RunLock;
-use burn_rnn::record::CheckedRecorder;
+use rnn_example_common::record::CheckedRecorder;
+use rnn_io::atomic::RunLock;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::Vocab;
@@ -104,8 +104,8 @@ impl RunDir {
     /// Another run holds the folder (bad input: exit 2), or the repair fails.
     pub fn lock(&self) -> Result<RunLock, Error> {
         let lock = RunLock::acquire(&self.root).map_err(|e| match e {
-            burn_rnn::atomic::LockError::Held { .. } => input(e.to_string()),
-            burn_rnn::atomic::LockError::Io(e) => Error::from(e),
+            rnn_io::atomic::LockError::Held { .. } => input(e.to_string()),
+            rnn_io::atomic::LockError::Io(e) => Error::from(e),
         })?;
         let recovery = lock.recover(&self.checkpoint())?;
         if let Some(from) = &recovery.restored {
@@ -118,16 +118,16 @@ impl RunDir {
     }
 
     /// Replaces the checkpoint by what `write` puts into a fresh temporary folder
-    /// ([`burn_rnn::atomic::write_dir`]): the old one stays whole until the new one is
+    /// ([`rnn_io::atomic::write_dir`]): the old one stays whole until the new one is
     /// complete.
     pub fn save(&self, write: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
-        burn_rnn::atomic::write_dir(&self.checkpoint(), write)
+        rnn_io::atomic::write_dir(&self.checkpoint(), write)
     }
 }
 
 /// Reads JSON written by [`rnn_example_common::write_json`], naming the file in errors.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let text = burn_rnn::atomic::read_regular_text(path)
+    let text = rnn_io::atomic::read_regular_text(path)
         .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
         input(format!(
@@ -183,7 +183,7 @@ impl CharModelConfig {
 /// A checkpoint's config, vocabulary and model, each checked against the others before
 /// anything is allocated: the config against [`CharModelConfig::check`]'s limits, the
 /// vocabulary's size against the config, and the config's parameter shapes against the
-/// record's ([`burn_rnn::record::check_shapes`], before the model's weights exist).
+/// record's ([`rnn_example_common::record::check_shapes`], before the model's weights exist).
 pub fn load_model<Bk: Backend>(
     dir: &Path,
     device: &Bk::Device,
@@ -203,14 +203,14 @@ pub fn load_model<Bk: Backend>(
     }
     let model_path = dir.join("model.mpk");
     let bad = |e: String| input(format!("{}: {e}", model_path.display()));
-    let record = burn_rnn::record::inspect(&model_path)
-        .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
+    let record = rnn_example_common::record::inspect(&model_path)
+        .map_err(|e| input(rnn_example_common::record::message(&e).to_string()))?;
     let model: CharModel<Bk> = config.init(device);
-    burn_rnn::record::check_shapes(&model, &record)
+    rnn_example_common::record::check_shapes(&model, &record)
         .map_err(|e| bad(format!("{e} (config.json and the weights disagree)")))?;
     let model = model
         .load_file(dir.join("model"), &Rec::new(), device)
-        .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
+        .map_err(|e| input(rnn_example_common::record::message(&e).to_string()))?;
     Ok((config, vocab, model))
 }
 

@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::path::Path;
 
-use burn_rnn::seq2seq::CharVocab;
+use burn_seq2seq::CharVocab;
 
 use crate::error::{input, Error};
 
@@ -19,7 +19,7 @@ pub fn load_corpus(path: Option<&Path>) -> Result<String, Error> {
     let Some(path) = path else {
         return Ok(default_corpus().to_string());
     };
-    let bytes = burn_rnn::atomic::read_regular(path)
+    let bytes = rnn_io::atomic::read_regular(path)
         .map_err(|e| input(format!("cannot read corpus {}: {e}", path.display())))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         input(format!(
@@ -62,7 +62,7 @@ impl Vocab {
 
     /// Reads a vocabulary written by [`Vocab::save`].
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = burn_rnn::atomic::read_regular_text(path)
+        let text = rnn_io::atomic::read_regular_text(path)
             .map_err(|e| input(format!("cannot read vocabulary {}: {e}", path.display())))?;
         serde_json::from_str(&text)
             .map(Self)
@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(back, v);
         let ids = back.encode("wörld").unwrap();
         assert_eq!(back.decode(&ids), "wörld");
-        let json = burn_rnn::atomic::read_regular_text(&path).unwrap();
+        let json = rnn_io::atomic::read_regular_text(&path).unwrap();
         assert!(json.starts_with(r#"{"chars":["\n"," ","!","#), "{json}");
         assert_eq!(back.encode("hex?"), Err(vec!['x', '?']));
         std::fs::remove_dir_all(dir).unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use burn_rnn::backend::DefaultBackend as B;
-use burn_rnn::sampling::SamplingConfig;
+use burn_seq2seq::sampling::SamplingConfig;
 
 use crate::checkpoint::{load_model, read_config, RunDir};
 use crate::data::Vocab;

@@ -4,8 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Int, Tensor};
-use burn_rnn::train::DetachState;
-use burn_rnn::{Gru, GruConfig, Lstm, LstmConfig, LstmState, Rnn, RnnConfig, RnnState};
+use burn_rnn::{AnyRecurrent, AnyRecurrentConfig, AnyState};
 
 pub use burn_rnn::CellKind;
 
@@ -26,92 +25,37 @@ pub struct CharModelConfig {
     pub dropout: f64,
 }
 
-/// Embedding -> recurrent layers -> Linear; exactly one of `lstm`, `gru`, `rnn` is set.
+/// Embedding -> recurrent layers -> Linear.
 #[derive(Module, Debug)]
 pub struct CharModel<B: Backend> {
     embedding: Embedding<B>,
-    lstm: Option<Lstm<B>>,
-    gru: Option<Gru<B>>,
-    rnn: Option<Rnn<B>>,
+    rnn: AnyRecurrent<B>,
     dropout: Dropout,
     head: Linear<B>,
 }
 
-/// The recurrent state carried between chunks: `[layers, N, H]` tensors.
-#[derive(Debug, Clone)]
-pub enum Carry<B: Backend> {
-    /// LSTM `(h, c)`.
-    Lstm(LstmState<B, 3>),
-    /// RNN or GRU `h`.
-    Hidden(RnnState<B, 3>),
-}
+/// The recurrent state carried between chunks: `h` (and `c` for an LSTM), `[layers, N, H]`.
+pub type Carry<B> = AnyState<B, 3>;
 
-impl<B: Backend> DetachState for Carry<B> {
-    fn detach_state(self) -> Self {
-        match self {
-            Carry::Lstm(s) => Carry::Lstm(s.detach()),
-            Carry::Hidden(s) => Carry::Hidden(s.detach()),
-        }
-    }
-}
-
-impl<B: Backend> Carry<B> {
-    /// The state's tensors, `h` then (LSTM) `c`.
-    pub fn tensors(&self) -> Vec<Tensor<B, 3>> {
-        match self {
-            Carry::Lstm(s) => vec![s.hidden.clone(), s.cell.clone()],
-            Carry::Hidden(s) => vec![s.hidden.clone()],
-        }
-    }
-
-    /// Rebuilds a state from [`Carry::tensors`]'s output.
-    pub fn from_tensors(cell: CellKind, mut t: Vec<Tensor<B, 3>>) -> Self {
-        match cell {
-            CellKind::Lstm => {
-                let c = t.pop().expect("c");
-                Carry::Lstm(LstmState::from_hidden_and_cell(t.pop().expect("h"), c))
-            }
-            _ => Carry::Hidden(RnnState::new(t.pop().expect("h"))),
-        }
+/// Rebuilds a carried state from [`AnyState::tensors`]'s output: `h`, then `c` for an LSTM.
+pub fn carry_from_tensors<B: Backend>(mut t: Vec<Tensor<B, 3>>) -> Carry<B> {
+    let cell = (t.len() == 2).then(|| t.pop().expect("c"));
+    AnyState {
+        hidden: t.pop().expect("h"),
+        cell,
     }
 }
 
 impl CharModelConfig {
     /// Creates the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CharModel<B> {
-        let (e, h, l, p) = (self.embedding, self.hidden, self.layers, self.dropout);
-        let (mut lstm, mut gru, mut rnn) = (None, None, None);
-        match self.cell {
-            CellKind::Lstm => {
-                lstm = Some(
-                    LstmConfig::new(e, h)
-                        .with_num_layers(l)
-                        .with_dropout(p)
-                        .init(device),
-                )
-            }
-            CellKind::Gru => {
-                gru = Some(
-                    GruConfig::new(e, h)
-                        .with_num_layers(l)
-                        .with_dropout(p)
-                        .init(device),
-                )
-            }
-            CellKind::Rnn => {
-                rnn = Some(
-                    RnnConfig::new(e, h)
-                        .with_num_layers(l)
-                        .with_dropout(p)
-                        .init(device),
-                )
-            }
-        }
+        let (e, h, p) = (self.embedding, self.hidden, self.dropout);
         CharModel {
             embedding: EmbeddingConfig::new(self.vocab, e).init(device),
-            lstm,
-            gru,
-            rnn,
+            rnn: AnyRecurrentConfig::new(self.cell, e, h)
+                .with_num_layers(self.layers)
+                .with_dropout(p)
+                .init(device),
             dropout: DropoutConfig::new(p).init(),
             head: LinearConfig::new(h, self.vocab).init(device),
         }
@@ -127,33 +71,10 @@ impl<B: burn_rnn::RnnBackend> CharModel<B> {
         ids: Tensor<B, 2, Int>,
         state: Option<Carry<B>>,
     ) -> (Tensor<B, 3>, Carry<B>) {
-        let x = self.embedding.forward(ids);
-        let (y, state) = match (&self.lstm, &self.gru, &self.rnn, state) {
-            (Some(m), _, _, s) => {
-                let s = s.map(|s| match s {
-                    Carry::Lstm(s) => s,
-                    Carry::Hidden(_) => panic!("an LSTM needs an LSTM state"),
-                });
-                let out = m.forward(x, s);
-                (out.output, Carry::Lstm(out.state))
-            }
-            (_, Some(m), _, s) => {
-                let out = m.forward(x, s.map(hidden_only));
-                (out.output, Carry::Hidden(out.state))
-            }
-            (_, _, Some(m), s) => {
-                let out = m.forward(x, s.map(hidden_only));
-                (out.output, Carry::Hidden(out.state))
-            }
-            _ => unreachable!("one recurrent stack is always set"),
-        };
-        (self.head.forward(self.dropout.forward(y)), state)
-    }
-}
-
-fn hidden_only<B: Backend>(s: Carry<B>) -> RnnState<B, 3> {
-    match s {
-        Carry::Hidden(s) => s,
-        Carry::Lstm(_) => panic!("an RNN or GRU needs a hidden-only state"),
+        let out = self.rnn.forward(self.embedding.forward(ids), state);
+        (
+            self.head.forward(self.dropout.forward(out.output)),
+            out.state,
+        )
     }
 }

@@ -20,7 +20,7 @@ use crate::checkpoint::{
 };
 use crate::data::{load_corpus, Splits, Streams, Vocab};
 use crate::error::{input, Error};
-use crate::model::{Carry, CellKind, CharModel, CharModelConfig};
+use crate::model::{carry_from_tensors, Carry, CellKind, CharModel, CharModelConfig};
 
 /// Arguments of `char-rnn train`.
 #[derive(clap::Args, Debug, Clone)]
@@ -296,14 +296,14 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             input(format!(
                 "{}: cannot load the {what}: {}",
                 ckpt.display(),
-                burn_rnn::record::message(&e)
+                rnn_example_common::record::message(&e)
             ))
         };
         model = resumed.take().expect("loaded above");
         let optim_path = ckpt.join("optim.mpk");
-        let tensors = burn_rnn::record::inspect(&optim_path)
-            .map_err(|e| input(burn_rnn::record::message(&e).to_string()))?;
-        burn_rnn::record::check_optimizer(&model, &tensors)
+        let tensors = rnn_example_common::record::inspect(&optim_path)
+            .map_err(|e| input(rnn_example_common::record::message(&e).to_string()))?;
+        rnn_example_common::record::check_optimizer(&model, &tensors)
             .map_err(|e| input(format!("{}: {e}", optim_path.display())))?;
         let record = rec
             .load(ckpt.join("optim"), &device)
@@ -323,7 +323,7 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
                 .into_iter()
                 .map(|d| Tensor::from_data(d, &device))
                 .collect();
-            carry.keep(Carry::from_tensors(config.cell, tensors));
+            carry.keep(carry_from_tensors(tensors));
         }
     }
     std::fs::create_dir_all(&args.out)
@@ -469,7 +469,7 @@ fn save(
         Error::Run(format!(
             "cannot write the checkpoint {}: {}",
             dir.checkpoint().display(),
-            burn_rnn::record::message(&e)
+            rnn_example_common::record::message(&e)
         ))
     };
     dir.save(|tmp| {

@@ -37,7 +37,10 @@ mod tests {
     fn cell_names_parse_and_others_are_refused() {
         assert_eq!(Args::parse_from(["x"]).cell, CellKind::Lstm);
         assert_eq!(Args::parse_from(["x", "--cell", "gru"]).cell, CellKind::Gru);
-        assert_eq!(Args::parse_from(["x", "--cell", "rnn"]).cell, CellKind::Rnn);
+        assert_eq!(
+            Args::parse_from(["x", "--cell", "rnn"]).cell,
+            CellKind::RnnTanh
+        );
         let err = Args::try_parse_from(["x", "--cell", "transformer"]).unwrap_err();
         assert!(
             err.to_string().contains("possible values: rnn, lstm, gru"),

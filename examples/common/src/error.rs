@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use burn_rnn::atomic::WriteError;
-use burn_rnn::seq2seq::CheckpointError;
+use rnn_io::atomic::WriteError;
 
 /// Why a command failed: one line for the user, and an exit code.
 #[derive(Debug)]
@@ -42,19 +41,6 @@ impl From<WriteError> for Error {
     }
 }
 
-/// A checkpoint that cannot be read or written is a failed run; one that is malformed or was
-/// made for another model is bad input (the user pointed at the wrong folder).
-impl From<CheckpointError> for Error {
-    fn from(e: CheckpointError) -> Self {
-        match e {
-            CheckpointError::Io { .. } | CheckpointError::Record { .. } => {
-                Error::Run(e.to_string())
-            }
-            _ => Error::Input(e.to_string()),
-        }
-    }
-}
-
 /// Shorthand for bad-input errors.
 pub fn input(msg: impl Into<String>) -> Error {
     Error::Input(msg.into())
@@ -84,20 +70,6 @@ mod tests {
         assert_eq!(input("bad").exit_code(), 2);
         assert_eq!(Error::Run("failed".into()).exit_code(), 1);
         assert_eq!(input("expected 8, got 5").to_string(), "expected 8, got 5");
-    }
-
-    #[test]
-    fn checkpoint_io_is_a_run_error_and_a_bad_checkpoint_is_input() {
-        let io = CheckpointError::Io {
-            path: "ckpt/model.mpk".into(),
-            source: std::io::Error::other("disk full"),
-        };
-        assert!(matches!(Error::from(io), Error::Run(m) if m == "ckpt/model.mpk: disk full"));
-        let format = CheckpointError::Format {
-            path: "ckpt/seq2seq.json".into(),
-            message: "not a meta file".into(),
-        };
-        assert!(matches!(Error::from(format), Error::Input(_)));
     }
 
     #[test]

@@ -6,14 +6,14 @@ use serde::Serialize;
 
 use crate::Error;
 
-/// Writes `value` as pretty JSON to `path` atomically ([`burn_rnn::atomic::write_file`]): a
+/// Writes `value` as pretty JSON to `path` atomically ([`rnn_io::atomic::write_file`]): a
 /// reader sees the previous file or the new one, never a part.
 ///
 /// # Errors
 /// [`Error::Run`] naming the file if it cannot be written.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).expect("serializable");
-    burn_rnn::atomic::write_file(path, text.as_bytes())?;
+    rnn_io::atomic::write_file(path, text.as_bytes())?;
     Ok(())
 }
 

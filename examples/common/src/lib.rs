@@ -10,12 +10,14 @@
 //! - [`cell_kind_parser`]: the `--cell rnn|lstm|gru` flag, parsed into the library's
 //!   [`CellKind`](burn_rnn::CellKind); [`default_args`]: an argument struct at its defaults.
 //! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
-//!   [`burn_rnn::atomic`] like every checkpoint.
+//!   [`rnn_io::atomic`] like every checkpoint.
+//! - [`record`]: Burn records written durably and checked before Burn decodes them.
 
 mod cli;
 mod error;
 mod files;
 mod progress;
+pub mod record;
 
 pub use cli::{cell_kind_parser, default_args};
 pub use error::{input, run, Error};

@@ -8,7 +8,7 @@
 //! The splits are by calendar date: a date of the test split never appears in training, in any
 //! format.
 
-use burn_rnn::seq2seq::SplitMix64;
+use burn_seq2seq::SplitMix64;
 use chrono::{Datelike, Days, NaiveDate};
 
 /// The first date generated.

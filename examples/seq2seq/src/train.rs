@@ -11,16 +11,16 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::backend::Backend;
-use burn_rnn::seq2seq::{
-    AttentionKind, CellKind, CheckpointMeta, GreedyOptions, Seq2Seq, Seq2SeqCell, Seq2SeqConfig,
-    Vocab,
+use burn_rnn::{AnyCell, RnnBackend};
+use burn_seq2seq::{
+    AttentionKind, CellKind, GreedyOptions, Seq2Seq, Seq2SeqCell, Seq2SeqConfig, Vocab,
 };
-use burn_rnn::{GruCell, LstmCell, RnnBackend, RnnCell};
 use clap::{Args, ValueEnum};
 use rnn_example_common::write_json;
 use rnn_plot::{Chart, Series};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::CheckpointMeta;
 use crate::data::{Splits, SOURCE_ALPHABET, TARGET_ALPHABET};
 use crate::error::{input, Error};
 use crate::AD;
@@ -192,9 +192,9 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             args.out.display()
         )));
     }
-    let lock = burn_rnn::atomic::RunLock::acquire(&args.out).map_err(|e| match e {
-        burn_rnn::atomic::LockError::Held { .. } => input(e.to_string()),
-        burn_rnn::atomic::LockError::Io(e) => Error::from(e),
+    let lock = rnn_io::atomic::RunLock::acquire(&args.out).map_err(|e| match e {
+        rnn_io::atomic::LockError::Held { .. } => input(e.to_string()),
+        rnn_io::atomic::LockError::Io(e) => Error::from(e),
     })?;
     let recovery = lock.recover(&checkpoint_dir(&args.out))?;
     if let Some(from) = recovery.restored {
@@ -208,11 +208,7 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
         false => args.clone(),
     };
     let args = &args;
-    match args.cell {
-        CellKind::Lstm => crate::learner::train::<LstmCell<AD>>(args),
-        CellKind::Gru => crate::learner::train::<GruCell<AD>>(args),
-        CellKind::Rnn => crate::learner::train::<RnnCell<AD>>(args),
-    }
+    crate::learner::train::<AnyCell<AD>>(args)
 }
 
 fn check_args(args: &TrainArgs) -> Result<(), Error> {
@@ -353,7 +349,7 @@ pub fn settings_file(out: &Path) -> PathBuf {
 /// No settings file, an unreadable one, or a differing flag.
 pub fn resumed_args(args: &TrainArgs) -> Result<TrainArgs, Error> {
     let path = settings_file(&args.out);
-    let text = burn_rnn::atomic::read_regular_text(&path).map_err(|e| {
+    let text = rnn_io::atomic::read_regular_text(&path).map_err(|e| {
         input(format!(
             "--resume: {} holds no resumable run ({}: {e})",
             args.out.display(),

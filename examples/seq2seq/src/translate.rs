@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use burn_rnn::seq2seq::{
-    checkpoint, BeamOptions, CellKind, CheckpointMeta, Hypothesis, Seq2Seq, Seq2SeqCell,
-};
-use burn_rnn::{GruCell, LstmCell, RnnCell};
+use burn_rnn::AnyCell;
+use burn_seq2seq::{BeamOptions, Hypothesis, Seq2Seq, Seq2SeqCell};
 use clap::Args;
 use rnn_plot::Heatmap;
 
+use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::{Splits, MAX_SOURCE_CHARS};
 use crate::error::{input, Error};
 use crate::train::{checkpoint_dir, encode_pairs, exact_match, Progress};
@@ -51,15 +50,9 @@ pub struct TranslateArgs {
     pub attention_png: Option<PathBuf>,
 }
 
-/// A trained model of any cell kind, with its checkpoint's config and vocabularies.
-pub enum Loaded {
-    /// An LSTM model.
-    Lstm(Seq2Seq<B, LstmCell<B>>, CheckpointMeta),
-    /// A GRU model.
-    Gru(Seq2Seq<B, GruCell<B>>, CheckpointMeta),
-    /// A vanilla RNN model.
-    Rnn(Seq2Seq<B, RnnCell<B>>, CheckpointMeta),
-}
+/// A trained model (its cell kind is the checkpoint's), with its checkpoint's config and
+/// vocabularies.
+pub type Loaded = (Seq2Seq<B, AnyCell<B>>, CheckpointMeta);
 
 /// Loads the checkpoint of run folder `out`, whatever its cell kind.
 ///
@@ -73,33 +66,7 @@ pub fn load(out: &Path) -> Result<Loaded, Error> {
             dir.display()
         )));
     }
-    let meta = checkpoint::load_meta(&dir)?;
-    let device = Default::default();
-    Ok(match meta.config.cell {
-        CellKind::Lstm => {
-            let (m, meta) = checkpoint::load(&dir, &device)?;
-            Loaded::Lstm(m, meta)
-        }
-        CellKind::Gru => {
-            let (m, meta) = checkpoint::load(&dir, &device)?;
-            Loaded::Gru(m, meta)
-        }
-        CellKind::Rnn => {
-            let (m, meta) = checkpoint::load(&dir, &device)?;
-            Loaded::Rnn(m, meta)
-        }
-    })
-}
-
-/// Runs `f` on the loaded model, whatever its cell kind.
-macro_rules! with_model {
-    ($loaded:expr, |$m:ident, $meta:ident| $body:expr) => {
-        match $loaded {
-            Loaded::Lstm($m, $meta) => $body,
-            Loaded::Gru($m, $meta) => $body,
-            Loaded::Rnn($m, $meta) => $body,
-        }
-    };
+    Ok(checkpoint::load(&dir, &Default::default())?)
 }
 
 /// The outcome of `eval`.
@@ -132,7 +99,7 @@ fn check_beam(beam: usize) -> Result<(), Error> {
 pub fn eval(args: &EvalArgs) -> Result<EvalReport, Error> {
     check_beam(args.beam)?;
     let loaded = load(&args.out)?;
-    with_model!(&loaded, |model, meta| eval_with(model, meta, args))
+    eval_with(&loaded.0, &loaded.1, args)
 }
 
 fn progress_of(meta: &CheckpointMeta) -> Result<Progress, Error> {
@@ -235,9 +202,7 @@ pub fn translate(args: &TranslateArgs) -> Result<Translation, Error> {
         )));
     }
     let loaded = load(&args.out)?;
-    with_model!(&loaded, |model, meta| translate_with(
-        model, meta, text, args
-    ))
+    translate_with(&loaded.0, &loaded.1, text, args)
 }
 
 fn translate_with<C: Seq2SeqCell<B>>(

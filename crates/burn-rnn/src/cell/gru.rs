@@ -4,8 +4,8 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{forward_step, init_weights, Cell, GruState, RnnState};
-use crate::math::{gru_step, RecurrentKind};
+use super::{forward_step, init_weights, Cell, FusedCell, GruState, RnnState};
+use crate::math::{self, gru_step, CellKind};
 
 /// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
 #[derive(Config, Debug)]
@@ -32,17 +32,13 @@ pub struct GruCellConfig {
 #[derive(Module, Debug)]
 pub struct GruCell<B: Backend> {
     /// Input weights `[3*H, H_in]`, gate blocks in the order r, z, n.
-    pub weight_ih: Param<Tensor<B, 2>>,
+    pub(crate) weight_ih: Param<Tensor<B, 2>>,
     /// Hidden weights `[3*H, H]`, gate blocks in the order r, z, n.
-    pub weight_hh: Param<Tensor<B, 2>>,
+    pub(crate) weight_hh: Param<Tensor<B, 2>>,
     /// Input bias `[3*H]` (r, z, n), if the cell has biases.
-    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    pub(crate) bias_ih: Option<Param<Tensor<B, 1>>>,
     /// Hidden bias `[3*H]` (r, z, n), if the cell has biases; `b_hn` sits inside `r * (...)`.
-    pub bias_hh: Option<Param<Tensor<B, 1>>>,
-    /// Input features `H_in`.
-    pub d_input: usize,
-    /// Hidden size `H`.
-    pub d_hidden: usize,
+    pub(crate) bias_hh: Option<Param<Tensor<B, 1>>>,
 }
 
 impl GruCellConfig {
@@ -61,8 +57,6 @@ impl GruCellConfig {
             weight_hh: w.weight_hh,
             bias_ih: w.bias_ih,
             bias_hh: w.bias_hh,
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
         }
     }
 }
@@ -82,37 +76,48 @@ impl<B: Backend> GruCell<B> {
     }
 }
 
+builtin_cell_params!(GruCell, 3, "r, z, n");
+
 impl<B: Backend> Cell<B> for GruCell<B> {
     type State = GruState<B, 2>;
-    const GATES: usize = 3;
     const NAME: &'static str = "GRUCell";
     const LAYER_NAME: &'static str = "GRU";
 
-    fused_cell_params!();
-
-    fn input_bias(&self) -> Option<Tensor<B, 1>> {
-        // b_hh cannot be folded in: b_hn sits inside the reset gate's product.
-        self.bias_ih.as_ref().map(|b| b.val())
+    fn d_input(&self) -> usize {
+        GruCell::d_input(self)
     }
 
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        weight_hh_t: &Tensor<B, 2>,
-        state: Self::State,
-    ) -> Self::State {
-        let mut gates_h = state.hidden.clone().matmul(weight_hh_t.clone());
+    fn d_hidden(&self) -> usize {
+        GruCell::d_hidden(self)
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        // b_hh cannot be folded in: b_hn sits inside the reset gate's product.
+        math::linear(
+            x,
+            self.weight_ih.val(),
+            self.bias_ih.as_ref().map(|b| b.val()),
+        )
+    }
+
+    fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
+        let mut gates_h = state
+            .hidden
+            .clone()
+            .matmul(self.weight_hh.val().transpose());
         if let Some(b) = &self.bias_hh {
             gates_h = gates_h + b.val().unsqueeze_dim(0);
         }
         RnnState::new(gru_step(gates_x, gates_h, state.hidden).hidden)
     }
 
-    fn step_bias(&self) -> Option<Tensor<B, 1>> {
-        self.bias_hh.as_ref().map(|b| b.val())
-    }
-
-    fn kind(&self) -> Option<RecurrentKind> {
-        Some(RecurrentKind::Gru)
+    fn fused(&self) -> Option<FusedCell<B>> {
+        Some(FusedCell {
+            kind: CellKind::Gru,
+            weight_ih: self.weight_ih.val(),
+            input_bias: self.bias_ih.as_ref().map(|b| b.val()),
+            weight_hh: self.weight_hh.val(),
+            step_bias: self.bias_hh.as_ref().map(|b| b.val()),
+        })
     }
 }

@@ -4,8 +4,8 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{folded_bias, forward_step, init_weights, Cell, LstmState};
-use crate::math::{lstm_step, RecurrentKind};
+use super::{folded_bias, forward_step, init_weights, Cell, FusedCell, LstmState};
+use crate::math::{self, lstm_step, CellKind};
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
 #[derive(Config, Debug)]
@@ -37,17 +37,13 @@ pub struct LstmCellConfig {
 #[derive(Module, Debug)]
 pub struct LstmCell<B: Backend> {
     /// Input weights `[4*H, H_in]`, gate blocks in the order i, f, g, o.
-    pub weight_ih: Param<Tensor<B, 2>>,
+    pub(crate) weight_ih: Param<Tensor<B, 2>>,
     /// Hidden weights `[4*H, H]`, gate blocks in the order i, f, g, o.
-    pub weight_hh: Param<Tensor<B, 2>>,
+    pub(crate) weight_hh: Param<Tensor<B, 2>>,
     /// Input bias `[4*H]` (i, f, g, o), if the cell has biases.
-    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    pub(crate) bias_ih: Option<Param<Tensor<B, 1>>>,
     /// Hidden bias `[4*H]` (i, f, g, o), if the cell has biases.
-    pub bias_hh: Option<Param<Tensor<B, 1>>>,
-    /// Input features `H_in`.
-    pub d_input: usize,
-    /// Hidden size `H`.
-    pub d_hidden: usize,
+    pub(crate) bias_hh: Option<Param<Tensor<B, 1>>>,
 }
 
 impl LstmCellConfig {
@@ -78,8 +74,6 @@ impl LstmCellConfig {
             weight_hh: w.weight_hh,
             bias_ih,
             bias_hh,
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
         }
     }
 }
@@ -99,25 +93,31 @@ impl<B: Backend> LstmCell<B> {
     }
 }
 
+builtin_cell_params!(LstmCell, 4, "i, f, g, o");
+
 impl<B: Backend> Cell<B> for LstmCell<B> {
     type State = LstmState<B, 2>;
-    const GATES: usize = 4;
     const NAME: &'static str = "LSTMCell";
     const LAYER_NAME: &'static str = "LSTM";
 
-    fused_cell_params!();
-
-    fn input_bias(&self) -> Option<Tensor<B, 1>> {
-        folded_bias(&self.bias_ih, &self.bias_hh)
+    fn d_input(&self) -> usize {
+        LstmCell::d_input(self)
     }
 
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        weight_hh_t: &Tensor<B, 2>,
-        state: Self::State,
-    ) -> Self::State {
-        let gates = gates_x + state.hidden.matmul(weight_hh_t.clone());
+    fn d_hidden(&self) -> usize {
+        LstmCell::d_hidden(self)
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        math::linear(
+            x,
+            self.weight_ih.val(),
+            folded_bias(&self.bias_ih, &self.bias_hh),
+        )
+    }
+
+    fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
+        let gates = gates_x + state.hidden.matmul(self.weight_hh.val().transpose());
         let step = lstm_step(gates, state.cell);
         LstmState {
             hidden: step.hidden,
@@ -125,11 +125,13 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         }
     }
 
-    fn step_bias(&self) -> Option<Tensor<B, 1>> {
-        None
-    }
-
-    fn kind(&self) -> Option<RecurrentKind> {
-        Some(RecurrentKind::Lstm)
+    fn fused(&self) -> Option<FusedCell<B>> {
+        Some(FusedCell {
+            kind: CellKind::Lstm,
+            weight_ih: self.weight_ih.val(),
+            input_bias: folded_bias(&self.bias_ih, &self.bias_hh),
+            weight_hh: self.weight_hh.val(),
+            step_bias: None,
+        })
     }
 }

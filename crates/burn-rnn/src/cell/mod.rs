@@ -8,24 +8,40 @@
 //! kernels' plain-ops reference calls too; the fused kernels implement the same formulas and
 //! are tested against it.
 
-/// The [`Cell`] methods the three built-in cells share: their sizes and fused weights, read
-/// from the fields every one of them has (`d_input`, `d_hidden`, `weight_ih`, `weight_hh`).
-macro_rules! fused_cell_params {
-    () => {
-        fn d_input(&self) -> usize {
-            self.d_input
-        }
+/// The parameter getters and sizes the three built-in cells share: each has the fields
+/// `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`, and reads its sizes from the weights.
+macro_rules! builtin_cell_params {
+    ($cell:ident, $gates:literal, $order:literal) => {
+        impl<B: Backend> $cell<B> {
+            #[doc = concat!("Input weights `[", $gates, "*H, H_in]`, gate blocks ", $order, ".")]
+            pub fn weight_ih(&self) -> &Param<Tensor<B, 2>> {
+                &self.weight_ih
+            }
 
-        fn d_hidden(&self) -> usize {
-            self.d_hidden
-        }
+            #[doc = concat!("Hidden weights `[", $gates, "*H, H]`, gate blocks ", $order, ".")]
+            pub fn weight_hh(&self) -> &Param<Tensor<B, 2>> {
+                &self.weight_hh
+            }
 
-        fn weight_ih(&self) -> Tensor<B, 2> {
-            self.weight_ih.val()
-        }
+            #[doc = concat!("Input bias `[", $gates, "*H]` (", $order, "), if the cell has biases.")]
+            pub fn bias_ih(&self) -> Option<&Param<Tensor<B, 1>>> {
+                self.bias_ih.as_ref()
+            }
 
-        fn weight_hh(&self) -> Tensor<B, 2> {
-            self.weight_hh.val()
+            #[doc = concat!("Hidden bias `[", $gates, "*H]` (", $order, "), if the cell has biases.")]
+            pub fn bias_hh(&self) -> Option<&Param<Tensor<B, 1>>> {
+                self.bias_hh.as_ref()
+            }
+
+            /// Input features `H_in`, read from `weight_ih` (without initializing it).
+            pub fn d_input(&self) -> usize {
+                self.weight_ih.lazy_shape()[1]
+            }
+
+            /// Hidden size `H`, read from `weight_hh` (without initializing it).
+            pub fn d_hidden(&self) -> usize {
+                self.weight_hh.lazy_shape()[1]
+            }
         }
     };
 }
@@ -43,27 +59,81 @@ pub use state::{CellState, GruState, LstmState, RnnState, StateShapeError};
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::math::{self, RecurrentKind};
+use crate::math::CellKind;
 
-/// What a recurrent layer needs from a cell: the hoisted input projection and one step.
+/// What a recurrent layer needs from a cell: its state type and one step.
 ///
-/// Implemented by [`RnnCell`], [`LstmCell`] and [`GruCell`]; the layer
-/// [`Recurrent`](crate::Recurrent) is generic over it. A cell of your own implements it too:
-/// the layers then run it by unrolling [`Cell::step`] over time (its [`Cell::kind`] is `None`),
-/// with stacking, directions, lengths and dropout as for the built-in cells, and Burn's
-/// autodiff does backpropagation through time.
+/// [`Recurrent`](crate::Recurrent) is generic over it; [`RnnCell`], [`LstmCell`] and
+/// [`GruCell`] implement it, and so does a cell of your own. A new cell writes its [`Cell::State`]
+/// (or reuses [`RnnState`] / [`LstmState`]), its sizes and [`Cell::step`]; the layer then runs
+/// it with stacking, both directions, per-sequence lengths and dropout, and Burn's autodiff does
+/// backpropagation through time. Everything else has a default:
+/// - [`Cell::project_input`] hoists the input's share of the step out of the time loop (one
+///   matmul over all steps); by default the step sees the raw input.
+/// - [`Cell::fused`] hands the built-in cells' weights to the whole-sequence kernels
+///   ([`kernels`](crate::kernels)); by default (`None`) the layer unrolls [`Cell::step`].
+/// - [`Cell::NAME`] and [`Cell::LAYER_NAME`] name the cell in messages.
+///
+/// # Example: an IndRNN cell
+/// IndRNN (Li et al., 2018) has one recurrent weight per unit:
+/// `h' = relu(W x + b + u ⊙ h)`, `W: [H, H_in]`, `u: [H]`.
+/// ```
+/// use burn::module::{Module, Param};
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::tensor::{activation::relu, backend::Backend, Distribution, Tensor};
+/// use burn_rnn::{backend::DefaultBackend as B, Cell, Recurrent, RnnState};
+///
+/// #[derive(Module, Debug)]
+/// struct IndRnnCell<B: Backend> {
+///     input: Linear<B>,           // W: [H_in, H] (Burn's layout), b: [H]
+///     recurrent: Param<Tensor<B, 1>>, // u: [H]
+/// }
+///
+/// impl<B: Backend> Cell<B> for IndRnnCell<B> {
+///     type State = RnnState<B, 2>;
+///
+///     fn d_input(&self) -> usize {
+///         self.input.weight.dims()[0]
+///     }
+///
+///     fn d_hidden(&self) -> usize {
+///         self.recurrent.dims()[0]
+///     }
+///
+///     // `W x + b` for every time step at once: [L*N, H_in] -> [L*N, H].
+///     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+///         self.input.forward(x)
+///     }
+///
+///     // `x_t`: [N, H], this step's rows of `project_input`; the state: [N, H].
+///     fn step(&self, x_t: Tensor<B, 2>, state: RnnState<B, 2>) -> RnnState<B, 2> {
+///         let u = self.recurrent.val().unsqueeze_dim(0); // [1, H]
+///         RnnState::new(relu(x_t + state.hidden * u))
+///     }
+/// }
+///
+/// let device = Default::default();
+/// let cell = |d_input: usize| IndRnnCell::<B> {
+///     input: LinearConfig::new(d_input, 16).init(&device),
+///     recurrent: Param::from_tensor(Tensor::random([16], Distribution::Uniform(0.0, 1.0), &device)),
+/// };
+/// // Two layers, both directions: cells[layer * 2 + direction].
+/// let dropout = burn::nn::DropoutConfig::new(0.0).init();
+/// let layer = Recurrent::from_cells(vec![cell(8), cell(8), cell(32), cell(32)], dropout, 2, true, true);
+/// let x = Tensor::<B, 3>::random([4, 10, 8], Distribution::Default, &device); // [N, L, H_in]
+/// let out = layer.forward(x, None);
+/// assert_eq!(out.output.dims(), [4, 10, 32]);      // [N, L, D*H]
+/// assert_eq!(out.state.hidden.dims(), [4, 4, 16]); // [num_layers*D, N, H]
+/// ```
 pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// The per-step state: `[N, H]` tensors.
     type State: CellState<B>;
 
-    /// The number of gate blocks `G` stacked in the fused weights (1, 4 or 3).
-    const GATES: usize;
+    /// The cell's name in messages (PyTorch's word for the built-in cells, e.g. `"LSTMCell"`).
+    const NAME: &'static str = "Cell";
 
-    /// The cell kind in PyTorch's words, used in messages (e.g. `"LSTMCell"`).
-    const NAME: &'static str;
-
-    /// The matching layer's name in PyTorch's words, used in messages (e.g. `"LSTM"`).
-    const LAYER_NAME: &'static str;
+    /// The name of a layer of this cell in messages (e.g. `"LSTM"`).
+    const LAYER_NAME: &'static str = "Recurrent";
 
     /// Input features `H_in`.
     fn d_input(&self) -> usize;
@@ -71,60 +141,49 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// Hidden size `H`.
     fn d_hidden(&self) -> usize;
 
-    /// Applies the input weights to any number of rows at once.
+    /// The input's share of a step, for any number of rows at once: the layer calls it once
+    /// on every time step (`M = L * N`) before the time loop. The default is the identity.
     ///
     /// # Shapes
-    /// - `x`: `[M, H_in]` (for a layer `M = L * N`, every time step in one matmul)
-    /// - returns `[M, G*H]`: `x W_ih^T + b_ih`, plus `b_hh` where the cell's math allows
-    ///   folding it in (RNN, LSTM).
+    /// - `x`: `[M, H_in]`; returns `[M, P]`, whatever width [`Cell::step`] takes
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        math::linear(x, self.weight_ih(), self.input_bias())
+        x
     }
 
-    /// The input weights in PyTorch's layout, `[G*H, H_in]`.
-    fn weight_ih(&self) -> Tensor<B, 2>;
-
-    /// The bias of [`Cell::project_input`], `[G*H]`: `b_ih + b_hh` where the cell's math allows
-    /// folding `b_hh` in (RNN, LSTM), else `b_ih`; `None` without biases.
-    fn input_bias(&self) -> Option<Tensor<B, 1>>;
-
-    /// One recurrent step from an already projected input.
+    /// One recurrent step.
     ///
     /// # Shapes
-    /// - `gates_x`: `[N, G*H]`, one time step of [`Cell::project_input`]'s output
-    /// - `weight_hh_t`: `[H, G*H]`, the transposed hidden weights (transposed once per
-    ///   sequence by the caller, see [`Cell::weight_hh_t`])
+    /// - `x_t`: `[N, P]`, one time step of [`Cell::project_input`]'s output
     /// - `state`: `[N, H]` tensors; returns the new state, same shapes
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        weight_hh_t: &Tensor<B, 2>,
-        state: Self::State,
-    ) -> Self::State;
+    fn step(&self, x_t: Tensor<B, 2>, state: Self::State) -> Self::State;
 
-    /// The hidden weights transposed, `[H, G*H]`, ready for `h W_hh^T`.
-    fn weight_hh_t(&self) -> Tensor<B, 2> {
-        self.weight_hh().transpose()
-    }
-
-    /// The hidden weights in PyTorch's layout, `[G*H, H]`.
-    fn weight_hh(&self) -> Tensor<B, 2>;
-
-    /// The bias added to `h W_hh^T` at every step, `[G*H]`: GRU's `b_hh`; `None` for cells
-    /// whose [`Cell::project_input`] folds `b_hh` in (RNN, LSTM) or that have no bias.
-    fn step_bias(&self) -> Option<Tensor<B, 1>>;
-
-    /// The math the whole-sequence kernels run for this cell
-    /// ([`RnnBackend`](crate::kernels::RnnBackend)), or `None` (the default) for a cell the
-    /// kernels do not know: the layers then unroll [`Cell::step`].
-    fn kind(&self) -> Option<RecurrentKind> {
+    /// The cell as the whole-sequence kernels run it ([`RnnBackend`](crate::RnnBackend)), or
+    /// `None` (the default) for a cell the kernels do not know: the layers then unroll
+    /// [`Cell::step`].
+    fn fused(&self) -> Option<FusedCell<B>> {
         None
     }
 }
 
+/// A cell in the form the whole-sequence kernels run: its kind and its weights in PyTorch's
+/// layout, with the biases arranged as the kernels add them.
+#[derive(Debug, Clone)]
+pub struct FusedCell<B: Backend> {
+    /// The math.
+    pub kind: CellKind,
+    /// `[G*H, H_in]`
+    pub weight_ih: Tensor<B, 2>,
+    /// `[G*H]`: `b_ih + b_hh` where the math allows folding `b_hh` into the input projection
+    /// (RNN, LSTM), else `b_ih` (GRU); `None` without biases.
+    pub input_bias: Option<Tensor<B, 1>>,
+    /// `[G*H, H]`
+    pub weight_hh: Tensor<B, 2>,
+    /// `[G*H]`: added to `h W_hh^T` every step (GRU's `b_hh`); `None` where it was folded.
+    pub step_bias: Option<Tensor<B, 1>>,
+}
+
 /// Parameters shared by the three cells, in PyTorch's layout.
 ///
-/// Kept private: each cell exposes its own fields so the gate order is written on each.
 pub(crate) fn init_weights<B: Backend>(
     gates: usize,
     d_input: usize,
@@ -180,8 +239,7 @@ pub(crate) fn forward_step<B: Backend, C: Cell<B>>(
     let dims = x.dims();
     check_step_input(C::NAME, &dims, cell.d_input());
     let state = step_state(C::NAME, state, dims[0], cell.d_hidden(), &x.device());
-    let gates_x = cell.project_input(x);
-    cell.step(gates_x, &cell.weight_hh_t(), state)
+    cell.step(cell.project_input(x), state)
 }
 
 /// The given state checked against `[batch, hidden]`, or the zero state.

@@ -4,8 +4,8 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{folded_bias, forward_step, init_weights, Cell, RnnState};
-use crate::math::{rnn_step, Nonlinearity, RecurrentKind};
+use super::{folded_bias, forward_step, init_weights, Cell, FusedCell, RnnState};
+use crate::math::{self, rnn_step, CellKind, Nonlinearity};
 
 /// Configuration of an [`RnnCell`] (PyTorch's `nn.RNNCell`).
 #[derive(Config, Debug)]
@@ -28,20 +28,16 @@ pub struct RnnCellConfig {
 #[derive(Module, Debug)]
 pub struct RnnCell<B: Backend> {
     /// Input weights `[H, H_in]`.
-    pub weight_ih: Param<Tensor<B, 2>>,
+    pub(crate) weight_ih: Param<Tensor<B, 2>>,
     /// Hidden weights `[H, H]`.
-    pub weight_hh: Param<Tensor<B, 2>>,
+    pub(crate) weight_hh: Param<Tensor<B, 2>>,
     /// Input bias `[H]`, if the cell has biases.
-    pub bias_ih: Option<Param<Tensor<B, 1>>>,
+    pub(crate) bias_ih: Option<Param<Tensor<B, 1>>>,
     /// Hidden bias `[H]`, if the cell has biases.
-    pub bias_hh: Option<Param<Tensor<B, 1>>>,
+    pub(crate) bias_hh: Option<Param<Tensor<B, 1>>>,
     /// The nonlinearity.
     #[module(skip)]
-    pub nonlinearity: Nonlinearity,
-    /// Input features `H_in`.
-    pub d_input: usize,
-    /// Hidden size `H`.
-    pub d_hidden: usize,
+    pub(crate) nonlinearity: Nonlinearity,
 }
 
 impl RnnCellConfig {
@@ -61,8 +57,6 @@ impl RnnCellConfig {
             bias_ih: w.bias_ih,
             bias_hh: w.bias_hh,
             nonlinearity: self.nonlinearity,
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
         }
     }
 }
@@ -82,36 +76,48 @@ impl<B: Backend> RnnCell<B> {
     }
 }
 
+builtin_cell_params!(RnnCell, 1, "(one block)");
+
+impl<B: Backend> RnnCell<B> {
+    /// The nonlinearity: tanh or relu.
+    pub fn nonlinearity(&self) -> Nonlinearity {
+        self.nonlinearity
+    }
+}
+
 impl<B: Backend> Cell<B> for RnnCell<B> {
     type State = RnnState<B, 2>;
-    const GATES: usize = 1;
     const NAME: &'static str = "RNNCell";
     const LAYER_NAME: &'static str = "RNN";
 
-    fused_cell_params!();
-
-    fn input_bias(&self) -> Option<Tensor<B, 1>> {
-        folded_bias(&self.bias_ih, &self.bias_hh)
+    fn d_input(&self) -> usize {
+        RnnCell::d_input(self)
     }
 
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        weight_hh_t: &Tensor<B, 2>,
-        state: Self::State,
-    ) -> Self::State {
-        let pre = gates_x + state.hidden.matmul(weight_hh_t.clone());
+    fn d_hidden(&self) -> usize {
+        RnnCell::d_hidden(self)
+    }
+
+    fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        math::linear(
+            x,
+            self.weight_ih.val(),
+            folded_bias(&self.bias_ih, &self.bias_hh),
+        )
+    }
+
+    fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
+        let pre = gates_x + state.hidden.matmul(self.weight_hh.val().transpose());
         RnnState::new(rnn_step(pre, self.nonlinearity))
     }
 
-    fn step_bias(&self) -> Option<Tensor<B, 1>> {
-        None
-    }
-
-    fn kind(&self) -> Option<RecurrentKind> {
-        Some(match self.nonlinearity {
-            Nonlinearity::Tanh => RecurrentKind::RnnTanh,
-            Nonlinearity::Relu => RecurrentKind::RnnRelu,
+    fn fused(&self) -> Option<FusedCell<B>> {
+        Some(FusedCell {
+            kind: CellKind::rnn(self.nonlinearity),
+            weight_ih: self.weight_ih.val(),
+            input_bias: folded_bias(&self.bias_ih, &self.bias_hh),
+            weight_hh: self.weight_hh.val(),
+            step_bias: None,
         })
     }
 }

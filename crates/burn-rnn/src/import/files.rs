@@ -20,7 +20,7 @@ fn format(path: &Path, key: Option<&str>, message: impl Into<String>) -> ImportE
 
 /// The bytes of a tensor file: the whole file (memory is the file's size).
 pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>, ImportError> {
-    crate::atomic::read_regular(path).map_err(|source| ImportError::Io {
+    rnn_io::atomic::read_regular(path).map_err(|source| ImportError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -78,7 +78,7 @@ pub(super) fn read_all(path: &Path) -> Result<HashMap<String, TensorData>, Impor
     Ok(out)
 }
 
-/// Writes f32 tensors to a `.safetensors` file atomically ([`crate::atomic::write_file`]), so
+/// Writes f32 tensors to a `.safetensors` file atomically ([`rnn_io::atomic::write_file`]), so
 /// that a crash never leaves a half-written file under `path`.
 pub(super) fn write_safetensors(
     path: &Path,
@@ -98,7 +98,7 @@ pub(super) fn write_safetensors(
         .collect::<Result<Vec<_>, ImportError>>()?;
     let bytes = safetensors::serialize(views, None)
         .map_err(|e| format(path, None, format!("cannot serialize: {e}")))?;
-    crate::atomic::write_file(path, &bytes).map_err(|e| ImportError::Io {
+    rnn_io::atomic::write_file(path, &bytes).map_err(|e| ImportError::Io {
         path: e.path,
         source: e.source,
     })

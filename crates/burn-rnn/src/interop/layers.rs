@@ -39,8 +39,6 @@ pub(super) struct Fused<B: Backend> {
     bias_ih: Option<Param<Tensor<B, 1>>>,
     /// `[G*H]`
     bias_hh: Option<Param<Tensor<B, 1>>>,
-    d_input: usize,
-    d_hidden: usize,
 }
 
 /// A new parameter with `tensor`'s values, detached from any autodiff graph.
@@ -110,8 +108,6 @@ pub(super) fn fuse<B: Backend>(
         weight_hh: param(Tensor::cat(weights_hh, 0)),
         bias_ih: fuse_bias(biases_ih),
         bias_hh: fuse_bias(biases_hh),
-        d_input,
-        d_hidden,
     })
 }
 
@@ -123,12 +119,13 @@ pub(super) fn split<B: Backend, C: Cell<B>>(
     bias_hh: &Option<Param<Tensor<B, 1>>>,
 ) -> Vec<GateController<B>> {
     let h = cell.d_hidden();
-    let (w_ih, w_hh) = (cell.weight_ih(), cell.weight_hh());
+    let fused = cell.fused().expect("a built-in cell runs fused");
+    let (w_ih, w_hh) = (fused.weight_ih, fused.weight_hh);
     let linear = |w: &Tensor<B, 2>, b: &Option<Param<Tensor<B, 1>>>, k: usize| Linear {
         weight: param(w.clone().narrow(0, k * h, h).transpose()),
         bias: b.as_ref().map(|b| param(b.val().narrow(0, k * h, h))),
     };
-    (0..C::GATES)
+    (0..fused.kind.gates())
         .map(|k| GateController {
             input_transform: linear(&w_ih, bias_ih, k),
             hidden_transform: linear(&w_hh, bias_hh, k),
@@ -211,8 +208,6 @@ impl<B: Backend> BurnLayer<B> for bnn::Rnn<B> {
             bias_ih: p.bias_ih,
             bias_hh: p.bias_hh,
             nonlinearity,
-            d_input: p.d_input,
-            d_hidden: p.d_hidden,
         })
     }
 
@@ -226,7 +221,7 @@ impl<B: Backend> BurnLayer<B> for bnn::Rnn<B> {
         };
         Ok(bnn::Rnn {
             gate,
-            d_hidden: cell.d_hidden,
+            d_hidden: cell.d_hidden(),
             batch_first,
             reverse: false,
             clip: None,
@@ -273,8 +268,6 @@ impl<B: Backend> BurnLayer<B> for bnn::Lstm<B> {
             weight_hh: p.weight_hh,
             bias_ih: p.bias_ih,
             bias_hh: p.bias_hh,
-            d_input: p.d_input,
-            d_hidden: p.d_hidden,
         })
     }
 
@@ -288,7 +281,7 @@ impl<B: Backend> BurnLayer<B> for bnn::Lstm<B> {
             forget_gate,
             output_gate,
             cell_gate,
-            d_hidden: cell.d_hidden,
+            d_hidden: cell.d_hidden(),
             batch_first,
             reverse: false,
             clip: None,
@@ -338,8 +331,6 @@ impl<B: Backend> BurnLayer<B> for bnn::Gru<B> {
             weight_hh: p.weight_hh,
             bias_ih: p.bias_ih,
             bias_hh: p.bias_hh,
-            d_input: p.d_input,
-            d_hidden: p.d_hidden,
         })
     }
 
@@ -360,7 +351,7 @@ impl<B: Backend> BurnLayer<B> for bnn::Gru<B> {
             update_gate,
             reset_gate,
             new_gate,
-            d_hidden: cell.d_hidden,
+            d_hidden: cell.d_hidden(),
             reset_after: true,
             gate_activation: Activation::Sigmoid(Sigmoid),
             hidden_activation: Activation::Tanh(Tanh),

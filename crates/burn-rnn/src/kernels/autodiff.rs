@@ -15,8 +15,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors,
-    RnnBackend,
+    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend,
+    Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -25,7 +25,7 @@ struct RecurrentBackward;
 
 impl<B: RnnBackend> Backward<B, 5> for RecurrentBackward {
     /// The spec and what `B`'s forward saved.
-    type State = (RecurrentSpec, RecurrentSaved<B>);
+    type State = (Spec, RecurrentSaved<B>);
 
     fn backward(
         self,
@@ -118,7 +118,7 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
     }
 
     fn recurrent_forward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         tensors: RecurrentTensors<Self>,
         _save: bool,
     ) -> RecurrentForward<Self> {
@@ -159,7 +159,7 @@ impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
     }
 
     fn recurrent_backward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {

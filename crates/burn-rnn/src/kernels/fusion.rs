@@ -15,8 +15,8 @@ use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 
 use super::{
-    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentSpec, RecurrentTensors, RnnBackend,
-    SavedShapes,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes,
+    Spec,
 };
 
 type Handles<B> =
@@ -45,7 +45,7 @@ fn register<B: FusionBackend>(
 #[derive(Debug)]
 struct ForwardOp<B: FusionBackend> {
     desc: CustomOpIr,
-    spec: RecurrentSpec,
+    spec: Spec,
     save: bool,
     _backend: PhantomData<B>,
 }
@@ -91,7 +91,7 @@ impl<B: FusionBackend + RnnBackend> Operation<B::FusionRuntime> for ForwardOp<B>
 #[derive(Debug)]
 struct BackwardOp<B: FusionBackend> {
     desc: CustomOpIr,
-    spec: RecurrentSpec,
+    spec: Spec,
     _backend: PhantomData<B>,
 }
 
@@ -115,7 +115,7 @@ impl<B: FusionBackend + RnnBackend> Operation<B::FusionRuntime> for BackwardOp<B
 
 impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
     fn recurrent_forward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         tensors: RecurrentTensors<Self>,
         save: bool,
     ) -> RecurrentForward<Self> {
@@ -156,7 +156,7 @@ impl<B: FusionBackend + RnnBackend> RnnBackend for Fusion<B> {
     }
 
     fn recurrent_backward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {

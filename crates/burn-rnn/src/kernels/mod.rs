@@ -45,10 +45,7 @@ mod ndarray;
 mod others;
 pub mod reference;
 
-pub use crate::math::RecurrentKind;
-pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, Isa, IsaError};
-
-use std::sync::Arc;
+pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, Spec};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -64,36 +61,6 @@ pub enum ExecutionPath {
     /// The plain-ops unroll: one hidden matmul and a handful of element-wise ops per step,
     /// differentiated by Burn's autodiff. Slower; kept as the reference.
     Reference,
-}
-
-/// What a whole-sequence primitive runs, besides its tensors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecurrentSpec {
-    /// The cell math.
-    pub kind: RecurrentKind,
-    /// `N` lengths in `1..=L`, or `None` when every sequence is `L` long. Past its length a
-    /// sequence's state is frozen and its outputs are zero.
-    pub lengths: Option<Arc<[usize]>>,
-    /// Run from `t = L - 1` down to `0` (the reverse direction of a bidirectional layer).
-    pub reverse: bool,
-}
-
-impl RecurrentSpec {
-    /// Whether sequence `n` is still running at time `t`.
-    #[inline]
-    pub fn active(&self, t: usize, n: usize) -> bool {
-        self.lengths.as_ref().is_none_or(|l| t < l[n])
-    }
-
-    /// The time index of processing step `s` in a sequence of `seq` steps.
-    #[inline]
-    pub fn time(&self, s: usize, seq: usize) -> usize {
-        if self.reverse {
-            seq - 1 - s
-        } else {
-            s
-        }
-    }
 }
 
 /// The tensors of a whole-sequence primitive (backend primitives).
@@ -121,7 +88,7 @@ pub type RecurrentGrads<B> = RecurrentTensors<B>;
 /// order, so that any backward consumes any forward's result.
 ///
 /// Shapes for `L` steps, `N` sequences, hidden size `H`, `G` gates and `A` saved activations
-/// per hidden unit ([`RecurrentKind::saved_width`]); [`SavedShapes`] computes them.
+/// per hidden unit ([`CellKind::saved_width`]); [`SavedShapes`] computes them.
 #[derive(Debug, Clone)]
 pub struct RecurrentSaved<B: Backend> {
     /// `[G*H, H]`: the hidden weights.
@@ -152,7 +119,7 @@ pub struct SavedShapes {
 
 impl SavedShapes {
     /// The shapes for `seq` steps of `batch` sequences with hidden size `hidden`.
-    pub fn new(kind: RecurrentKind, seq: usize, batch: usize, hidden: usize) -> Self {
+    pub fn new(kind: CellKind, seq: usize, batch: usize, hidden: usize) -> Self {
         Self {
             weight_hh: [kind.gates() * hidden, hidden],
             acts: [seq, batch, kind.saved_width() * hidden],
@@ -186,7 +153,7 @@ impl<B: Backend> RecurrentSaved<B> {
     ///
     /// # Panics
     /// If `tensors` does not hold 4 tensors for an LSTM or 3 for the others.
-    pub fn from_vec(kind: RecurrentKind, tensors: Vec<FloatTensor<B>>) -> Self {
+    pub fn from_vec(kind: CellKind, tensors: Vec<FloatTensor<B>>) -> Self {
         let expected = 3 + usize::from(kind.has_cell());
         assert_eq!(
             tensors.len(),
@@ -209,7 +176,7 @@ impl<B: Backend> RecurrentSaved<B> {
     /// # Panics
     /// With the field, the expected and the actual shape, if one differs: a backend whose
     /// forward breaks the layout fails here, not with wrong gradients.
-    pub fn check(&self, kind: RecurrentKind, seq: usize, batch: usize, hidden: usize) {
+    pub fn check(&self, kind: CellKind, seq: usize, batch: usize, hidden: usize) {
         let expected = SavedShapes::new(kind, seq, batch, hidden);
         let check = |name: &str, t: &FloatTensor<B>, want: &[usize]| {
             let got = burn::tensor::TensorMetadata::shape(t);
@@ -259,7 +226,7 @@ pub trait RnnBackend: Backend {
     /// - returns `packed: [L + 2, N, H]` and, if `save`, what [`RnnBackend::recurrent_backward`]
     ///   needs, with the shapes of [`SavedShapes`]
     fn recurrent_forward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         tensors: RecurrentTensors<Self>,
         save: bool,
     ) -> RecurrentForward<Self> {
@@ -273,7 +240,7 @@ pub trait RnnBackend: Backend {
     /// - `grad_packed`: `[L + 2, N, H]`, the gradient of the packed result
     /// - returns the gradient of every input tensor, same shapes as [`RecurrentTensors`]
     fn recurrent_backward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
@@ -358,7 +325,7 @@ pub struct SequenceOutput<B: Backend> {
 ///   `bias_hh: [G*H]` or `None`, `h0`/`c0`: `[N, H]` (`c0` for LSTM; `None` is zeros)
 /// - returns `output: [L, N, H]` and the final state `[N, H]`
 pub fn sequence<B: RnnBackend>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     gates_x: Tensor<B, 3>,
     weight_hh: Tensor<B, 2>,
     bias_hh: Option<Tensor<B, 1>>,

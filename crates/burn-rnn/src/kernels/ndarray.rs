@@ -14,26 +14,12 @@ use burn_ndarray::{
 };
 
 use super::{
-    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved,
-    RecurrentSpec, RecurrentTensors, RnnBackend, SavedShapes,
+    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors,
+    RnnBackend, SavedShapes, Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
 };
-
-/// The kernels' view of a spec.
-fn cpu_spec(spec: &RecurrentSpec) -> cpu::Spec<'_> {
-    cpu::Spec {
-        cell: match spec.kind {
-            RecurrentKind::RnnTanh => cpu::Cell::RnnTanh,
-            RecurrentKind::RnnRelu => cpu::Cell::RnnRelu,
-            RecurrentKind::Lstm => cpu::Cell::Lstm,
-            RecurrentKind::Gru => cpu::Cell::Gru,
-        },
-        lengths: spec.lengths.as_deref(),
-        reverse: spec.reverse,
-    }
-}
 
 /// The tensor's values in row-major order when it holds `f32`: borrowed when its layout is
 /// already standard, else copied once.
@@ -70,7 +56,7 @@ where
     NdArrayTensor: From<SharedArray<I>>,
 {
     fn recurrent_forward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         tensors: RecurrentTensors<Self>,
         save: bool,
     ) -> RecurrentForward<Self> {
@@ -109,7 +95,7 @@ where
         };
         let mut packed = cpu::zeroed((seq + 2) * batch * hidden);
         if !save {
-            cpu::forward(&cpu_spec(spec), dims, inputs, &mut packed, None);
+            cpu::forward(&spec, dims, inputs, &mut packed, None);
             return RecurrentForward {
                 packed: tensor(packed, [seq + 2, batch, hidden]),
                 saved: None,
@@ -124,7 +110,7 @@ where
             h_prev: &mut h_prev,
             c_prev: &mut c_prev,
         };
-        cpu::forward(&cpu_spec(spec), dims, inputs, &mut packed, Some(saved));
+        cpu::forward(&spec, dims, inputs, &mut packed, Some(saved));
         drop(weight_hh);
         RecurrentForward {
             packed: tensor(packed, [seq + 2, batch, hidden]),
@@ -214,7 +200,7 @@ where
     }
 
     fn recurrent_backward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
@@ -248,7 +234,7 @@ where
         let mut d_h0 = vec![0.0f32; batch * hidden];
         let mut d_c0 = vec![0.0f32; batch * hidden];
         cpu::backward(
-            &cpu_spec(spec),
+            &spec,
             dims,
             BackwardInputs {
                 weight_hh: &w,

@@ -12,8 +12,8 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData};
 
 use super::{
-    unwrap, wrap, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved,
-    RecurrentSpec, RecurrentTensors, SequenceOutput,
+    unwrap, wrap, CellKind, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
+    RecurrentTensors, SequenceOutput, Spec,
 };
 use crate::math::{gru_step, lstm_step, rnn_step, Nonlinearity};
 
@@ -27,16 +27,16 @@ pub use crate::math::linear;
 /// - `hidden`, `cell`: `[N, H]` (`cell` for LSTM only)
 /// - returns `h'`, `c'` (LSTM) and the activations, each `[N, H]`
 pub fn step<B: Backend>(
-    kind: RecurrentKind,
+    kind: CellKind,
     gates_x: Tensor<B, 2>,
     gates_h: Tensor<B, 2>,
     hidden: Tensor<B, 2>,
     cell: Option<Tensor<B, 2>>,
 ) -> StepOutput<B> {
     match kind {
-        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+        CellKind::RnnTanh | CellKind::RnnRelu => {
             let nonlinearity = match kind {
-                RecurrentKind::RnnRelu => Nonlinearity::Relu,
+                CellKind::RnnRelu => Nonlinearity::Relu,
                 _ => Nonlinearity::Tanh,
             };
             let h = rnn_step(gates_x + gates_h, nonlinearity);
@@ -46,7 +46,7 @@ pub fn step<B: Backend>(
                 acts: vec![h],
             }
         }
-        RecurrentKind::Lstm => {
+        CellKind::Lstm => {
             let cell = cell.expect("an LSTM step needs a cell state");
             let s = lstm_step(gates_x + gates_h, cell);
             StepOutput {
@@ -55,7 +55,7 @@ pub fn step<B: Backend>(
                 acts: vec![s.i, s.f, s.g, s.o, s.tanh_cell],
             }
         }
-        RecurrentKind::Gru => {
+        CellKind::Gru => {
             let s = gru_step(gates_x, gates_h, hidden);
             StepOutput {
                 hidden: s.hidden,
@@ -92,7 +92,7 @@ struct SavedSteps<B: Backend> {
 /// - `tensors`: see [`RecurrentTensors`]
 /// - returns `output: [L, N, H]` (zero past each length) and the final state `[N, H]`
 fn unroll<B: Backend>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     tensors: RecurrentTensors<B>,
     save: bool,
 ) -> (SequenceOutput<B>, Option<SavedSteps<B>>) {
@@ -211,7 +211,7 @@ fn pack<B: Backend>(out: SequenceOutput<B>) -> Tensor<B, 3> {
 /// Default body of [`RnnBackend::recurrent_forward`](super::RnnBackend::recurrent_forward):
 /// the plain-ops unroll, packed, keeping the [`RecurrentSaved`] layout when `save`.
 pub fn forward<B: Backend>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     tensors: RecurrentTensors<B>,
     save: bool,
 ) -> RecurrentForward<B> {
@@ -242,7 +242,7 @@ pub fn forward<B: Backend>(
 /// autodiff: it runs inside an autodiff backward step, where a nested backward would deadlock
 /// on the graph's lock), with the same formulas as the fused kernels.
 pub fn backward<B: Backend>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     saved: RecurrentSaved<B>,
     grad_packed: FloatTensor<B>,
 ) -> RecurrentGrads<B> {
@@ -348,7 +348,7 @@ struct GateGrads<B: Backend> {
 /// The gate gradients of one step from the gradients of its new state `dh_new`, `dc_new`
 /// (`[N, H]` each).
 fn gate_grads<B: Backend>(
-    kind: RecurrentKind,
+    kind: CellKind,
     step: &Step<B>,
     dh_new: Tensor<B, 2>,
     dc_new: Tensor<B, 2>,
@@ -356,10 +356,10 @@ fn gate_grads<B: Backend>(
     let one_minus_sq = |x: &Tensor<B, 2>| x.clone().powi_scalar(2).neg() + 1.0;
     let dsig = |x: &Tensor<B, 2>| x.clone() * (x.clone().neg() + 1.0);
     match kind {
-        RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => {
+        CellKind::RnnTanh | CellKind::RnnRelu => {
             let h_new = &step.acts[0];
             let deriv = match kind {
-                RecurrentKind::RnnRelu => h_new.clone().greater_elem(0.0).float(),
+                CellKind::RnnRelu => h_new.clone().greater_elem(0.0).float(),
                 _ => one_minus_sq(h_new),
             };
             let dp = dh_new * deriv;
@@ -370,7 +370,7 @@ fn gate_grads<B: Backend>(
                 c_prev: None,
             }
         }
-        RecurrentKind::Lstm => {
+        CellKind::Lstm => {
             let [i, f, g, o, tc] = [0, 1, 2, 3, 4].map(|k| step.acts[k].clone());
             let c_prev = step.c_prev.clone().expect("an LSTM step saves c_prev");
             let dct = dc_new + dh_new.clone() * o.clone() * one_minus_sq(&tc);
@@ -386,7 +386,7 @@ fn gate_grads<B: Backend>(
                 c_prev: Some(dct * f),
             }
         }
-        RecurrentKind::Gru => {
+        CellKind::Gru => {
             let [r, z, n, hn] = [0, 1, 2, 3].map(|k| step.acts[k].clone());
             let dpn = dh_new.clone() * (z.clone().neg() + 1.0) * one_minus_sq(&n);
             let dpr = dpn.clone() * hn * dsig(&r);

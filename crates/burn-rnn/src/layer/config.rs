@@ -106,26 +106,68 @@ struct Stack {
     dropout: f64,
 }
 
+/// A layer setting that cannot build a layer, from `try_init` ([`LstmConfig::try_init`] and
+/// the others). `init` panics with the same message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// A size or count that must be at least 1 is 0.
+    Zero {
+        /// The layer, in PyTorch's words (`"LSTM"`).
+        layer: &'static str,
+        /// The setting: `"d_input"`, `"d_hidden"` or `"num_layers"`.
+        setting: &'static str,
+    },
+    /// A dropout probability outside `[0, 1)` (or NaN).
+    Dropout {
+        /// The layer, in PyTorch's words (`"LSTM"`).
+        layer: &'static str,
+        /// The probability given.
+        value: f64,
+    },
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::Zero { layer, setting } => {
+                write!(f, "{layer}: expected {setting} >= 1, got 0")
+            }
+            ConfigError::Dropout { layer, value } => {
+                write!(f, "{layer}: expected dropout in [0, 1), got {value}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 impl Stack {
-    /// Builds `num_layers * D` cells with `make(d_input_of_that_layer)`.
-    fn build<B: Backend, C: Cell<B>>(&self, make: impl Fn(usize) -> C) -> Recurrent<B, C> {
-        let name = self.name;
-        assert!(
-            self.num_layers >= 1,
-            "{name}: expected num_layers >= 1, got {}",
-            self.num_layers
-        );
-        assert!(
-            self.d_input >= 1 && self.d_hidden >= 1,
-            "{name}: expected d_input >= 1 and d_hidden >= 1, got {} and {}",
-            self.d_input,
-            self.d_hidden
-        );
-        assert!(
-            (0.0..1.0).contains(&self.dropout),
-            "{name}: expected dropout in [0, 1), got {}",
-            self.dropout
-        );
+    /// Checks the settings every layer shares.
+    fn check(&self) -> Result<(), ConfigError> {
+        let layer = self.name;
+        let sizes = [
+            ("d_input", self.d_input),
+            ("d_hidden", self.d_hidden),
+            ("num_layers", self.num_layers),
+        ];
+        if let Some((setting, _)) = sizes.into_iter().find(|&(_, v)| v == 0) {
+            return Err(ConfigError::Zero { layer, setting });
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ConfigError::Dropout {
+                layer,
+                value: self.dropout,
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds `num_layers * D` cells with `make(d_input_of_that_layer)`, after [`Stack::check`].
+    fn build<B: Backend, C: Cell<B>>(
+        &self,
+        make: impl Fn(usize) -> C,
+    ) -> Result<Recurrent<B, C>, ConfigError> {
+        self.check()?;
         let dirs = if self.bidirectional { 2 } else { 1 };
         let cells = (0..self.num_layers)
             .flat_map(|layer| {
@@ -138,86 +180,83 @@ impl Stack {
             })
             .map(make)
             .collect();
-        Recurrent::from_cells(
+        Ok(Recurrent::from_cells(
             cells,
             DropoutConfig::new(self.dropout).init(),
             self.num_layers,
             self.bidirectional,
             self.batch_first,
-        )
+        ))
     }
 }
 
-impl RnnConfig {
-    /// Creates an [`Rnn`] on `device`.
-    ///
-    /// # Panics
-    /// If `num_layers` is 0, a size is 0 or `dropout` is outside `[0, 1)`.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Rnn<B> {
-        Stack {
-            name: "RNN",
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
-            num_layers: self.num_layers,
-            bidirectional: self.bidirectional,
-            batch_first: self.batch_first,
-            dropout: self.dropout,
+/// `try_init` and `init` of a layer config, from its [`Stack`] and its cell builder.
+macro_rules! layer_init {
+    ($config:ident, $layer:ident, $name:literal) => {
+        impl $config {
+            #[doc = concat!("Creates a [`", stringify!($layer), "`] on `device`.")]
+            ///
+            /// # Errors
+            /// A size or `num_layers` of 0, or a `dropout` outside `[0, 1)` ([`ConfigError`]).
+            pub fn try_init<B: Backend>(
+                &self,
+                device: &B::Device,
+            ) -> Result<$layer<B>, ConfigError> {
+                self.stack().build(|d_input| self.cell(d_input, device))
+            }
+
+            #[doc = concat!("Creates a [`", stringify!($layer), "`] on `device`.")]
+            ///
+            /// # Panics
+            #[doc = concat!("On the settings [`", stringify!($config), "::try_init`] refuses, with the same message.")]
+            pub fn init<B: Backend>(&self, device: &B::Device) -> $layer<B> {
+                self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+            }
+
+            fn stack(&self) -> Stack {
+                Stack {
+                    name: $name,
+                    d_input: self.d_input,
+                    d_hidden: self.d_hidden,
+                    num_layers: self.num_layers,
+                    bidirectional: self.bidirectional,
+                    batch_first: self.batch_first,
+                    dropout: self.dropout,
+                }
+            }
         }
-        .build(|d_input| {
-            RnnCellConfig::new(d_input, self.d_hidden)
-                .with_bias(self.bias)
-                .with_nonlinearity(self.nonlinearity)
-                .with_initializer(self.initializer.clone())
-                .init(device)
-        })
+    };
+}
+
+impl RnnConfig {
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::RnnCell<B> {
+        RnnCellConfig::new(d_input, self.d_hidden)
+            .with_bias(self.bias)
+            .with_nonlinearity(self.nonlinearity)
+            .with_initializer(self.initializer.clone())
+            .init(device)
     }
 }
 
 impl LstmConfig {
-    /// Creates an [`Lstm`] on `device`.
-    ///
-    /// # Panics
-    /// If `num_layers` is 0, a size is 0 or `dropout` is outside `[0, 1)`.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Lstm<B> {
-        Stack {
-            name: "LSTM",
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
-            num_layers: self.num_layers,
-            bidirectional: self.bidirectional,
-            batch_first: self.batch_first,
-            dropout: self.dropout,
-        }
-        .build(|d_input| {
-            LstmCellConfig::new(d_input, self.d_hidden)
-                .with_bias(self.bias)
-                .with_initializer(self.initializer.clone())
-                .with_forget_bias(self.forget_bias)
-                .init(device)
-        })
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::LstmCell<B> {
+        LstmCellConfig::new(d_input, self.d_hidden)
+            .with_bias(self.bias)
+            .with_initializer(self.initializer.clone())
+            .with_forget_bias(self.forget_bias)
+            .init(device)
     }
 }
 
 impl GruConfig {
-    /// Creates a [`Gru`] on `device`.
-    ///
-    /// # Panics
-    /// If `num_layers` is 0, a size is 0 or `dropout` is outside `[0, 1)`.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Gru<B> {
-        Stack {
-            name: "GRU",
-            d_input: self.d_input,
-            d_hidden: self.d_hidden,
-            num_layers: self.num_layers,
-            bidirectional: self.bidirectional,
-            batch_first: self.batch_first,
-            dropout: self.dropout,
-        }
-        .build(|d_input| {
-            GruCellConfig::new(d_input, self.d_hidden)
-                .with_bias(self.bias)
-                .with_initializer(self.initializer.clone())
-                .init(device)
-        })
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::GruCell<B> {
+        GruCellConfig::new(d_input, self.d_hidden)
+            .with_bias(self.bias)
+            .with_initializer(self.initializer.clone())
+            .init(device)
     }
 }
+
+layer_init!(RnnConfig, Rnn, "RNN");
+layer_init!(LstmConfig, Lstm, "LSTM");
+layer_init!(GruConfig, Gru, "GRU");

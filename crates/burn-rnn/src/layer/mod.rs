@@ -3,9 +3,11 @@
 //! [`Recurrent`] is one layer type generic over the [`Cell`]; [`Rnn`], [`Lstm`] and [`Gru`] are
 //! its three instances, built from [`RnnConfig`], [`LstmConfig`] and [`GruConfig`].
 
+mod any;
 mod config;
 
-pub use config::{GruConfig, LstmConfig, RnnConfig};
+pub use any::{AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState};
+pub use config::{ConfigError, GruConfig, LstmConfig, RnnConfig};
 
 use core::marker::PhantomData;
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use burn::tensor::{backend::Backend, Tensor};
 
 use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
-use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend};
+use crate::kernels::{self, reference, ExecutionPath, RnnBackend, Spec};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
 ///
@@ -34,19 +36,19 @@ use crate::kernels::{self, reference, ExecutionPath, RecurrentSpec, RnnBackend};
 #[derive(Module, Debug)]
 pub struct Recurrent<B: Backend, C> {
     /// The cells, index `layer * D + direction`.
-    pub cells: Vec<C>,
+    pub(crate) cells: Vec<C>,
     /// Dropout on the outputs of every layer but the last (active only on autodiff backends).
-    pub dropout: Dropout,
+    pub(crate) dropout: Dropout,
     /// Number of stacked layers.
-    pub num_layers: usize,
+    pub(crate) num_layers: usize,
     /// Whether each layer also runs over the sequence backwards (`D = 2`).
-    pub bidirectional: bool,
+    pub(crate) bidirectional: bool,
     /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
-    pub batch_first: bool,
+    pub(crate) batch_first: bool,
     /// Fused kernels (the default) or the plain-ops reference; see [`Recurrent::with_path`].
     #[module(skip)]
-    pub path: ExecutionPath,
-    phantom: PhantomData<B>,
+    pub(crate) path: ExecutionPath,
+    pub(crate) phantom: PhantomData<B>,
 }
 
 /// A vanilla (Elman) RNN layer stack, PyTorch's `nn.RNN`, built by [`RnnConfig`].
@@ -250,6 +252,36 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         self
     }
 
+    /// Number of stacked layers.
+    pub fn num_layers(&self) -> usize {
+        self.num_layers
+    }
+
+    /// Whether each layer also runs over the sequence backwards (`D = 2`).
+    pub fn bidirectional(&self) -> bool {
+        self.bidirectional
+    }
+
+    /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
+    pub fn batch_first(&self) -> bool {
+        self.batch_first
+    }
+
+    /// The dropout probability on the outputs of every layer but the last.
+    pub fn dropout(&self) -> f64 {
+        self.dropout.prob
+    }
+
+    /// The path [`Recurrent::forward`] takes ([`Recurrent::with_path`]).
+    pub fn path(&self) -> ExecutionPath {
+        self.path
+    }
+
+    /// Every cell, index `layer * D + direction`.
+    pub fn cells(&self) -> &[C] {
+        &self.cells
+    }
+
     /// Number of directions `D`: 2 if bidirectional, else 1.
     pub fn num_directions(&self) -> usize {
         if self.bidirectional {
@@ -408,7 +440,6 @@ fn unroll<B: Backend, C: Cell<B>>(
     let gates_x = gates_x.reshape([seq, batch, width]);
     let device = gates_x.device();
     let masks = reference::step_masks::<B>(run.lengths.as_deref(), seq, batch, &device);
-    let weight_hh_t = cell.weight_hh_t();
     let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
         .chunk(seq, 0)
         .into_iter()
@@ -421,7 +452,7 @@ fn unroll<B: Backend, C: Cell<B>>(
     let mut state = state;
     let mut outputs: Vec<Option<Tensor<B, 2>>> = (0..seq).map(|_| None).collect();
     for (t, gates_t) in steps {
-        let new = cell.step(gates_t, &weight_hh_t, state.clone());
+        let new = cell.step(gates_t, state.clone());
         match &masks {
             None => {
                 outputs[t] = Some(new.output());
@@ -447,23 +478,21 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     run: Direction<B>,
     state: C::State,
 ) -> (Tensor<B, 3>, C::State) {
-    let Some(kind) = cell.kind() else {
+    let Some(fused) = cell.fused() else {
         return unroll(cell, run, state);
     };
     let [seq, batch, features] = run.input.dims();
     let rows = run.input.reshape([seq * batch, features]);
-    let gates_x = kernels::linear(rows, cell.weight_ih(), cell.input_bias()).reshape([
-        seq,
-        batch,
-        kind.gates() * cell.d_hidden(),
-    ]);
-    let spec = RecurrentSpec {
-        kind,
+    let width = fused.kind.gates() * cell.d_hidden();
+    let gates_x =
+        kernels::linear(rows, fused.weight_ih, fused.input_bias).reshape([seq, batch, width]);
+    let spec = Spec {
+        kind: fused.kind,
         lengths: run.lengths,
         reverse: run.reverse,
     };
     let (h0, c0) = state.into_parts();
-    let out = kernels::sequence(&spec, gates_x, cell.weight_hh(), cell.step_bias(), h0, c0);
+    let out = kernels::sequence(&spec, gates_x, fused.weight_hh, fused.step_bias, h0, c0);
     (out.output, C::State::from_parts(out.hidden, out.cell))
 }
 

@@ -41,8 +41,10 @@ use burn::data::dataset::InMemDataset;
 use burn::module::AutodiffModule;
 use burn::record::FullPrecisionSettings;
 use burn::tensor::Device;
-use burn_rnn::record::CheckedRecorder;
-use burn_rnn::seq2seq::{checkpoint, Seq2Seq, Seq2SeqCell};
+use burn_seq2seq::{Seq2Seq, Seq2SeqCell};
+use rnn_example_common::record::{self, CheckedRecorder};
+
+use crate::checkpoint;
 use burn_train::logger::FileMetricLogger;
 use burn_train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn_train::renderer::tui::TuiMetricsRendererWrapper;
@@ -165,6 +167,9 @@ where
         steps: args.steps,
         seed: args.seed,
     };
+    if let Some(r) = &resume {
+        check_resume_files(&dir, r.epoch, &model, &devices[0])?;
+    }
     let first_epoch = resume.as_ref().map_or(0, |r| r.epoch);
     let train_loader: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(
         FreshBatches::new(Arc::clone(&splits), Arc::clone(&batcher), layout)
@@ -331,6 +336,40 @@ where
     })
 }
 
+/// Checks the Learner's model and optimizer files of `epoch` against `model` before
+/// burn-train loads them: every tensor's bytes and parameter id, the model's shapes
+/// ([`record::check_shapes`]), and the optimizer's moments against the parameters they belong
+/// to ([`record::check_optimizer`]). burn-train would otherwise fail on such files inside its
+/// own loading or the first optimizer step.
+fn check_resume_files<M: burn::module::Module<AD>>(
+    dir: &std::path::Path,
+    epoch: usize,
+    model: &M,
+    device: &Device<AD>,
+) -> Result<(), Error> {
+    let ckpt = dir.join("checkpoint");
+    let bad = |path: &std::path::Path, e: String| {
+        crate::error::input(format!("--resume: {}: {e}", path.display()))
+    };
+    let checked = |path: &std::path::Path| {
+        record::inspect(path)
+            .map_err(|e| crate::error::input(format!("--resume: {}", record::message(&e))))
+    };
+    let model_path = ckpt.join(format!("model-{epoch}.mpk"));
+    record::check_shapes(model, &checked(&model_path)?).map_err(|e| bad(&model_path, e))?;
+    // The optimizer's moments are stored under the saved parameters' ids.
+    let saved = model
+        .clone()
+        .load_file(
+            model_path.clone(),
+            &CheckedRecorder::<FullPrecisionSettings>::new(),
+            device,
+        )
+        .map_err(|e| bad(&model_path, record::message(&e).to_string()))?;
+    let optim_path = ckpt.join(format!("optim-{epoch}.mpk"));
+    record::check_optimizer(&saved, &checked(&optim_path)?).map_err(|e| bad(&optim_path, e))
+}
+
 /// Where a resumed run starts: the last epoch whose Learner checkpoint (model, optimizer and
 /// schedule) and record are all saved.
 pub struct ResumePoint {
@@ -381,7 +420,7 @@ pub fn resume_point(dir: &std::path::Path) -> Result<ResumePoint, Error> {
             ))
         })?;
     let path = Recorder::file(dir, epoch);
-    let text = burn_rnn::atomic::read_regular_text(&path)
+    let text = rnn_io::atomic::read_regular_text(&path)
         .map_err(|e| crate::error::input(format!("cannot read {}: {e}", path.display())))?;
     let mut record: Record = serde_json::from_str(&text).map_err(|e| {
         crate::error::input(format!("{} is not what seq2seq wrote: {e}", path.display()))

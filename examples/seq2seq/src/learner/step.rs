@@ -6,11 +6,11 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
-use burn_rnn::seq2seq::{
+use burn_rnn::RnnBackend;
+use burn_seq2seq::{
     sequence_cross_entropy, GreedyOptions, Seq2Seq, Seq2SeqBatch, Seq2SeqCell, Seq2SeqConfig,
     SplitMix64, Vocab,
 };
-use burn_rnn::RnnBackend;
 use burn_train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn_train::{InferenceStep, TrainOutput, TrainStep};
 

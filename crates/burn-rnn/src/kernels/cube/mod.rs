@@ -23,8 +23,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 use super::{
-    reference, RecurrentForward, RecurrentGrads, RecurrentKind, RecurrentSaved, RecurrentSpec,
-    RecurrentTensors, RnnBackend, SavedShapes,
+    reference, CellKind, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors,
+    RnnBackend, SavedShapes, Spec,
 };
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
@@ -38,7 +38,7 @@ where
     Self: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
 {
     fn recurrent_forward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         tensors: RecurrentTensors<Self>,
         save: bool,
     ) -> RecurrentForward<Self> {
@@ -49,7 +49,7 @@ where
     }
 
     fn recurrent_backward(
-        spec: &RecurrentSpec,
+        spec: &Spec,
         saved: RecurrentSaved<Self>,
         grad_packed: FloatTensor<Self>,
     ) -> RecurrentGrads<Self> {
@@ -66,7 +66,7 @@ fn launch_dims<R: CubeRuntime>(client: &ComputeClient<R>, units: usize) -> (Cube
 }
 
 fn lengths_tensor<B: Backend>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     batch: usize,
     seq: usize,
     device: &B::Device,
@@ -82,7 +82,7 @@ fn arg<R: CubeRuntime>(t: &CubeTensor<R>) -> TensorArg<R> {
 }
 
 fn forward<R, F, I, BT>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     tensors: RecurrentTensors<Cube<R, F, I, BT>>,
     save: bool,
 ) -> RecurrentForward<Cube<R, F, I, BT>>
@@ -144,7 +144,7 @@ where
         };
         let hg = B::<R, F, I, BT>::float_matmul(h.clone(), weight_t.clone());
         match spec.kind {
-            RecurrentKind::Lstm => gates::lstm_forward::launch::<F, R>(
+            CellKind::Lstm => gates::lstm_forward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -164,7 +164,7 @@ where
                 batch,
                 hidden,
             ),
-            RecurrentKind::Gru => gates::gru_forward::launch::<F, R>(
+            CellKind::Gru => gates::gru_forward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -183,7 +183,7 @@ where
                 batch,
                 hidden,
             ),
-            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => gates::rnn_forward::launch::<F, R>(
+            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -201,7 +201,7 @@ where
                 seq,
                 batch,
                 hidden,
-                spec.kind == RecurrentKind::RnnRelu,
+                spec.kind == CellKind::RnnRelu,
             ),
         };
         h = next.clone();
@@ -219,7 +219,7 @@ where
 }
 
 fn backward<R, F, I, BT>(
-    spec: &RecurrentSpec,
+    spec: &Spec,
     saved: RecurrentSaved<Cube<R, F, I, BT>>,
     grad_packed: CubeTensor<R>,
 ) -> RecurrentGrads<Cube<R, F, I, BT>>
@@ -276,7 +276,7 @@ where
     for s in (0..seq).rev() {
         let t = spec.time(s, seq);
         match spec.kind {
-            RecurrentKind::Lstm => gates::lstm_backward::launch::<F, R>(
+            CellKind::Lstm => gates::lstm_backward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -294,7 +294,7 @@ where
                 batch,
                 hidden,
             ),
-            RecurrentKind::Gru => gates::gru_backward::launch::<F, R>(
+            CellKind::Gru => gates::gru_backward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -311,7 +311,7 @@ where
                 batch,
                 hidden,
             ),
-            RecurrentKind::RnnTanh | RecurrentKind::RnnRelu => gates::rnn_backward::launch::<F, R>(
+            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_backward::launch::<F, R>(
                 &client,
                 count.clone(),
                 dim,
@@ -326,7 +326,7 @@ where
                 t,
                 batch,
                 hidden,
-                spec.kind == RecurrentKind::RnnRelu,
+                spec.kind == CellKind::RnnRelu,
             ),
         };
         mm = B::<R, F, I, BT>::float_matmul(dgh_cur.clone(), weight.clone());

@@ -5,7 +5,7 @@ use burn::nn::{Dropout, Embedding};
 use burn::tensor::{backend::Backend, Bool, Tensor};
 
 use super::batch::index_tensor;
-use crate::layer::Recurrent;
+use burn_rnn::Recurrent;
 
 /// Embedding + recurrent layers over the source.
 #[derive(Module, Debug)]

@@ -5,8 +5,8 @@ use burn::nn::Linear;
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::config::BridgeKind;
-use crate::cell::{Cell, CellState};
-use crate::layer::LayerState;
+use burn_rnn::LayerState;
+use burn_rnn::{Cell, CellState};
 
 /// From the encoder's final state to the decoder's initial one (see [`BridgeKind`]).
 ///

@@ -7,17 +7,17 @@ use burn::tensor::{backend::Backend, Bool, Int, Tensor, TensorData};
 use super::attention::Attention;
 use super::batch::Seq2SeqBatch;
 use super::bridge::Bridge;
-use super::config::{BridgeKind, Seq2SeqCell, Seq2SeqConfig};
+use super::config::{BridgeKind, Seq2SeqCell, Seq2SeqConfig, StackShape};
 use super::decoder::{Decoder, DecoderState};
 use super::encoder::{Encoder, Memory};
-use crate::cell::Cell;
-use crate::kernels::RnnBackend;
-use crate::layer::RecurrentInput;
 use crate::sampling::SplitMix64;
-use crate::CellKind;
+use burn_rnn::Cell;
+use burn_rnn::CellKind;
+use burn_rnn::RecurrentInput;
+use burn_rnn::RnnBackend;
 
 /// An RNN encoder-decoder with attention (see [`Seq2SeqConfig`]), generic over the cell kind
-/// `C` ([`crate::LstmCell`], [`crate::GruCell`] or [`crate::RnnCell`]) and the backend.
+/// `C` ([`burn_rnn::LstmCell`], [`burn_rnn::GruCell`] or [`burn_rnn::RnnCell`]) and the backend.
 #[derive(Module, Debug)]
 pub struct Seq2Seq<B: Backend, C> {
     /// The encoder.
@@ -44,10 +44,10 @@ impl Seq2SeqConfig {
             panic!("{e}");
         }
         assert!(
-            C::KIND == self.cell,
+            C::builds(self.cell),
             "seq2seq config: the config names cell {}, the model type is {}",
             self.cell,
-            C::KIND
+            C::NAME
         );
         let dirs = if self.bidirectional { 2 } else { 1 };
         let d_memory = self.d_memory();
@@ -55,11 +55,14 @@ impl Seq2SeqConfig {
         let encoder = Encoder {
             embedding: EmbeddingConfig::new(self.src_vocab_size, self.d_embed).init(device),
             rnn: C::stack(
-                self.d_embed,
-                self.encoder_hidden,
-                self.encoder_layers,
-                self.bidirectional,
-                self.dropout,
+                self.cell,
+                StackShape {
+                    d_input: self.d_embed,
+                    d_hidden: self.encoder_hidden,
+                    num_layers: self.encoder_layers,
+                    bidirectional: self.bidirectional,
+                    dropout: self.dropout,
+                },
                 device,
             ),
             dropout: dropout.clone(),
@@ -84,11 +87,14 @@ impl Seq2SeqConfig {
         let decoder = Decoder {
             embedding: EmbeddingConfig::new(self.tgt_vocab_size, self.d_embed).init(device),
             rnn: C::stack(
-                d_dec_input,
-                self.decoder_hidden,
-                self.decoder_layers,
-                false,
-                self.dropout,
+                self.cell,
+                StackShape {
+                    d_input: d_dec_input,
+                    d_hidden: self.decoder_hidden,
+                    num_layers: self.decoder_layers,
+                    bidirectional: false,
+                    dropout: self.dropout,
+                },
                 device,
             ),
             attention: Attention::new(

@@ -1,16 +1,27 @@
-//! Burn records through `burn_rnn::record`: the durable, checked recorder round-trips a module
+//! Burn records through `rnn_example_common::record`: the durable, checked recorder round-trips a
+//! module
 //! and reads `NamedMpkFileRecorder` files; hostile records (made by hand, and every crash the
 //! fuzz targets found, in `fixtures/hostile/`) are errors naming the file, never panics.
-
-mod common;
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
-use burn_rnn::record::{check_shapes, inspect, CheckedRecorder};
+use burn_rnn::backend::DefaultBackend as B;
 use burn_rnn::*;
-use common::{device, fixture_path, B};
+use rnn_example_common::record::{self, check_shapes, inspect, CheckedRecorder};
+
+fn device() -> burn_rnn::backend::DefaultDevice {
+    Default::default()
+}
+
+/// A fixture of burn-rnn's tests: `lstm_3_2.mpk`, and `hostile/`, where the fuzz targets'
+/// crashes are kept.
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/burn-rnn/tests/fixtures")
+        .join(name)
+}
 
 type Rec = CheckedRecorder<FullPrecisionSettings>;
 
@@ -100,6 +111,47 @@ fn hostile_records_are_errors_naming_the_file() {
         std::fs::write(&path, b).unwrap();
         let err = load(&path).expect_err(what);
         assert!(err.contains("m.mpk"), "{what}: {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `bytes` with the text of every parameter id (a 13-character MessagePack string after an
+/// `id` key) replaced by `id`.
+fn with_ids(bytes: &[u8], id: &str) -> Vec<u8> {
+    let key = [0xa2, b'i', b'd', 0xad];
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut replaced = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(&key) {
+            out.extend_from_slice(&key[..3]);
+            out.push(0xa0 | id.len() as u8);
+            out.extend_from_slice(id.as_bytes());
+            i += key.len() + 13;
+            replaced += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    assert_eq!(replaced, 4, "the LSTM record's four parameter ids");
+    out
+}
+
+#[test]
+fn a_parameter_id_burn_cannot_parse_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(fixture_path("lstm_3_2.mpk")).unwrap();
+    let dir = scratch("ids");
+    let path = dir.join("m.mpk");
+    // Another valid id loads; text outside base32 and UUIDs, and base32 of more than 8 bytes
+    // (on which Burn's `ParamId::deserialize` panics), are refused by the reader.
+    std::fs::write(&path, with_ids(&bytes, "0123456789abc")).unwrap();
+    load(&path).unwrap();
+    for bad in ["zzzzzzzzzzzzz", "0123456789abcdef"] {
+        std::fs::write(&path, with_ids(&bytes, bad)).unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(err.contains("is not a parameter id"), "{bad}: {err}");
+        assert!(err.contains("m.mpk"), "{bad}: {err}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

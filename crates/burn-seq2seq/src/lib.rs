@@ -1,9 +1,11 @@
-//! Sequence-to-sequence models: an RNN encoder, attention, an RNN decoder, and batched
+//! # burn-seq2seq
+//!
+//! Sequence-to-sequence models over [burn-rnn](https://docs.rs/burn-rnn)'s layers: an RNN encoder, attention, an RNN decoder, and batched
 //! greedy, beam and sampled decoding.
 //!
 //! The design follows OpenNMT-py's RNN encoder-decoder and PyTorch's seq2seq tutorial:
-//! - [`Encoder`]: embedding + any stack of this crate's cells ([`crate::RnnCell`],
-//!   [`crate::LstmCell`], [`crate::GruCell`]), optionally bidirectional, reading padded
+//! - [`Encoder`]: embedding + any stack of burn-rnn's cells ([`burn_rnn::RnnCell`],
+//!   [`burn_rnn::LstmCell`], [`burn_rnn::GruCell`]), optionally bidirectional, reading padded
 //!   sources with their lengths (padding never reaches a result).
 //! - [`Bridge`]: the encoder's final state (directions concatenated) to the decoder's initial
 //!   state ([`BridgeKind`]).
@@ -17,11 +19,11 @@
 //!   [`crate::sampling`]), each batched and able to return the attention weights.
 //! - [`Vocab`]: token vocabularies with the special symbols; [`CharVocab`]: a plain character
 //!   vocabulary without them.
-//! - [`checkpoint`]: save and load with the config and vocabularies.
+//! - [`sampling`]: a seeded RNG and temperature, top-k and top-p sampling over rows of logits.
 //!
 //! ```
 //! use burn_rnn::backend::DefaultBackend as B;
-//! use burn_rnn::seq2seq::{GreedyOptions, Seq2SeqConfig, Vocab};
+//! use burn_seq2seq::{GreedyOptions, Seq2SeqConfig, Vocab};
 //! use burn_rnn::LstmCell;
 //!
 //! let vocab = Vocab::from_chars("0123456789");
@@ -34,28 +36,29 @@
 //! assert_eq!(out.len(), 2);
 //! ```
 
+#![warn(missing_docs)]
+
 mod attention;
 mod batch;
 mod bridge;
-pub mod checkpoint;
 mod config;
 mod decode;
 mod decoder;
 mod encoder;
 mod loss;
 mod model;
+pub mod sampling;
 mod vocab;
 
-pub use crate::sampling::SplitMix64;
-pub use crate::CellKind;
 pub use attention::{Attention, AttentionOutput};
 pub use batch::{pad_sources, Seq2SeqBatch};
 pub use bridge::Bridge;
-pub use checkpoint::{CheckpointError, CheckpointMeta};
-pub use config::{AttentionKind, BridgeKind, ConfigError, Seq2SeqCell, Seq2SeqConfig};
+pub use burn_rnn::CellKind;
+pub use config::{AttentionKind, BridgeKind, ConfigError, Seq2SeqCell, Seq2SeqConfig, StackShape};
 pub use decode::{BeamOptions, GreedyOptions, Hypothesis, SampleOptions};
 pub use decoder::{Decoder, DecoderOutput, DecoderState, DecoderStepOutput};
 pub use encoder::{Encoder, Memory};
 pub use loss::sequence_cross_entropy;
 pub use model::{Seq2Seq, Seq2SeqOutput};
+pub use sampling::SplitMix64;
 pub use vocab::{CharVocab, Encoded, Vocab};

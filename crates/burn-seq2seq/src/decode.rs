@@ -7,9 +7,9 @@ use super::batch::{index_tensor, pad_sources};
 use super::decoder::{DecoderState, DecoderStepOutput};
 use super::encoder::Memory;
 use super::model::Seq2Seq;
-use crate::cell::Cell;
-use crate::kernels::RnnBackend;
 use crate::sampling::SamplingConfig;
+use burn_rnn::Cell;
+use burn_rnn::RnnBackend;
 
 /// One decoded sequence.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,7 +15,7 @@
 //! with no draw. Ties in the ordering also go to the lower id, so the kept set is unique.
 //!
 //! ```
-//! use burn_rnn::sampling::SamplingConfig;
+//! use burn_seq2seq::sampling::SamplingConfig;
 //!
 //! let mut sampler = SamplingConfig::new()
 //!     .with_temperature(0.8)
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn a_batch_samples_each_row_in_order() {
-        type B = crate::backend::DefaultBackend;
+        type B = burn_rnn::backend::DefaultBackend;
         let rows = [0.0f32, 9.0, 0.0, 7.0, 0.0, 0.0];
         let logits = Tensor::<B, 2>::from_data(
             burn::tensor::TensorData::new(rows.to_vec(), [2, 3]),

@@ -17,16 +17,14 @@ use burn::record::FullPrecisionSettings;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use super::config::{Seq2SeqCell, Seq2SeqConfig};
-use super::model::Seq2Seq;
-use super::vocab::Vocab;
+use burn_seq2seq::{Seq2Seq, Seq2SeqCell, Seq2SeqConfig, Vocab};
 
 /// The file holding the config and vocabularies.
 pub const META_FILE: &str = "seq2seq.json";
 /// The file holding the weights.
 pub const WEIGHTS_FILE: &str = "model.mpk";
 
-use crate::record::CheckedRecorder;
+use rnn_example_common::record::CheckedRecorder;
 
 type Recorder = CheckedRecorder<FullPrecisionSettings>;
 
@@ -119,11 +117,11 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
     meta: &CheckpointMeta,
 ) -> Result<(), CheckpointError> {
     check_vocabs(&dir.join(META_FILE), meta)?;
-    let written = |e: crate::atomic::WriteError| CheckpointError::Io {
+    let written = |e: rnn_io::atomic::WriteError| CheckpointError::Io {
         path: e.path,
         source: e.source,
     };
-    let staged = crate::atomic::StagedDir::new(dir).map_err(written)?;
+    let staged = rnn_io::atomic::StagedDir::new(dir).map_err(written)?;
     let tmp = staged.path();
     let text = serde_json::to_string_pretty(meta).expect("the meta serializes");
     std::fs::write(tmp.join(META_FILE), text).map_err(io(&tmp.join(META_FILE)))?;
@@ -136,7 +134,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
         .save_file(weights.with_extension(""), &Recorder::new())
         .map_err(|e| CheckpointError::Record {
             path: weights.clone(),
-            message: crate::record::message(&e).to_string(),
+            message: rnn_example_common::record::message(&e).to_string(),
         })?;
     staged.commit().map_err(written)
 }
@@ -147,7 +145,7 @@ pub fn save<B: Backend, C: Seq2SeqCell<B>>(
 /// If the file is missing or unreadable, or not a checkpoint's meta file.
 pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let path = dir.join(META_FILE);
-    let text = crate::atomic::read_regular_text(&path).map_err(io(&path))?;
+    let text = rnn_io::atomic::read_regular_text(&path).map_err(io(&path))?;
     let meta: CheckpointMeta =
         serde_json::from_str(&text).map_err(|e| CheckpointError::Format {
             path: path.clone(),
@@ -173,13 +171,13 @@ pub fn load<B: Backend, C: Seq2SeqCell<B>>(
     device: &B::Device,
 ) -> Result<(Seq2Seq<B, C>, CheckpointMeta), CheckpointError> {
     let meta = load_meta(dir)?;
-    if meta.config.cell != C::KIND {
+    if !C::builds(meta.config.cell) {
         return Err(CheckpointError::ConfigMismatch {
             path: dir.join(META_FILE),
             differences: vec![format!(
-                "cell: checkpoint has {}, expected {}",
+                "cell: checkpoint has {}, the model type is {}",
                 meta.config.cell,
-                C::KIND
+                C::NAME
             )],
         });
     }
@@ -268,17 +266,17 @@ fn load_weights<B: Backend, C: Seq2SeqCell<B>>(
         path: path.clone(),
         message,
     };
-    let record = crate::record::inspect(&path)
-        .map_err(|e| format(crate::record::message(&e).to_string()))?;
+    let record = rnn_example_common::record::inspect(&path)
+        .map_err(|e| format(rnn_example_common::record::message(&e).to_string()))?;
     // The parameters are lazy: the model's weights are not allocated before they are checked.
     let model = config.init::<B, C>(device);
-    crate::record::check_shapes(&model, &record).map_err(format)?;
+    rnn_example_common::record::check_shapes(&model, &record).map_err(format)?;
     model
         .load_file(path.with_extension(""), &Recorder::new(), device)
         .map_err(|e| {
             format(format!(
                 "cannot load the weights: {}",
-                crate::record::message(&e)
+                rnn_example_common::record::message(&e)
             ))
         })
 }
@@ -297,4 +295,41 @@ fn parameter_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
     let mut shapes = Shapes(Vec::new());
     module.visit(&mut shapes);
     shapes.0
+}
+
+/// A checkpoint that cannot be read or written is a failed run; one that is malformed or was
+/// made for another model is bad input (the user pointed at the wrong folder).
+impl From<CheckpointError> for rnn_example_common::Error {
+    fn from(e: CheckpointError) -> Self {
+        match e {
+            CheckpointError::Io { .. } | CheckpointError::Record { .. } => {
+                rnn_example_common::Error::Run(e.to_string())
+            }
+            _ => rnn_example_common::Error::Input(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_io_is_a_run_error_and_a_bad_checkpoint_is_input() {
+        let io = CheckpointError::Io {
+            path: "ckpt/model.mpk".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert!(
+            matches!(rnn_example_common::Error::from(io), rnn_example_common::Error::Run(m) if m == "ckpt/model.mpk: disk full")
+        );
+        let format = CheckpointError::Format {
+            path: "ckpt/seq2seq.json".into(),
+            message: "not a meta file".into(),
+        };
+        assert!(matches!(
+            rnn_example_common::Error::from(format),
+            rnn_example_common::Error::Input(_)
+        ));
+    }
 }

@@ -2,11 +2,12 @@
 //!
 //! - [`CheckedRecorder`]: a [`FileRecorder`] in Burn's named MessagePack format (`.mpk`, the
 //!   files of `NamedMpkFileRecorder`, which it reads and writes interchangeably). A save
-//!   serializes in memory and writes through [`crate::atomic::write_file`] (a temporary file,
+//!   serializes in memory and writes through [`rnn_io::atomic::write_file`] (a temporary file,
 //!   `sync_all`, a rename, the folder synced): a full disk or any other write error is
 //!   returned, and the previous file stays whole. A load checks every tensor's byte length
 //!   against its shape and element type ([`rnn_io::check_record`]) before Burn builds arrays
 //!   from those bytes (which it does without checking).
+//!   A module's record is loaded after [`check_shapes`] has compared it with the module.
 //! - [`inspect`]: the tensors of a record file, checked, without decoding them.
 //! - [`check_shapes`]: a module's parameter shapes (read lazily, so nothing is allocated for
 //!   them) against a record's, to run before a record is loaded into a module built from a
@@ -47,7 +48,7 @@ fn with_mpk(path: &Path) -> PathBuf {
 
 /// Reads a record file whole, checking it, and returns its bytes and tensors.
 fn read_checked(path: &Path) -> Result<(Vec<u8>, Vec<RecordTensor>), RecorderError> {
-    let bytes = crate::atomic::read_regular(path).map_err(|e| match e.kind() {
+    let bytes = rnn_io::atomic::read_regular(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             RecorderError::FileNotFound(format!("{}: {e}", path.display()))
         }
@@ -72,25 +73,24 @@ impl<S: PrecisionSettings, B: Backend> Recorder<B> for CheckedRecorder<S> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| RecorderError::Unknown(format!("{}: {e}", parent.display())))?;
         }
-        crate::atomic::write_file(&path, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
+        rnn_io::atomic::write_file(&path, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
     }
 
     /// Loads a record: [`Recorder::load_item`] (read, checked, decoded), then Burn's
-    /// `from_item`, which builds the tensors. Burn panics there on some records that decode
-    /// but do not fit (an invalid parameter id, a tensor of another rank): such a panic is
-    /// caught ([`guard`]) and returned as an error.
+    /// `from_item`, which builds the tensors.
+    ///
+    /// The reader has checked every tensor's bytes against its shape and every parameter id
+    /// ([`rnn_io::check_record`]). What it cannot know is the rank each field of `R` expects:
+    /// Burn's `from_item` panics on a tensor of another rank. Loads of a module's record go
+    /// through [`check_shapes`] first (the module's own shapes against the record's), which
+    /// refuses such a record as an error before this runs.
     fn load<R: Record<B>>(
         &self,
         mut file: PathBuf,
         device: &B::Device,
     ) -> Result<R, RecorderError> {
         let item: BurnRecord<R::Item<S>, B> = Recorder::<B>::load_item(self, &mut file)?;
-        guard(|| R::from_item(item.item, device)).map_err(|panic| {
-            RecorderError::Unknown(format!(
-                "{}: the record does not fit: {panic}",
-                with_mpk(&file).display()
-            ))
-        })
+        Ok(R::from_item(item.item, device))
     }
 
     fn load_item<I: DeserializeOwned>(&self, file: &mut PathBuf) -> Result<I, RecorderError> {
@@ -163,25 +163,6 @@ pub fn message(e: &RecorderError) -> &str {
         RecorderError::FileNotFound(m) | RecorderError::DeserializeError(m) => m,
         RecorderError::Unknown(m) => m,
     }
-}
-
-/// Runs `f`, turning a panic into `Err` with its message, without printing it: the last line
-/// of defense when Burn panics on data it was handed (the checks before it cover what they
-/// can name). The panic hook is swapped for a silent one while `f` runs.
-pub fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = HOOK.lock().unwrap_or_else(|e| e.into_inner());
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".into())
-    })
 }
 
 /// Checks an optimizer record against `module`: every tensor stored under a parameter's id

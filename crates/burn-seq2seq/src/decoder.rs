@@ -8,9 +8,9 @@ use burn::tensor::{backend::Backend, Int, Tensor};
 use super::attention::Attention;
 use super::batch::index_tensor;
 use super::encoder::Memory;
-use crate::cell::{Cell, CellState};
-use crate::kernels::RnnBackend;
-use crate::layer::{LayerState, Recurrent, RecurrentInput};
+use burn_rnn::RnnBackend;
+use burn_rnn::{Cell, CellState};
+use burn_rnn::{LayerState, Recurrent, RecurrentInput};
 
 /// Embedding + recurrent layers + attention + output projection over the target.
 #[derive(Module, Debug)]

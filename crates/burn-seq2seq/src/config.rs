@@ -5,9 +5,9 @@ use burn::module::ModuleDisplay;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::cell::{Cell, GruCell, LstmCell, RnnCell};
-use crate::layer::{GruConfig, LstmConfig, Recurrent, RnnConfig};
-use crate::CellKind;
+use burn_rnn::CellKind;
+use burn_rnn::{AnyCell, AnyRecurrent, AnyRecurrentConfig, Cell, GruCell, LstmCell, RnnCell};
+use burn_rnn::{GruConfig, LstmConfig, Recurrent, RnnConfig};
 
 /// How the decoder scores a memory position `m_s` (an encoder output, `[D*H_enc]`) against its
 /// hidden state `h_t` (`[H_dec]`); the names are Luong et al. (2015)'s and OpenNMT-py's.
@@ -286,47 +286,70 @@ impl core::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A cell kind a [`Seq2Seq`](super::Seq2Seq) can be built from: the three cells of this crate.
+/// A cell type a [`Seq2Seq`](super::Seq2Seq) can be built from: burn-rnn's three cells, or
+/// [`AnyCell`] for a kind chosen at run time (a config or checkpoint read from a file).
 pub trait Seq2SeqCell<B: Backend>: Cell<B> + ModuleDisplay + Sized {
-    /// The [`CellKind`] a config names for this cell.
-    const KIND: CellKind;
+    /// Whether a config naming `kind` builds this cell type (`AnyCell`: every kind).
+    fn builds(kind: CellKind) -> bool;
 
-    /// A batch-first, unidirectional-or-bidirectional layer stack of this cell, with PyTorch's
-    /// default initialization.
-    fn stack(
-        d_input: usize,
-        d_hidden: usize,
-        num_layers: usize,
-        bidirectional: bool,
-        dropout: f64,
-        device: &B::Device,
-    ) -> Recurrent<B, Self>;
+    /// A batch-first, unidirectional-or-bidirectional layer stack of this cell of `kind`, with
+    /// PyTorch's default initialization.
+    fn stack(kind: CellKind, shape: StackShape, device: &B::Device) -> Recurrent<B, Self>;
 }
 
-/// [`Seq2SeqCell`] for a built-in cell, its [`CellKind`] and its layer config.
-macro_rules! seq2seq_cell {
-    ($cell:ident, $kind:ident, $config:ident) => {
-        impl<B: Backend> Seq2SeqCell<B> for $cell<B> {
-            const KIND: CellKind = CellKind::$kind;
+/// The sizes of one of a [`Seq2Seq`](super::Seq2Seq)'s recurrent stacks.
+#[derive(Debug, Clone, Copy)]
+pub struct StackShape {
+    /// Input features.
+    pub d_input: usize,
+    /// Hidden size.
+    pub d_hidden: usize,
+    /// Stacked layers.
+    pub num_layers: usize,
+    /// Both directions (the encoder's option).
+    pub bidirectional: bool,
+    /// Dropout between layers.
+    pub dropout: f64,
+}
 
-            fn stack(
-                d_input: usize,
-                d_hidden: usize,
-                num_layers: usize,
-                bidirectional: bool,
-                dropout: f64,
-                device: &B::Device,
-            ) -> Recurrent<B, Self> {
-                $config::new(d_input, d_hidden)
-                    .with_num_layers(num_layers)
-                    .with_bidirectional(bidirectional)
-                    .with_dropout(dropout)
-                    .init(device)
+impl<B: Backend> Seq2SeqCell<B> for AnyCell<B> {
+    fn builds(_: CellKind) -> bool {
+        true
+    }
+
+    fn stack(kind: CellKind, s: StackShape, device: &B::Device) -> AnyRecurrent<B> {
+        AnyRecurrentConfig::new(kind, s.d_input, s.d_hidden)
+            .with_num_layers(s.num_layers)
+            .with_bidirectional(s.bidirectional)
+            .with_dropout(s.dropout)
+            .init(device)
+    }
+}
+
+/// [`Seq2SeqCell`] for a built-in cell: the kinds it builds and its layer config.
+macro_rules! seq2seq_cell {
+    ($cell:ident, $config:ident, |$kind:ident| $builds:expr, |$c:ident, $k:ident| $with_kind:expr) => {
+        impl<B: Backend> Seq2SeqCell<B> for $cell<B> {
+            fn builds($kind: CellKind) -> bool {
+                $builds
+            }
+
+            fn stack($k: CellKind, s: StackShape, device: &B::Device) -> Recurrent<B, Self> {
+                let $c = $config::new(s.d_input, s.d_hidden)
+                    .with_num_layers(s.num_layers)
+                    .with_bidirectional(s.bidirectional)
+                    .with_dropout(s.dropout);
+                $with_kind.init(device)
             }
         }
     };
 }
 
-seq2seq_cell!(RnnCell, Rnn, RnnConfig);
-seq2seq_cell!(LstmCell, Lstm, LstmConfig);
-seq2seq_cell!(GruCell, Gru, GruConfig);
+seq2seq_cell!(
+    RnnCell,
+    RnnConfig,
+    |k| k.nonlinearity().is_some(),
+    |c, kind| c.with_nonlinearity(kind.nonlinearity().unwrap_or_default())
+);
+seq2seq_cell!(LstmCell, LstmConfig, |k| k == CellKind::Lstm, |c, _kind| c);
+seq2seq_cell!(GruCell, GruConfig, |k| k == CellKind::Gru, |c, _kind| c);

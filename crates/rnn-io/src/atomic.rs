@@ -146,11 +146,11 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 ///
 /// # Example
 /// ```
-/// use burn_rnn::atomic::{write_dir, WriteError};
+/// use rnn_io::atomic::{write_dir, WriteError};
 ///
 /// let dir = std::env::temp_dir().join(format!("atomic-doc-{}", std::process::id()));
 /// write_dir(&dir, |tmp| {
-///     burn_rnn::atomic::write_file(&tmp.join("a.txt"), b"first")
+///     rnn_io::atomic::write_file(&tmp.join("a.txt"), b"first")
 /// })?;
 /// write_dir(&dir, |tmp| std::fs::write(tmp.join("b.txt"), "second").map_err(|source| {
 ///     WriteError { path: tmp.join("b.txt"), source }
