@@ -6,6 +6,10 @@
 #
 # --wgpu-only builds only the wgpu benchmark (what CI runs on lavapipe); the full kit also
 # holds the CUDA benchmark and char-rnn built with CUDA.
+#
+# KIT_PROFILE (default release) is the cargo profile the binaries are built with, and KIT_XZ
+# (default 9) the xz level they travel at: CI checks the kit with `KIT_PROFILE=dev KIT_XZ=1`,
+# which reuses the dependencies its test build made. Timings need the default.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -25,6 +29,9 @@ if [ "$(uname -m)" != x86_64 ]; then
   exit 2
 fi
 export CARGO_INCREMENTAL=0
+profile=${KIT_PROFILE:-release}
+profile_dir=$profile
+[ "$profile" = dev ] && profile_dir=debug
 start=$(date +%s)
 say() { echo "prepare.sh: $* ($(( $(date +%s) - start )) s)"; }
 
@@ -35,8 +42,8 @@ mkdir -p "$kit/bin" "$kit/deb"
 # other features overwrites target/release).
 build() { # package binary features kit-name
   say "building $1 ($2) with --features $3"
-  cargo build --release -q -p "$1" --bin "$2" --features "$3"
-  cp "${CARGO_TARGET_DIR:-target}/release/$2" "$kit/bin/$4"
+  cargo build --profile "$profile" -q -p "$1" --bin "$2" --features "$3"
+  cp "${CARGO_TARGET_DIR:-target}/$profile_dir/$2" "$kit/bin/$4"
   strip "$kit/bin/$4" 2>/dev/null || true
 }
 build rnn-bench rnn-bench wgpu rnn-bench-wgpu
@@ -51,7 +58,7 @@ say "compressing the binaries"
   echo "glibc needed: $(objdump -T "$kit"/bin/* 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   echo "binaries: $(cd "$kit/bin" && ls | tr '\n' ' ')"
 } >"$kit/bin.txt"
-tar -C "$kit" -cf - bin | xz -T0 -9 >"$kit/bin.tar.xz"
+tar -C "$kit" -cf - bin | xz -T0 "-${KIT_XZ:-9}" >"$kit/bin.tar.xz"
 rm -rf "$kit/bin"
 
 cp benches/pytorch_bench.py examples/char-rnn/pytorch_reference.py benches/gpu/run.sh "$kit/"

@@ -95,7 +95,7 @@ where
     LayerState<AD, C>: Clone,
 {
     let device = device();
-    touch_params(&layer.cells());
+    touch_params(layer.cells());
     let dirs = if c.bidirectional { 2 } else { 1 };
     let shape = match c.batch_first {
         true => [c.batch, c.seq, c.input],
@@ -153,7 +153,7 @@ where
                 ));
             }
         }
-        named.extend(param_grads(&layer.cells(), &g));
+        named.extend(param_grads(layer.cells(), &g));
         grads.push(named);
     }
     let (fused, reference) = (&results[0], &results[1]);
@@ -324,7 +324,7 @@ fn fused_inference_equals_fused_training_forward() {
         .init::<AD>(&device);
     let x = Tensor::<AD, 3>::random([5, 7, 6], Distribution::Default, &device);
     let lengths = vec![7, 3, 5, 1, 7];
-    touch_params(&layer.cells());
+    touch_params(layer.cells());
     let train = layer.forward_with(RecurrentInput::new(x.clone()).with_lengths(lengths.clone()));
     let inner = layer.valid();
     let infer = inner.forward_with(RecurrentInput::new(x.inner()).with_lengths(lengths));

@@ -158,7 +158,7 @@ where
         }
     }
     let dirs = layer.num_directions();
-    for (name, g) in param_grads(&layer.cells(), dirs, true, &grads) {
+    for (name, g) in param_grads(layer.cells(), dirs, true, &grads) {
         grad_checks.push((format!("grad.p.{name}"), g));
     }
     worst.check_grads(fx, case, grad_checks);

@@ -62,3 +62,8 @@ pub use loss::sequence_cross_entropy;
 pub use model::{Seq2Seq, Seq2SeqOutput};
 pub use sampling::SplitMix64;
 pub use vocab::{CharVocab, Encoded, Vocab};
+
+/// The README's Rust blocks, compiled and run as doctests by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -95,7 +95,7 @@ where
         };
         let mut packed = cpu::zeroed((seq + 2) * batch * hidden);
         if !save {
-            cpu::forward(&spec, dims, inputs, &mut packed, None);
+            cpu::forward(spec, dims, inputs, &mut packed, None);
             return RecurrentForward {
                 packed: tensor(packed, [seq + 2, batch, hidden]),
                 saved: None,
@@ -110,7 +110,7 @@ where
             h_prev: &mut h_prev,
             c_prev: &mut c_prev,
         };
-        cpu::forward(&spec, dims, inputs, &mut packed, Some(saved));
+        cpu::forward(spec, dims, inputs, &mut packed, Some(saved));
         drop(weight_hh);
         RecurrentForward {
             packed: tensor(packed, [seq + 2, batch, hidden]),
@@ -234,7 +234,7 @@ where
         let mut d_h0 = vec![0.0f32; batch * hidden];
         let mut d_c0 = vec![0.0f32; batch * hidden];
         cpu::backward(
-            &spec,
+            spec,
             dims,
             BackwardInputs {
                 weight_hh: &w,
