@@ -407,7 +407,7 @@ mod tests {
 
     fn record(shape: Vec<u64>, bytes: usize, dtype: &'static str) -> Vec<u8> {
         let p = |shape: Vec<u64>, bytes: usize, dtype| Param {
-            id: "abc",
+            id: "0123456789abc", // Burn's form: base32 of a u64
             param: Data {
                 bytes: Bin(vec![0; bytes]),
                 shape,
@@ -419,6 +419,21 @@ mod tests {
             layers: vec![p(shape, bytes, dtype)],
         };
         rmp_serde::to_vec_named(&m).unwrap()
+    }
+
+    #[test]
+    fn parameter_ids_are_checked_by_burns_rules() {
+        // Burn's own ids, a UUID, and the ids Burn's `ParamId::deserialize` panics on.
+        for (id, valid) in [
+            ("0123456789abc", true),
+            ("0000000000000000", false), // base32 of 10 bytes
+            ("67e55044-10b1-426f-9247-bb680e5fe0c8", true),
+            ("abc", false),
+            ("not an id", false),
+            ("", true), // no bytes: id 0
+        ] {
+            assert_eq!(valid_param_id(id), valid, "{id:?}");
+        }
     }
 
     #[test]

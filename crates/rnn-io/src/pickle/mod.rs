@@ -245,248 +245,292 @@ impl<'a> Vm<'a> {
         loop {
             let at = self.pos;
             let op = self.byte()?;
-            match op {
-                0x80 => {
-                    let proto = self.byte()?;
-                    if !(2..=5).contains(&proto) {
-                        return Err(err(format!("protocol {proto} (2 to 5 are read)")));
-                    }
+            if op == b'.' {
+                let v = self.pop()?;
+                if !self.stack.is_empty() || !self.marks.is_empty() {
+                    return Err(err("values left on the stack at STOP"));
                 }
-                0x95 => {
-                    self.take(8)?;
-                }
-                b'.' => {
-                    let v = self.pop()?;
-                    if !self.stack.is_empty() || !self.marks.is_empty() {
-                        return Err(err("values left on the stack at STOP"));
-                    }
-                    return Ok(v);
-                }
-                b'(' => {
-                    self.marks.push(self.stack.len() + 1);
-                    self.push(Value::Mark);
-                }
-                b'N' => self.push(Value::None),
-                0x88 => self.push(Value::Bool),
-                0x89 => self.push(Value::Bool),
-                b'J' => {
-                    let v = self.le(4)? as u32 as i32;
-                    self.push(Value::Int(i64::from(v)));
-                }
-                b'K' => {
-                    let v = self.le(1)?;
-                    self.push(Value::Int(v as i64));
-                }
-                b'M' => {
-                    let v = self.le(2)?;
-                    self.push(Value::Int(v as i64));
-                }
-                0x8a | 0x8b => {
-                    let n = if op == 0x8a {
-                        self.len(1)?
-                    } else {
-                        self.len(4)?
-                    };
-                    let bytes = self.take(n)?;
-                    self.push(long(bytes));
-                }
-                b'G' => {
-                    let s = self.take(8)?;
-                    let _ = s;
-                    self.push(Value::Float);
-                }
-                b'X' | 0x8c | 0x8d => {
-                    let n = match op {
-                        0x8c => self.len(1)?,
-                        b'X' => self.len(4)?,
-                        _ => self.len(8)?,
-                    };
-                    let s = self.take(n)?;
-                    let s = std::str::from_utf8(s).map_err(|_| err("a str is not UTF-8"))?;
-                    self.push(Value::Str(s.into()));
-                }
-                b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
-                    let n = match op {
-                        b'U' | b'C' => self.len(1)?,
-                        b'T' | b'B' => self.len(4)?,
-                        _ => self.len(8)?,
-                    };
-                    self.take(n)?;
-                    self.push(Value::Bytes);
-                }
-                b')' => {
-                    let v = self.seq(Kind::Tuple, Vec::new());
-                    self.push(v)
-                }
-                b']' => {
-                    let v = self.seq(Kind::List, Vec::new());
-                    self.push(v)
-                }
-                b'}' => {
-                    let v = self.seq(Kind::Dict, Vec::new());
-                    self.push(v)
-                }
-                0x8f => {
-                    let v = self.seq(Kind::Set, Vec::new());
-                    self.push(v)
-                }
-                b't' => {
-                    let items = self.pop_mark()?;
-                    {
-                        let v = self.seq(Kind::Tuple, items);
-                        self.push(v)
-                    };
-                }
-                0x91 => {
-                    let items = self.pop_mark()?;
-                    {
-                        let v = self.seq(Kind::Set, items);
-                        self.push(v)
-                    };
-                }
-                0x85..=0x87 => {
-                    let n = usize::from(op - 0x84);
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop()?);
-                    }
-                    items.reverse();
-                    {
-                        let v = self.seq(Kind::Tuple, items);
-                        self.push(v)
-                    };
-                }
-                b'l' => {
-                    let items = self.pop_mark()?;
-                    {
-                        let v = self.seq(Kind::List, items);
-                        self.push(v)
-                    };
-                }
-                b'd' => {
-                    let items = self.pop_mark()?;
-                    if items.len() % 2 != 0 {
-                        return Err(err("DICT with an odd number of items"));
-                    }
-                    {
-                        let v = self.seq(Kind::Dict, items);
-                        self.push(v)
-                    };
-                }
-                b'q' => {
-                    let k = self.le(1)? as u32;
-                    self.memo_put(k)?;
-                }
-                b'r' => {
-                    let k = self.le(4)? as u32;
-                    self.memo_put(k)?;
-                }
-                0x94 => {
-                    let k = u32::try_from(self.memo.len()).map_err(|_| err("memo full"))?;
-                    self.memo_put(k)?;
-                }
-                b'h' => {
-                    let k = self.le(1)? as u32;
-                    self.memo_get(k)?;
-                }
-                b'j' => {
-                    let k = self.le(4)? as u32;
-                    self.memo_get(k)?;
-                }
-                b'0' => {
-                    if matches!(self.pop()?, Value::Mark) {
-                        return Err(err("POP of a mark"));
-                    }
-                }
-                b'1' => {
-                    self.pop_mark()?;
-                }
-                b'2' => {
-                    let v = self.top()?.clone();
-                    self.push(v);
-                }
-                b'c' => {
-                    let module = self.line()?.to_string();
-                    let name = self.line()?.to_string();
-                    self.push(Value::Global(Rc::new((module, name))));
-                }
-                0x93 => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    match (module, name) {
-                        (Value::Str(m), Value::Str(n)) => {
-                            self.push(Value::Global(Rc::new((m.to_string(), n.to_string()))))
-                        }
-                        _ => return Err(err("STACK_GLOBAL of non-strings")),
-                    }
-                }
-                b'a' => {
-                    let v = self.pop()?;
-                    self.append(vec![v])?;
-                }
-                b'e' => {
-                    let items = self.pop_mark()?;
-                    self.append(items)?;
-                }
-                0x90 => {
-                    let items = self.pop_mark()?;
-                    self.append(items)?;
-                }
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.set_items(vec![k, v])?;
-                }
-                b'u' => {
-                    let items = self.pop_mark()?;
-                    if items.len() % 2 != 0 {
-                        return Err(err("SETITEMS with an odd number of items"));
-                    }
-                    self.set_items(items)?;
-                }
-                b'Q' => {
-                    let pid = self.pop()?;
-                    let storage = storage_ref(&pid)?;
-                    self.push(Value::Storage(Rc::new(storage)));
-                }
-                b'R' => {
-                    let args = self.pop()?;
-                    let callable = self.pop()?;
-                    let v = self.reduce(callable, args)?;
-                    self.push(v);
-                }
-                0x81 => {
-                    let args = self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.object(&cls, vec![args]);
-                    self.push(v);
-                }
-                0x92 => {
-                    let kwargs = self.pop()?;
-                    let args = self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.object(&cls, vec![args, kwargs]);
-                    self.push(v);
-                }
-                b'b' => {
-                    // BUILD: the state of an object (e.g. a state_dict's `_metadata`), kept as
-                    // data among the object's items; dictionaries and tensors ignore it.
-                    let state = self.pop()?;
-                    match self.top()? {
-                        Value::Seq(s) if matches!(s.kind, Kind::Object(_)) => {
-                            s.items.borrow_mut().push(state)
-                        }
-                        Value::Seq(_) | Value::Tensor(_) => {}
-                        other => return Err(err(format!("BUILD on {}", other.describe()))),
-                    }
-                }
-                other => {
-                    return Err(err(format!(
-                        "opcode 0x{other:02x} at offset {at} is not one torch.save writes"
-                    )))
-                }
+                return Ok(v);
+            }
+            let known = self.header_op(op)?
+                || self.literal_op(op)?
+                || self.container_op(op)?
+                || self.memo_or_stack_op(op)?
+                || self.object_op(op)?;
+            if !known {
+                return Err(err(format!(
+                    "opcode 0x{op:02x} at offset {at} is not one torch.save writes"
+                )));
             }
         }
+    }
+
+    /// The protocol and frame opcodes, which carry no value. Returns whether `op` was one of them.
+    fn header_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
+            0x80 => {
+                let proto = self.byte()?;
+                if !(2..=5).contains(&proto) {
+                    return Err(err(format!("protocol {proto} (2 to 5 are read)")));
+                }
+            }
+            0x95 => {
+                self.take(8)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Literals: None, booleans, integers, floats, strings and bytes. Returns whether `op` was one of them.
+    fn literal_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
+            b'N' => self.push(Value::None),
+            0x88 => self.push(Value::Bool),
+            0x89 => self.push(Value::Bool),
+            b'J' => {
+                let v = self.le(4)? as u32 as i32;
+                self.push(Value::Int(i64::from(v)));
+            }
+            b'K' => {
+                let v = self.le(1)?;
+                self.push(Value::Int(v as i64));
+            }
+            b'M' => {
+                let v = self.le(2)?;
+                self.push(Value::Int(v as i64));
+            }
+            0x8a | 0x8b => {
+                let n = if op == 0x8a {
+                    self.len(1)?
+                } else {
+                    self.len(4)?
+                };
+                let bytes = self.take(n)?;
+                self.push(long(bytes));
+            }
+            b'G' => {
+                let s = self.take(8)?;
+                let _ = s;
+                self.push(Value::Float);
+            }
+            b'X' | 0x8c | 0x8d => {
+                let n = match op {
+                    0x8c => self.len(1)?,
+                    b'X' => self.len(4)?,
+                    _ => self.len(8)?,
+                };
+                let s = self.take(n)?;
+                let s = std::str::from_utf8(s).map_err(|_| err("a str is not UTF-8"))?;
+                self.push(Value::Str(s.into()));
+            }
+            b'T' | b'U' | b'B' | b'C' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'U' | b'C' => self.len(1)?,
+                    b'T' | b'B' => self.len(4)?,
+                    _ => self.len(8)?,
+                };
+                self.take(n)?;
+                self.push(Value::Bytes);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Tuples, lists, dicts and sets: built empty, from a mark or from the stack, and filled. Returns whether `op` was one of them.
+    fn container_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
+            b')' => {
+                let v = self.seq(Kind::Tuple, Vec::new());
+                self.push(v)
+            }
+            b']' => {
+                let v = self.seq(Kind::List, Vec::new());
+                self.push(v)
+            }
+            b'}' => {
+                let v = self.seq(Kind::Dict, Vec::new());
+                self.push(v)
+            }
+            0x8f => {
+                let v = self.seq(Kind::Set, Vec::new());
+                self.push(v)
+            }
+            b't' => {
+                let items = self.pop_mark()?;
+                {
+                    let v = self.seq(Kind::Tuple, items);
+                    self.push(v)
+                };
+            }
+            0x91 => {
+                let items = self.pop_mark()?;
+                {
+                    let v = self.seq(Kind::Set, items);
+                    self.push(v)
+                };
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.pop()?);
+                }
+                items.reverse();
+                {
+                    let v = self.seq(Kind::Tuple, items);
+                    self.push(v)
+                };
+            }
+            b'l' => {
+                let items = self.pop_mark()?;
+                {
+                    let v = self.seq(Kind::List, items);
+                    self.push(v)
+                };
+            }
+            b'd' => {
+                let items = self.pop_mark()?;
+                if items.len() % 2 != 0 {
+                    return Err(err("DICT with an odd number of items"));
+                }
+                {
+                    let v = self.seq(Kind::Dict, items);
+                    self.push(v)
+                };
+            }
+            b'a' => {
+                let v = self.pop()?;
+                self.append(vec![v])?;
+            }
+            b'e' => {
+                let items = self.pop_mark()?;
+                self.append(items)?;
+            }
+            0x90 => {
+                let items = self.pop_mark()?;
+                self.append(items)?;
+            }
+            b's' => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                self.set_items(vec![k, v])?;
+            }
+            b'u' => {
+                let items = self.pop_mark()?;
+                if items.len() % 2 != 0 {
+                    return Err(err("SETITEMS with an odd number of items"));
+                }
+                self.set_items(items)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Marks, the memo, and the stack's own opcodes (pop, dup). Returns whether `op` was one of them.
+    fn memo_or_stack_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
+            b'(' => {
+                self.marks.push(self.stack.len() + 1);
+                self.push(Value::Mark);
+            }
+            b'q' => {
+                let k = self.le(1)? as u32;
+                self.memo_put(k)?;
+            }
+            b'r' => {
+                let k = self.le(4)? as u32;
+                self.memo_put(k)?;
+            }
+            0x94 => {
+                let k = u32::try_from(self.memo.len()).map_err(|_| err("memo full"))?;
+                self.memo_put(k)?;
+            }
+            b'h' => {
+                let k = self.le(1)? as u32;
+                self.memo_get(k)?;
+            }
+            b'j' => {
+                let k = self.le(4)? as u32;
+                self.memo_get(k)?;
+            }
+            b'0' => {
+                if matches!(self.pop()?, Value::Mark) {
+                    return Err(err("POP of a mark"));
+                }
+            }
+            b'1' => {
+                self.pop_mark()?;
+            }
+            b'2' => {
+                let v = self.top()?.clone();
+                self.push(v);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Globals, persistent ids (storages), calls, objects and their state. Returns whether `op` was one of them.
+    fn object_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
+            b'c' => {
+                let module = self.line()?.to_string();
+                let name = self.line()?.to_string();
+                self.push(Value::Global(Rc::new((module, name))));
+            }
+            0x93 => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                match (module, name) {
+                    (Value::Str(m), Value::Str(n)) => {
+                        self.push(Value::Global(Rc::new((m.to_string(), n.to_string()))))
+                    }
+                    _ => return Err(err("STACK_GLOBAL of non-strings")),
+                }
+            }
+            b'Q' => {
+                let pid = self.pop()?;
+                let storage = storage_ref(&pid)?;
+                self.push(Value::Storage(Rc::new(storage)));
+            }
+            b'R' => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                let v = self.reduce(callable, args)?;
+                self.push(v);
+            }
+            0x81 => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.object(&cls, vec![args]);
+                self.push(v);
+            }
+            0x92 => {
+                let kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.object(&cls, vec![args, kwargs]);
+                self.push(v);
+            }
+            b'b' => {
+                // BUILD: the state of an object (e.g. a state_dict's `_metadata`), kept as
+                // data among the object's items; dictionaries and tensors ignore it.
+                let state = self.pop()?;
+                match self.top()? {
+                    Value::Seq(s) if matches!(s.kind, Kind::Object(_)) => {
+                        s.items.borrow_mut().push(state)
+                    }
+                    Value::Seq(_) | Value::Tensor(_) => {}
+                    other => return Err(err(format!("BUILD on {}", other.describe()))),
+                }
+            }
+
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn target(&self) -> Result<Rc<Seq>, Error> {
