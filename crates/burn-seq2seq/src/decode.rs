@@ -116,6 +116,17 @@ struct Beam {
 }
 
 impl Beam {
+    /// The `N * K` beams of a search's first step: only the first beam of each source starts
+    /// alive, so the `K` beams do not duplicate.
+    fn starts(n: usize, k: usize) -> Vec<Self> {
+        (0..n * k)
+            .map(|r| Beam {
+                log_prob: if r % k == 0 { 0.0 } else { f32::NEG_INFINITY },
+                ..Beam::dead()
+            })
+            .collect()
+    }
+
     fn dead() -> Self {
         Self {
             tokens: Vec::new(),
@@ -191,16 +202,8 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
     /// If `src` is empty or holds an empty sequence, or `beam_size`, `nbest` or `max_len`
     /// is 0.
     pub fn beam_search(&self, src: &[Vec<usize>], options: &BeamOptions) -> Vec<Vec<Hypothesis>> {
+        options.check();
         let k = options.beam_size;
-        assert!(k >= 1, "beam_search: expected beam_size >= 1, got 0");
-        assert!(
-            options.nbest >= 1,
-            "beam_search: expected nbest >= 1, got 0"
-        );
-        assert!(
-            options.max_len >= 1,
-            "beam_search: expected max_len >= 1, got 0"
-        );
         let n = src.len();
         let (memory, state) = self.encode_sources(src);
         let repeat: Vec<usize> = (0..n * k).map(|r| r / k).collect();
@@ -209,13 +212,7 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         let s = memory.mask.dims()[1];
         let device = memory.memory.device();
 
-        // Only the first beam of each source starts alive, so the K beams do not duplicate.
-        let mut alive: Vec<Beam> = (0..n * k)
-            .map(|r| Beam {
-                log_prob: if r % k == 0 { 0.0 } else { f32::NEG_INFINITY },
-                ..Beam::dead()
-            })
-            .collect();
+        let mut alive = Beam::starts(n, k);
         let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); n];
         let mut done = vec![false; n];
         let mut input = vec![self.bos_id; n * k];
@@ -237,48 +234,45 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
             let rows = options.return_attention.then(|| floats(attention));
             let last = step + 1 == options.max_len;
 
-            let mut parents: Vec<usize> = (0..n * k).collect();
-            let mut next_alive = vec![Beam::dead(); n * k];
+            let cands = StepCandidates {
+                values: &values,
+                indices: &indices,
+                per_source: candidates,
+                vocab: v,
+                attention: rows.as_deref(),
+                attention_width: s,
+                lengths: &memory.lengths,
+            };
+            let mut beams = NextBeams {
+                alive: vec![Beam::dead(); n * k],
+                parents: (0..n * k).collect(),
+                input: &mut input,
+            };
             for i in 0..n {
                 if done[i] {
                     continue;
                 }
-                let mut slot = 0;
-                for c in 0..candidates {
-                    let value = values[i * candidates + c];
-                    if !value.is_finite() || slot == k {
-                        break;
-                    }
-                    let flat = indices[i * candidates + c] as usize;
-                    let (parent, token) = (i * k + flat / v, flat % v);
-                    let mut beam = alive[parent].clone();
-                    beam.log_prob = value;
-                    if let Some(rows) = &rows {
-                        let len = memory.lengths[parent];
-                        beam.attention
-                            .push(rows[parent * s..parent * s + len].to_vec());
-                    }
-                    if token == self.eos_id {
-                        finished[i].push(hypothesis(beam, true, options));
-                    } else {
-                        beam.tokens.push(token);
-                        next_alive[i * k + slot] = beam;
-                        parents[i * k + slot] = parent;
-                        input[i * k + slot] = token;
-                        slot += 1;
-                    }
-                }
+                let slots = cands.extend(
+                    i,
+                    k,
+                    &alive,
+                    &mut beams,
+                    &mut finished[i],
+                    self.eos_id,
+                    options,
+                );
                 if finished[i].len() >= k {
                     done[i] = true;
                 } else if last {
                     finished[i].extend(
-                        next_alive[i * k..i * k + slot]
+                        beams.alive[i * k..i * k + slots]
                             .iter()
                             .map(|b| hypothesis(b.clone(), false, options)),
                     );
                     done[i] = true;
                 }
             }
+            let (next_alive, parents) = (beams.alive, beams.parents);
             alive = next_alive;
             if done.iter().all(|&d| d) {
                 break;
@@ -287,11 +281,7 @@ impl<B: RnnBackend, C: Cell<B>> Seq2Seq<B, C> {
         }
         finished
             .into_iter()
-            .map(|mut hyps| {
-                hyps.sort_by(|a, b| b.score.total_cmp(&a.score));
-                hyps.truncate(options.nbest);
-                hyps
-            })
+            .map(|hyps| options.best(hyps))
             .collect()
     }
 
@@ -386,6 +376,97 @@ impl OneEach {
                 ..h
             })
             .collect()
+    }
+}
+
+impl BeamOptions {
+    /// Panics on a setting beam search cannot run with.
+    fn check(&self) {
+        assert!(
+            self.beam_size >= 1,
+            "beam_search: expected beam_size >= 1, got 0"
+        );
+        assert!(self.nbest >= 1, "beam_search: expected nbest >= 1, got 0");
+        assert!(
+            self.max_len >= 1,
+            "beam_search: expected max_len >= 1, got 0"
+        );
+    }
+
+    /// The `nbest` best of a source's hypotheses, best first.
+    fn best(&self, mut hyps: Vec<Hypothesis>) -> Vec<Hypothesis> {
+        hyps.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hyps.truncate(self.nbest);
+        hyps
+    }
+}
+
+/// One beam-search step's best continuations: for each source, `per_source` flat indices
+/// into its `K * V` (beam, token) scores, best first.
+struct StepCandidates<'a> {
+    /// `[N, per_source]`: the running log-probabilities.
+    values: &'a [f32],
+    /// `[N, per_source]`: `beam * V + token`.
+    indices: &'a [i64],
+    per_source: usize,
+    vocab: usize,
+    /// `[N*K, attention_width]`: this step's attention rows, when they are returned.
+    attention: Option<&'a [f32]>,
+    attention_width: usize,
+    /// `[N*K]`: each beam's source length.
+    lengths: &'a [usize],
+}
+
+/// The beams of the next step, as [`StepCandidates::extend`] fills them.
+struct NextBeams<'a> {
+    /// `[N*K]`
+    alive: Vec<Beam>,
+    /// `[N*K]`: the beam each next beam extends (its state row).
+    parents: Vec<usize>,
+    /// `[N*K]`: the token each next beam feeds the decoder.
+    input: &'a mut [usize],
+}
+
+impl StepCandidates<'_> {
+    /// Extends source `i`'s beams: candidates ending in EOS go to `finished`, the others fill
+    /// the source's `k` slots of `next` in order. Returns the slots filled.
+    #[allow(clippy::too_many_arguments)]
+    fn extend(
+        &self,
+        i: usize,
+        k: usize,
+        alive: &[Beam],
+        next: &mut NextBeams<'_>,
+        finished: &mut Vec<Hypothesis>,
+        eos: usize,
+        options: &BeamOptions,
+    ) -> usize {
+        let mut slot = 0;
+        for c in 0..self.per_source {
+            let value = self.values[i * self.per_source + c];
+            if !value.is_finite() || slot == k {
+                break;
+            }
+            let flat = self.indices[i * self.per_source + c] as usize;
+            let (parent, token) = (i * k + flat / self.vocab, flat % self.vocab);
+            let mut beam = alive[parent].clone();
+            beam.log_prob = value;
+            if let Some(rows) = self.attention {
+                let start = parent * self.attention_width;
+                beam.attention
+                    .push(rows[start..start + self.lengths[parent]].to_vec());
+            }
+            if token == eos {
+                finished.push(hypothesis(beam, true, options));
+            } else {
+                beam.tokens.push(token);
+                next.alive[i * k + slot] = beam;
+                next.parents[i * k + slot] = parent;
+                next.input[i * k + slot] = token;
+                slot += 1;
+            }
+        }
+        slot
     }
 }
 

@@ -27,16 +27,8 @@ pub fn forward(
     let Dims { seq, batch, hidden } = dims;
     spec.check(dims);
     let kind = spec.kind;
-    let gh = kind.gates() * hidden;
-    let nh = batch * hidden;
-    assert_eq!(inputs.gates_x.len(), seq * batch * gh);
-    assert_eq!(inputs.weight_hh.len(), gh * hidden);
-    assert_eq!(inputs.bias_hh.len(), gh);
-    assert_eq!(inputs.h0.len(), nh);
-    assert_eq!(packed.len(), (seq + 2) * nh);
-    if kind.has_cell() {
-        assert_eq!(inputs.c0.len(), nh);
-    }
+    let (gh, nh) = (kind.gates() * hidden, batch * hidden);
+    check_lengths(kind, dims, &inputs, packed.len());
     let aw = kind.saved_width() * hidden;
     let (acts, h_prev, c_prev) = match saved {
         Some(s) => {
@@ -91,6 +83,20 @@ pub fn forward(
     }
 }
 
+/// Panics unless every input, and `packed` (`packed_len`), has the length its shape gives.
+fn check_lengths(kind: CellKind, dims: Dims, inputs: &ForwardInputs<'_>, packed_len: usize) {
+    let Dims { seq, batch, hidden } = dims;
+    let (gh, nh) = (kind.gates() * hidden, batch * hidden);
+    assert_eq!(inputs.gates_x.len(), seq * batch * gh);
+    assert_eq!(inputs.weight_hh.len(), gh * hidden);
+    assert_eq!(inputs.bias_hh.len(), gh);
+    assert_eq!(inputs.h0.len(), nh);
+    assert_eq!(packed_len, (seq + 2) * nh);
+    if kind.has_cell() {
+        assert_eq!(inputs.c0.len(), nh);
+    }
+}
+
 /// Everything a forward worker reads and writes (shared raw buffers: the workers write
 /// disjoint units).
 struct ForwardJob<'a> {
@@ -110,6 +116,126 @@ struct ForwardJob<'a> {
     c_prev: Ptr,
 }
 
+/// One step's double-buffered states.
+struct StepState {
+    /// The step's time index.
+    t: usize,
+    /// `[N, H]`: the state the step starts from, read.
+    h: Ptr,
+    c: Ptr,
+    /// `[N, H]`: the state it produces, written.
+    h_next: Ptr,
+    c_next: Ptr,
+}
+
+impl ForwardJob<'_> {
+    /// Copies the step's starting state of `units` into the saved `h_prev` / `c_prev` rows.
+    ///
+    /// # Safety
+    /// As [`Job::run`]: the worker owns `units` of every row it writes.
+    #[inline(always)]
+    unsafe fn save_state(&self, st: &StepState, units: &std::ops::Range<usize>) {
+        let Dims { batch, hidden, .. } = self.dims;
+        let nh = batch * hidden;
+        for n in 0..batch {
+            let (at, w) = (n * hidden + units.start, units.len());
+            let dst = self.h_prev.slice_mut(st.t * nh + at, w);
+            dst.copy_from_slice(st.h.slice(at, w));
+            if self.spec.kind.has_cell() {
+                let dst = self.c_prev.slice_mut(st.t * nh + at, w);
+                dst.copy_from_slice(st.c.slice(at, w));
+            }
+        }
+    }
+
+    /// The gate math of sequence `n` for the units of the tile starting at unit `u0` (`w`
+    /// units), from the tile product `tile_out: [N, tile width]`: the new state, the output
+    /// row and the activations (into `scratch` when not saving). A sequence past its length
+    /// keeps its state and outputs zero.
+    ///
+    /// # Safety
+    /// As [`Job::run`]: the worker owns these units of every row it writes.
+    #[inline(always)]
+    unsafe fn gates<S: Simd>(
+        &self,
+        st: &StepState,
+        n: usize,
+        [u0, w]: [usize; 2],
+        tile_out: &[f32],
+        scratch: &mut [f32],
+    ) {
+        let Dims { batch, hidden, .. } = self.dims;
+        let kind = self.spec.kind;
+        let (gh, nh, aw) = (
+            kind.gates() * hidden,
+            batch * hidden,
+            kind.saved_width() * hidden,
+        );
+        let width = self.weights.vectors * tile::LANES;
+        let (tile_gate_width, upt) = (width / kind.gates(), self.weights.units_per_tile);
+        let (t, h, c, h_next, c_next) = (st.t, st.h, st.c, st.h_next, st.c_next);
+        let at = n * hidden + u0;
+        let out = self.out.slice_mut(t * nh + at, w);
+        if !self.spec.active(t, n) {
+            h_next.slice_mut(at, w).copy_from_slice(h.slice(at, w));
+            if kind.has_cell() {
+                c_next.slice_mut(at, w).copy_from_slice(c.slice(at, w));
+            }
+            out.fill(0.0);
+            return;
+        }
+        let row = (t * batch + n) * gh;
+        let acts_at = (t * batch + n) * aw + u0;
+        let mut acts: [&mut [f32]; 5] = Default::default();
+        for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
+            *slot = match self.acts.is_null() {
+                false => self.acts.slice_mut(acts_at + a * hidden, w),
+                true => {
+                    let p = scratch.as_mut_ptr().add(a * upt);
+                    std::slice::from_raw_parts_mut(p, w)
+                }
+            };
+        }
+        let gx = |g: usize| &self.gates_x[row + g * hidden + u0..][..w];
+        let hg = |g: usize| &tile_out[n * width + g * tile_gate_width..][..w];
+        let b = |g: usize| &self.bias[g * hidden + u0..][..w];
+        let h_new = h_next.slice_mut(at, w);
+        let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
+        let c_new = match kind.has_cell() {
+            true => c_next.slice_mut(at, w),
+            false => &mut [][..],
+        };
+        match kind {
+            CellKind::RnnTanh | CellKind::RnnRelu => {
+                let [a0, ..] = acts;
+                let relu = kind == CellKind::RnnRelu;
+                rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
+            }
+            CellKind::Lstm => lstm_forward::<S>(
+                [gx(0), gx(1), gx(2), gx(3)],
+                [hg(0), hg(1), hg(2), hg(3)],
+                [b(0), b(1), b(2), b(3)],
+                c_old,
+                c_new,
+                h_new,
+                acts,
+            ),
+            CellKind::Gru => {
+                let [a0, a1, a2, a3, _] = acts;
+                gru_forward::<S>(
+                    [gx(0), gx(1), gx(2)],
+                    [hg(0), hg(1), hg(2)],
+                    [b(0), b(1), b(2)],
+                    h.slice(at, w),
+                    h_new,
+                    [a0, a1, a2, a3],
+                )
+            }
+        }
+        out.copy_from_slice(h_next.slice(at, w));
+    }
+}
+
 impl Job for ForwardJob<'_> {
     /// Runs every step for the units of `tiles`.
     ///
@@ -118,34 +244,23 @@ impl Job for ForwardJob<'_> {
     #[inline(always)]
     unsafe fn run<S: Simd>(&self, tiles: std::ops::Range<usize>, barrier: &SpinBarrier) {
         let Dims { seq, batch, hidden } = self.dims;
-        let kind = self.spec.kind;
-        let gates = kind.gates();
-        let gh = gates * hidden;
-        let nh = batch * hidden;
-        let aw = kind.saved_width() * hidden;
         let upt = self.weights.units_per_tile;
-        let width = self.weights.vectors * tile::LANES;
-        let tile_gate_width = width / gates;
-        let mut tile_out = vec![0.0f32; batch * width];
-        let mut scratch_acts = vec![0.0f32; kind.saved_width() * upt];
+        let mut tile_out = vec![0.0f32; batch * self.weights.vectors * tile::LANES];
+        let mut scratch_acts = vec![0.0f32; self.spec.kind.saved_width() * upt];
         let units = (tiles.start * upt).min(hidden)..(tiles.end * upt).min(hidden);
         let mut round = 0;
         for s in 0..seq {
-            let t = self.spec.time(s, seq);
-            let (h, h_next) = (self.h[s % 2], self.h[(s + 1) % 2]);
-            let (c, c_next) = (self.c[s % 2], self.c[(s + 1) % 2]);
+            let st = StepState {
+                t: self.spec.time(s, seq),
+                h: self.h[s % 2],
+                c: self.c[s % 2],
+                h_next: self.h[(s + 1) % 2],
+                c_next: self.c[(s + 1) % 2],
+            };
             if !self.h_prev.is_null() {
-                for n in 0..batch {
-                    let row = n * hidden + units.start..n * hidden + units.end;
-                    let dst = self.h_prev.slice_mut(t * nh + row.start, row.len());
-                    dst.copy_from_slice(h.slice(row.start, row.len()));
-                    if kind.has_cell() {
-                        let dst = self.c_prev.slice_mut(t * nh + row.start, row.len());
-                        dst.copy_from_slice(c.slice(row.start, row.len()));
-                    }
-                }
+                self.save_state(&st, &units);
             }
-            let h_all = h.slice(0, nh);
+            let h_all = st.h.slice(0, batch * hidden);
             for tile_index in tiles.clone() {
                 let u0 = tile_index * upt;
                 let w = upt.min(hidden - u0);
@@ -158,65 +273,7 @@ impl Job for ForwardJob<'_> {
                     &mut tile_out,
                 );
                 for n in 0..batch {
-                    let at = n * hidden + u0;
-                    let out = self.out.slice_mut(t * nh + at, w);
-                    if !self.spec.active(t, n) {
-                        h_next.slice_mut(at, w).copy_from_slice(h.slice(at, w));
-                        if kind.has_cell() {
-                            c_next.slice_mut(at, w).copy_from_slice(c.slice(at, w));
-                        }
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let row = (t * batch + n) * gh;
-                    let acts_at = (t * batch + n) * aw + u0;
-                    let mut acts: [&mut [f32]; 5] = Default::default();
-                    for (a, slot) in acts.iter_mut().enumerate().take(kind.saved_width()) {
-                        *slot = match self.acts.is_null() {
-                            false => self.acts.slice_mut(acts_at + a * hidden, w),
-                            true => {
-                                let p = scratch_acts.as_mut_ptr().add(a * upt);
-                                std::slice::from_raw_parts_mut(p, w)
-                            }
-                        };
-                    }
-                    let gx = |g: usize| &self.gates_x[row + g * hidden + u0..][..w];
-                    let hg = |g: usize| &tile_out[n * width + g * tile_gate_width..][..w];
-                    let b = |g: usize| &self.bias[g * hidden + u0..][..w];
-                    let h_new = h_next.slice_mut(at, w);
-                    let c_old = if kind.has_cell() { c.slice(at, w) } else { &[] };
-                    let c_new = match kind.has_cell() {
-                        true => c_next.slice_mut(at, w),
-                        false => &mut [][..],
-                    };
-                    match kind {
-                        CellKind::RnnTanh | CellKind::RnnRelu => {
-                            let [a0, ..] = acts;
-                            let relu = kind == CellKind::RnnRelu;
-                            rnn_forward::<S>(relu, gx(0), hg(0), b(0), h_new, a0);
-                        }
-                        CellKind::Lstm => lstm_forward::<S>(
-                            [gx(0), gx(1), gx(2), gx(3)],
-                            [hg(0), hg(1), hg(2), hg(3)],
-                            [b(0), b(1), b(2), b(3)],
-                            c_old,
-                            c_new,
-                            h_new,
-                            acts,
-                        ),
-                        CellKind::Gru => {
-                            let [a0, a1, a2, a3, _] = acts;
-                            gru_forward::<S>(
-                                [gx(0), gx(1), gx(2)],
-                                [hg(0), hg(1), hg(2)],
-                                [b(0), b(1), b(2)],
-                                h.slice(at, w),
-                                h_new,
-                                [a0, a1, a2, a3],
-                            )
-                        }
-                    }
-                    out.copy_from_slice(h_next.slice(at, w));
+                    self.gates::<S>(&st, n, [u0, w], &tile_out, &mut scratch_acts);
                 }
             }
             barrier.wait(&mut round);

@@ -12,6 +12,7 @@ use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData}
 use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
 use burn_rnn::train::TbpttCarry;
 use rnn_example_common::{progress_bar, say, write_json};
+use rnn_io::atomic::RunLock;
 use rnn_plot::{Chart, Series};
 
 use crate::checkpoint::{
@@ -203,13 +204,22 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     args.check()?;
     let text = load_corpus(args.corpus.as_deref())?;
     let dir = RunDir::new(&args.out);
+    let _lock = open_run(args, &dir)?;
+    let session = Session::start(args, &text, dir)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| input(format!("cannot create {}: {e}", args.out.display())))?;
+    session.run()
+}
+
+/// Locks the run folder and checks it fits `--resume` / `--force`.
+fn open_run(args: &TrainArgs, dir: &RunDir) -> Result<RunLock, Error> {
     if args.resume && !args.out.is_dir() {
         return Err(input(format!(
             "--resume: {} does not exist",
             args.out.display()
         )));
     }
-    let _lock = dir.lock()?;
+    let lock = dir.lock()?;
     if args.resume && !dir.has_checkpoint() {
         return Err(input(format!(
             "--resume: {} holds no checkpoint",
@@ -223,195 +233,296 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
             args.out.display()
         )));
     }
-    let device = Default::default();
+    Ok(lock)
+}
 
-    let mut resumed = None;
-    let (config, vocab, mut progress) = if args.resume {
-        let ckpt = dir.checkpoint();
-        let config = read_config(&ckpt)?;
-        args.check_against(&config, &ckpt)?;
-        let (config, vocab, model) = load_model::<AD>(&ckpt, &device)?;
-        let progress: Progress = read_json(&ckpt.join("progress.json"))?;
-        let h = &progress.hyper;
-        let saved = TrainArgs {
-            seq_len: h.seq_len,
-            batch: h.batch,
-            lr: h.lr,
-            lr_decay: h.lr_decay,
-            clip: h.clip,
-            ..args.clone()
-        };
-        saved
-            .check()
-            .map_err(|e| input(format!("{}: {e}", ckpt.join("progress.json").display())))?;
-        resumed = Some(model);
-        (config, vocab, progress)
-    } else {
-        let vocab = Vocab::from_text(&text);
-        let config = args.model_config(vocab.len());
-        let hyper = Hyper {
+/// A new run's progress: step 0 with the settings of `args`.
+fn new_progress(args: &TrainArgs) -> Progress {
+    Progress {
+        step: 0,
+        epoch: 0,
+        position: 0,
+        lr: args.lr,
+        train_loss: Vec::new(),
+        val_loss: Vec::new(),
+        seconds: 0.0,
+        hyper: Hyper {
             seq_len: args.seq_len,
             batch: args.batch,
             lr: args.lr,
             lr_decay: args.lr_decay,
             clip: args.clip,
             seed: args.seed,
-        };
-        let progress = Progress {
-            step: 0,
-            epoch: 0,
-            position: 0,
-            lr: args.lr,
-            train_loss: Vec::new(),
-            val_loss: Vec::new(),
-            seconds: 0.0,
-            hyper,
-        };
-        (config, vocab, progress)
-    };
-    let hyper = progress.hyper.clone();
-    let ids = vocab.encode(&text).map_err(|unknown| {
-        input(format!(
-            "the corpus has characters the checkpoint's vocabulary lacks: {unknown:?}"
-        ))
-    })?;
-    let splits = Splits::new(ids);
-    let mut streams = Streams::new(&splits.train, hyper.batch, hyper.seq_len, "training")?;
-    streams.position = progress.position;
-    let val_batch = (splits.val.len() / (hyper.seq_len + 1)).clamp(1, hyper.batch);
-    let val_streams = Streams::new(&splits.val, val_batch, hyper.seq_len, "validation")?;
+        },
+    }
+}
 
-    AD::seed(&device, hyper.seed);
-    let rec = Rec::new();
-    let mut model: CharModel<AD> = config.init(&device);
-    // PyTorch's Adam epsilon (Burn's default is 1e-5), so the recipe matches the reference.
-    let mut optim: Optim = AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(hyper.clip)))
-        .init();
-    let mut carry = TbpttCarry::<Carry<AD>>::new();
-    if args.resume {
-        let ckpt = dir.checkpoint();
-        let load_err = |what: &str, e: burn::record::RecorderError| {
-            input(format!(
-                "{}: cannot load the {what}: {}",
-                ckpt.display(),
-                rnn_example_common::record::message(&e)
-            ))
+/// The saved run of `--resume`: its config, vocabulary, model and progress, each checked
+/// (the saved settings against the flag rules too).
+fn resumed(
+    args: &TrainArgs,
+    ckpt: &Path,
+    device: &burn::tensor::Device<AD>,
+) -> Result<(CharModelConfig, Vocab, CharModel<AD>, Progress), Error> {
+    let config = read_config(ckpt)?;
+    args.check_against(&config, ckpt)?;
+    let (config, vocab, model) = load_model::<AD>(ckpt, device)?;
+    let progress: Progress = read_json(&ckpt.join("progress.json"))?;
+    let h = &progress.hyper;
+    let saved = TrainArgs {
+        seq_len: h.seq_len,
+        batch: h.batch,
+        lr: h.lr,
+        lr_decay: h.lr_decay,
+        clip: h.clip,
+        ..args.clone()
+    };
+    saved
+        .check()
+        .map_err(|e| input(format!("{}: {e}", ckpt.join("progress.json").display())))?;
+    Ok((config, vocab, model, progress))
+}
+
+/// A training run: the model and everything its checkpoint holds, and the data streams.
+struct Session<'a> {
+    args: &'a TrainArgs,
+    dir: RunDir,
+    device: burn::tensor::Device<AD>,
+    config: CharModelConfig,
+    vocab: Vocab,
+    progress: Progress,
+    model: CharModel<AD>,
+    optim: Optim,
+    carry: TbpttCarry<Carry<AD>>,
+    streams: Streams,
+    val_streams: Streams,
+    rec: Rec,
+}
+
+impl<'a> Session<'a> {
+    /// A new run, or the saved one with `--resume` (optimizer and carried state restored).
+    fn start(args: &'a TrainArgs, text: &str, dir: RunDir) -> Result<Self, Error> {
+        let device = Default::default();
+        let (config, vocab, loaded, progress) = match args.resume {
+            true => {
+                let (config, vocab, model, progress) = resumed(args, &dir.checkpoint(), &device)?;
+                (config, vocab, Some(model), progress)
+            }
+            false => {
+                let vocab = Vocab::from_text(text);
+                let config = args.model_config(vocab.len());
+                (config, vocab, None, new_progress(args))
+            }
         };
-        model = resumed.take().expect("loaded above");
+        let hyper = progress.hyper.clone();
+        let ids = vocab.encode(text).map_err(|unknown| {
+            input(format!(
+                "the corpus has characters the checkpoint's vocabulary lacks: {unknown:?}"
+            ))
+        })?;
+        let splits = Splits::new(ids);
+        let mut streams = Streams::new(&splits.train, hyper.batch, hyper.seq_len, "training")?;
+        streams.position = progress.position;
+        let val_batch = (splits.val.len() / (hyper.seq_len + 1)).clamp(1, hyper.batch);
+        let val_streams = Streams::new(&splits.val, val_batch, hyper.seq_len, "validation")?;
+
+        AD::seed(&device, hyper.seed);
+        let model: CharModel<AD> = config.init(&device);
+        let mut session = Session {
+            args,
+            dir,
+            model: loaded.unwrap_or(model),
+            // PyTorch's Adam epsilon (Burn's default is 1e-5), so the recipe matches the
+            // reference.
+            optim: AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_grad_clipping(Some(GradientClippingConfig::Norm(hyper.clip)))
+                .init(),
+            carry: TbpttCarry::new(),
+            device,
+            config,
+            vocab,
+            progress,
+            streams,
+            val_streams,
+            rec: Rec::new(),
+        };
+        if args.resume {
+            session = session.restore()?;
+        }
+        Ok(session)
+    }
+
+    /// Loads the optimizer state and the carried state of the checkpoint being resumed, each
+    /// checked against the model first.
+    fn restore(mut self) -> Result<Self, Error> {
+        let ckpt = self.dir.checkpoint();
         let optim_path = ckpt.join("optim.mpk");
         let tensors = rnn_example_common::record::inspect(&optim_path)
             .map_err(|e| input(rnn_example_common::record::message(&e).to_string()))?;
-        rnn_example_common::record::check_optimizer(&model, &tensors)
+        rnn_example_common::record::check_optimizer(&self.model, &tensors)
             .map_err(|e| input(format!("{}: {e}", optim_path.display())))?;
-        let record = rec
-            .load(ckpt.join("optim"), &device)
-            .map_err(|e| load_err("optimizer", e))?;
-        optim = optim.load_record(record);
+        let record = self
+            .rec
+            .load(ckpt.join("optim"), &self.device)
+            .map_err(|e| {
+                input(format!(
+                    "{}: cannot load the optimizer: {}",
+                    ckpt.display(),
+                    rnn_example_common::record::message(&e)
+                ))
+            })?;
+        self.optim = self.optim.load_record(record);
         let carry_path = ckpt.join("carry.json");
         let saved: CarryData = read_json(&carry_path)?;
-        let count = if config.cell == CellKind::Lstm { 2 } else { 1 };
-        check_carry(
-            &saved,
-            count,
-            [config.layers, streams.batch(), config.hidden],
-            &carry_path,
-        )?;
+        let count = if self.config.cell == CellKind::Lstm {
+            2
+        } else {
+            1
+        };
+        let shape = [self.config.layers, self.streams.batch(), self.config.hidden];
+        check_carry(&saved, count, shape, &carry_path)?;
         if !saved.is_empty() {
             let tensors = saved
                 .into_iter()
-                .map(|d| Tensor::from_data(d, &device))
+                .map(|d| Tensor::from_data(d, &self.device))
                 .collect();
-            carry.keep(carry_from_tensors(tensors));
+            self.carry.keep(carry_from_tensors(tensors));
         }
+        Ok(self)
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| input(format!("cannot create {}: {e}", args.out.display())))?;
 
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let start_step = progress.step;
-    let bar = progress_bar(args.steps, start_step, args.quiet);
-    let started = Instant::now();
-    let seconds_before = progress.seconds;
-    let mut last_val = progress.val_loss.last().map(|v| v.1).unwrap_or(f64::NAN);
-    let (b, l, v) = (streams.batch(), hyper.seq_len, vocab.len());
-    while progress.step < args.steps {
-        let Some((x, y)) = streams.next_chunk() else {
-            streams.rewind();
-            carry.reset();
-            progress.epoch += 1;
-            progress.lr *= hyper.lr_decay;
-            continue;
+    /// Trains to `--steps`, validating and saving on the way.
+    fn run(mut self) -> Result<Summary, Error> {
+        let bar = progress_bar(self.args.steps, self.progress.step, self.args.quiet);
+        let started = Instant::now();
+        let seconds_before = self.progress.seconds;
+        let mut last_val = self.progress.val_loss.last().map_or(f64::NAN, |v| v.1);
+        while self.progress.step < self.args.steps {
+            let (next, value) = self.step().inspect_err(|_| bar.abandon())?;
+            self = next;
+            let Some(value) = value else {
+                continue;
+            };
+            bar.set_message(format!(
+                "epoch {} loss {value:.3} ({:.3} bpc) val {last_val:.3}",
+                self.progress.epoch,
+                value / std::f64::consts::LN_2
+            ));
+            bar.inc(1);
+            let step = self.progress.step;
+            let last = step == self.args.steps;
+            if step % self.args.eval_every == 0 || last {
+                last_val = evaluate(
+                    &self.model.valid(),
+                    self.val_streams.clone(),
+                    self.vocab.len(),
+                );
+                self.progress.val_loss.push((step, last_val));
+                let bpc = last_val / std::f64::consts::LN_2;
+                let line = format!(
+                    "step {step:>6}  train {value:.4}  validation {last_val:.4} nats/char ({bpc:.3} bpc)"
+                );
+                say(&bar, line);
+            }
+            if step % self.args.checkpoint_every == 0 || last {
+                if !weights_are_finite(&self.model) {
+                    bar.abandon();
+                    return Err(self.stopped("the weights became non-finite", step));
+                }
+                self.progress.seconds = seconds_before + started.elapsed().as_secs_f64();
+                self.save()?;
+            }
+        }
+        bar.finish_and_clear();
+        self.progress.seconds = seconds_before + started.elapsed().as_secs_f64();
+        Ok(Summary {
+            final_val: last_val,
+            progress: self.progress,
+        })
+    }
+
+    /// One optimizer step on the next chunk; returns its loss, or `None` at the end of an
+    /// epoch (the streams rewound, the state reset, the learning rate decayed).
+    ///
+    /// # Errors
+    /// A loss that is not finite or above 1000 (the run stops; the last checkpoint stays).
+    fn step(mut self) -> Result<(Self, Option<f64>), Error> {
+        let Some((x, y)) = self.streams.next_chunk() else {
+            self.streams.rewind();
+            self.carry.reset();
+            self.progress.epoch += 1;
+            self.progress.lr *= self.progress.hyper.lr_decay;
+            return Ok((self, None));
         };
-        let x = Tensor::<AD, 2, Int>::from_data(TensorData::new(x, [b, l]), &device);
-        let y = Tensor::<AD, 1, Int>::from_data(TensorData::new(y, [b * l]), &device);
-        let (logits, state) = model.forward(x, carry.take());
-        carry.keep(state);
-        let loss = loss_fn.forward(logits.reshape([b * l, v]), y);
+        let (b, l, v) = (
+            self.streams.batch(),
+            self.progress.hyper.seq_len,
+            self.vocab.len(),
+        );
+        let x = Tensor::<AD, 2, Int>::from_data(TensorData::new(x, [b, l]), &self.device);
+        let y = Tensor::<AD, 1, Int>::from_data(TensorData::new(y, [b * l]), &self.device);
+        let (logits, state) = self.model.forward(x, self.carry.take());
+        self.carry.keep(state);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&self.device)
+            .forward(logits.reshape([b * l, v]), y);
         let value: f64 = loss.clone().into_scalar().elem();
         if !value.is_finite() || value > 1e3 {
-            bar.abandon();
-            return Err(Error::Run(format!(
-                "the training loss became {value} at step {}; stopped. The last good checkpoint \
-                 ({}) is kept",
-                progress.step + 1,
-                if dir.has_checkpoint() {
-                    "in checkpoint/"
-                } else {
-                    "none yet"
-                }
-            )));
+            let what = format!("the training loss became {value}");
+            return Err(self.stopped(&what, self.progress.step + 1));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(progress.lr, model, grads);
-        progress.step += 1;
-        progress.position = streams.position;
-        progress.train_loss.push((progress.step, value));
-        bar.set_message(format!(
-            "epoch {} loss {value:.3} ({:.3} bpc) val {last_val:.3}",
-            progress.epoch,
-            value / std::f64::consts::LN_2
-        ));
-        bar.inc(1);
-
-        let last = progress.step == args.steps;
-        if progress.step % args.eval_every == 0 || last {
-            last_val = evaluate(&model.valid(), val_streams.clone(), v);
-            progress.val_loss.push((progress.step, last_val));
-            let line = format!(
-                "step {:>6}  train {value:.4}  validation {last_val:.4} nats/char ({:.3} bpc)",
-                progress.step,
-                last_val / std::f64::consts::LN_2
-            );
-            say(&bar, line);
-        }
-        if progress.step % args.checkpoint_every == 0 || last {
-            if !weights_are_finite(&model) {
-                bar.abandon();
-                return Err(Error::Run(format!(
-                    "the weights became non-finite at step {}; stopped. The last good \
-                     checkpoint ({}) is kept",
-                    progress.step,
-                    if dir.has_checkpoint() {
-                        "in checkpoint/"
-                    } else {
-                        "none yet"
-                    }
-                )));
-            }
-            progress.seconds = seconds_before + started.elapsed().as_secs_f64();
-            save(
-                &dir, &model, &optim, &carry, &config, &vocab, &progress, &rec,
-            )?;
-        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(self.progress.lr, self.model, grads);
+        self.progress.step += 1;
+        self.progress.position = self.streams.position;
+        self.progress.train_loss.push((self.progress.step, value));
+        Ok((self, Some(value)))
     }
-    bar.finish_and_clear();
-    progress.seconds = seconds_before + started.elapsed().as_secs_f64();
-    Ok(Summary {
-        final_val: last_val,
-        progress,
-    })
+
+    /// The error of a run stopped at `step` because of `what`.
+    fn stopped(&self, what: &str, step: usize) -> Error {
+        let kept = match self.dir.has_checkpoint() {
+            true => "in checkpoint/",
+            false => "none yet",
+        };
+        Error::Run(format!(
+            "{what} at step {step}; stopped. The last good checkpoint ({kept}) is kept"
+        ))
+    }
+
+    /// Writes the checkpoint (model, optimizer, carried state, config, vocabulary, progress)
+    /// atomically, then `metrics.json` and `loss.png`.
+    fn save(&self) -> Result<(), Error> {
+        let dir = &self.dir;
+        let run = |e: burn::record::RecorderError| {
+            Error::Run(format!(
+                "cannot write the checkpoint {}: {}",
+                dir.checkpoint().display(),
+                rnn_example_common::record::message(&e)
+            ))
+        };
+        dir.save(|tmp| {
+            self.model
+                .clone()
+                .save_file(tmp.join("model"), &self.rec)
+                .map_err(run)?;
+            self.rec
+                .record(self.optim.to_record(), tmp.join("optim"))
+                .map_err(run)?;
+            let carried: CarryData = self
+                .carry
+                .get()
+                .map(|c| c.tensors().into_iter().map(|t| t.into_data()).collect())
+                .unwrap_or_default();
+            write_json(&tmp.join("carry.json"), &carried)?;
+            write_json(&tmp.join("config.json"), &self.config)?;
+            self.vocab.save(&tmp.join("vocab.json"))?;
+            write_json(&tmp.join("progress.json"), &self.progress)
+        })?;
+        write_json(&dir.root.join("metrics.json"), &self.progress)?;
+        plot(&self.progress, &dir.root.join("loss.png"))
+    }
 }
 
 /// Whether every weight is a finite number: a checkpoint is only written if so.
@@ -451,45 +562,6 @@ fn evaluate(model: &CharModel<B>, mut streams: Streams, vocab: usize) -> f64 {
         n += 1;
     }
     total / n as f64
-}
-
-// A checkpoint is every piece of the run's state; a struct of borrows would only rename them.
-#[allow(clippy::too_many_arguments)]
-fn save(
-    dir: &RunDir,
-    model: &CharModel<AD>,
-    optim: &Optim,
-    carry: &TbpttCarry<Carry<AD>>,
-    config: &CharModelConfig,
-    vocab: &Vocab,
-    progress: &Progress,
-    rec: &Rec,
-) -> Result<(), Error> {
-    let run = |e: burn::record::RecorderError| {
-        Error::Run(format!(
-            "cannot write the checkpoint {}: {}",
-            dir.checkpoint().display(),
-            rnn_example_common::record::message(&e)
-        ))
-    };
-    dir.save(|tmp| {
-        model
-            .clone()
-            .save_file(tmp.join("model"), rec)
-            .map_err(run)?;
-        rec.record(optim.to_record(), tmp.join("optim"))
-            .map_err(run)?;
-        let carried: CarryData = carry
-            .get()
-            .map(|c| c.tensors().into_iter().map(|t| t.into_data()).collect())
-            .unwrap_or_default();
-        write_json(&tmp.join("carry.json"), &carried)?;
-        write_json(&tmp.join("config.json"), config)?;
-        vocab.save(&tmp.join("vocab.json"))?;
-        write_json(&tmp.join("progress.json"), progress)
-    })?;
-    write_json(&dir.root.join("metrics.json"), progress)?;
-    plot(progress, &dir.root.join("loss.png"))
 }
 
 /// The loss curves: training (means over about 100 windows) and validation, nats per

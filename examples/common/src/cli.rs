@@ -3,7 +3,7 @@
 use burn_rnn::CellKind;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-/// The parser of a `--cell` flag: `rnn`, `lstm` or `gru` (listed in `--help`), as a
+/// The parser of a `--cell` flag: `rnn`, `rnn_relu`, `lstm` or `gru` (listed in `--help`), as a
 /// [`CellKind`]. Use it as `#[arg(long, value_parser = cell_kind_parser())]`.
 pub fn cell_kind_parser() -> impl TypedValueParser<Value = CellKind> {
     PossibleValuesParser::new(CellKind::ALL.map(CellKind::as_str))
@@ -43,7 +43,8 @@ mod tests {
         );
         let err = Args::try_parse_from(["x", "--cell", "transformer"]).unwrap_err();
         assert!(
-            err.to_string().contains("possible values: rnn, lstm, gru"),
+            err.to_string()
+                .contains("possible values: rnn, rnn_relu, lstm, gru"),
             "{err}"
         );
     }

@@ -7,7 +7,7 @@
 //!   and exits.
 //! - [`progress_bar`] and [`say`]: the training progress bar (steps, rate, ETA; hidden for
 //!   quiet runs), and lines printed above it.
-//! - [`cell_kind_parser`]: the `--cell rnn|lstm|gru` flag, parsed into the library's
+//! - [`cell_kind_parser`]: the `--cell rnn|rnn_relu|lstm|gru` flag, parsed into the library's
 //!   [`CellKind`](burn_rnn::CellKind); [`default_args`]: an argument struct at its defaults.
 //! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
 //!   [`rnn_io::atomic`] like every checkpoint.

@@ -320,27 +320,18 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         self.run(input, unroll::<B, C>)
     }
 
-    /// The stacking, directions and checks around one direction's whole-sequence function.
-    fn run(
-        &self,
-        input: RecurrentInput<B, LayerState<B, C>>,
-        direction_fn: impl Fn(&C, Direction<B>, C::State) -> (Tensor<B, 3>, C::State),
-    ) -> RecurrentOutput<B, LayerState<B, C>> {
+    /// Checks an input's shape against the layer and returns `(N, L)`.
+    ///
+    /// # Panics
+    /// If the feature size is not `H_in` or the input is empty, naming both shapes.
+    fn check_input(&self, dims: &[usize; 3]) -> (usize, usize) {
         let name = C::LAYER_NAME;
-        let x = input.input;
-        let dims = x.dims();
-        let (batch, seq) = if self.batch_first {
-            (dims[0], dims[1])
-        } else {
-            (dims[1], dims[0])
+        let (batch, seq, layout) = match self.batch_first {
+            true => (dims[0], dims[1], "[batch, seq, input]"),
+            false => (dims[1], dims[0], "[seq, batch, input]"),
         };
-        let (d_input, d_hidden, dirs) = (self.d_input(), self.d_hidden(), self.num_directions());
+        let d_input = self.d_input();
         if dims[2] != d_input {
-            let layout = if self.batch_first {
-                "[batch, seq, input]"
-            } else {
-                "[seq, batch, input]"
-            };
             panic!(
                 "{name}: expected input of shape {layout} with input = {d_input}, got {dims:?} \
                  (input feature size: expected {d_input}, got {})",
@@ -351,25 +342,26 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             seq > 0 && batch > 0,
             "{name}: expected a non-empty input, got shape {dims:?}"
         );
+        (batch, seq)
+    }
+
+    /// The stacking, directions and checks around one direction's whole-sequence function.
+    fn run(
+        &self,
+        input: RecurrentInput<B, LayerState<B, C>>,
+        direction_fn: impl Fn(&C, Direction<B>, C::State) -> (Tensor<B, 3>, C::State),
+    ) -> RecurrentOutput<B, LayerState<B, C>> {
+        let name = C::LAYER_NAME;
+        let x = input.input;
+        let (batch, seq) = self.check_input(&x.dims());
+        let (d_hidden, dirs) = (self.d_hidden(), self.num_directions());
         let device = x.device();
         let lengths = input
             .lengths
             .as_deref()
             .and_then(|lengths| check_lengths(name, lengths, batch, seq));
-
         let expected_state = [self.num_layers * dirs, batch, d_hidden];
-        let mut initial: Vec<Option<C::State>> = match input.state {
-            None => (0..expected_state[0]).map(|_| None).collect(),
-            Some(state) => {
-                let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert!(
-                    got == expected_state,
-                    "{name}: expected initial state of shape {expected_state:?} \
-                     [num_layers*D, batch, hidden], got {got:?}"
-                );
-                C::State::unstack(state).into_iter().map(Some).collect()
-            }
-        };
+        let mut initial = initial_states::<B, C>(input.state, expected_state);
 
         // Time-major from here on: each step's slice is contiguous.
         let mut layer_input = if self.batch_first {
@@ -414,6 +406,28 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             state: C::State::stack(finals),
         }
     }
+}
+
+/// The initial state of each layer and direction, checked against `expected`
+/// (`[num_layers*D, N, H]`); `None` where it starts at zero.
+///
+/// # Panics
+/// If the state's shape is not `expected`, naming both.
+fn initial_states<B: Backend, C: Cell<B>>(
+    state: Option<LayerState<B, C>>,
+    expected: [usize; 3],
+) -> Vec<Option<C::State>> {
+    let name = C::LAYER_NAME;
+    let Some(state) = state else {
+        return (0..expected[0]).map(|_| None).collect();
+    };
+    let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        got == expected,
+        "{name}: expected initial state of shape {expected:?} \
+         [num_layers*D, batch, hidden], got {got:?}"
+    );
+    C::State::unstack(state).into_iter().map(Some).collect()
 }
 
 /// One layer and direction's share of a [`Recurrent::run`] call.

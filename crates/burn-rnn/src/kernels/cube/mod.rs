@@ -13,6 +13,7 @@
 //! [`reference`](super::reference) instead.
 
 mod gates;
+mod launch;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, FloatTensorOps};
@@ -77,10 +78,6 @@ fn lengths_tensor<B: Backend>(
     B::float_from_data(TensorData::new(lengths, [batch]), device)
 }
 
-fn arg<R: CubeRuntime>(t: &CubeTensor<R>) -> TensorArg<R> {
-    t.clone().into_tensor_arg()
-}
-
 fn forward<R, F, I, BT>(
     spec: &Spec,
     tensors: RecurrentTensors<Cube<R, F, I, BT>>,
@@ -107,27 +104,21 @@ where
     let h0 = into_contiguous(tensors.h0);
     let c0 = into_contiguous(tensors.c0);
     let shapes = SavedShapes::new(spec.kind, seq, batch, hidden);
-    // `h_prev` and `c_prev` start with the initial state in the row of the first step's time;
-    // each step writes the next step's row.
-    let starting_with = |state: CubeTensor<R>| {
-        let state = B::<R, F, I, BT>::float_reshape(state, Shape::from(vec![1, batch, hidden]));
-        if seq == 1 {
-            return state;
-        }
-        let rest = zeros(vec![seq - 1, batch, hidden]);
-        let rows = match spec.reverse {
-            false => vec![state, rest],
-            true => vec![rest, state],
-        };
-        B::<R, F, I, BT>::float_cat(rows, 0)
-    };
-    let hs = starting_with(h0.clone());
-    let cs = starting_with(c0);
+    let hs = starting_with::<R, F, I, BT>(h0.clone(), spec, seq);
+    let cs = starting_with::<R, F, I, BT>(c0, spec, seq);
     let out = zeros(vec![seq + 2, batch, hidden]);
     let gates = zeros(shapes.acts.to_vec());
     let lengths = lengths_tensor::<B<R, F, I, BT>>(spec, batch, seq, &device);
     let weight_t = B::<R, F, I, BT>::float_transpose(weight.clone());
     let (count, dim) = launch_dims(&client, batch * hidden);
+    let grid = launch::Grid {
+        client: &client,
+        count,
+        dim,
+        seq,
+        batch,
+        hidden,
+    };
     debug_assert_eq!(gh, spec.kind.gates() * hidden);
 
     // The next matmul's input alternates between two buffers the kernel writes whole (no
@@ -143,67 +134,18 @@ where
             t
         };
         let hg = B::<R, F, I, BT>::float_matmul(h.clone(), weight_t.clone());
-        match spec.kind {
-            CellKind::Lstm => gates::lstm_forward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&gx),
-                arg(&hg),
-                arg(&bias),
-                arg(&lengths),
-                arg(&hs),
-                arg(&cs),
-                arg(&next),
-                arg(&out),
-                arg(&gates),
-                s,
-                t,
-                t_next,
-                seq,
-                batch,
-                hidden,
-            ),
-            CellKind::Gru => gates::gru_forward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&gx),
-                arg(&hg),
-                arg(&bias),
-                arg(&lengths),
-                arg(&hs),
-                arg(&next),
-                arg(&out),
-                arg(&gates),
-                s,
-                t,
-                t_next,
-                seq,
-                batch,
-                hidden,
-            ),
-            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_forward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&gx),
-                arg(&hg),
-                arg(&bias),
-                arg(&lengths),
-                arg(&hs),
-                arg(&next),
-                arg(&out),
-                arg(&gates),
-                s,
-                t,
-                t_next,
-                seq,
-                batch,
-                hidden,
-                spec.kind == CellKind::RnnRelu,
-            ),
+        let buffers = launch::ForwardBuffers {
+            gx: &gx,
+            hg: &hg,
+            bias: &bias,
+            lengths: &lengths,
+            hs: &hs,
+            cs: &cs,
+            next: &next,
+            out: &out,
+            gates: &gates,
         };
+        launch::forward_step::<R, F>(spec.kind, &grid, &buffers, [s, t, t_next]);
         h = next.clone();
         std::mem::swap(&mut next, &mut spare);
     }
@@ -246,89 +188,40 @@ where
     let dtype = grad.dtype.into();
     let zeros =
         |shape: Vec<usize>| B::<R, F, I, BT>::float_zeros(Shape::from(shape), &device, dtype);
-    let row = |t: CubeTensor<R>, r: usize| {
-        let s = B::<R, F, I, BT>::float_slice(
-            t,
-            &[
-                burn::tensor::Slice::from(r..r + 1),
-                burn::tensor::Slice::from(0..batch),
-                burn::tensor::Slice::from(0..hidden),
-            ],
-        );
-        into_contiguous(B::<R, F, I, BT>::float_reshape(
-            s,
-            Shape::from(vec![batch, hidden]),
-        ))
-    };
-    // The carries start as the gradients of the final state. The kernels update them in place,
-    // so they are fresh buffers, never views of `grad_packed` (which others may hold).
-    let fresh = |t: CubeTensor<R>| B::<R, F, I, BT>::float_add(zeros(vec![batch, hidden]), t);
-    let dh_carry = fresh(row(grad.clone(), seq));
-    let dc_carry = fresh(row(grad.clone(), seq + 1));
+    // The carries start as the gradients of the final state.
+    let dh_carry = fresh_row::<R, F, I, BT>(&grad, seq);
+    let dc_carry = fresh_row::<R, F, I, BT>(&grad, seq + 1);
     let dgx = zeros(vec![seq, batch, gh]);
     let dgh = zeros(vec![seq, batch, gh]);
     let (count, dim) = launch_dims(&client, batch * hidden);
+    let grid = launch::Grid {
+        client: &client,
+        count,
+        dim,
+        seq,
+        batch,
+        hidden,
+    };
 
     let mut mm = zeros(vec![batch, hidden]);
     // This step's `dG_hh`, rewritten whole by each step's kernel after the previous step's
     // matmul has read it (launches on one stream run in order).
     let dgh_cur = B::<R, F, I, BT>::float_empty(Shape::from(vec![batch, gh]), &device, dtype);
     for s in (0..seq).rev() {
-        let t = spec.time(s, seq);
-        match spec.kind {
-            CellKind::Lstm => gates::lstm_backward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&grad),
-                arg(&mm),
-                arg(&gates),
-                arg(cs.as_ref().expect("an LSTM saves c_prev")),
-                arg(&lengths),
-                arg(&dh_carry),
-                arg(&dc_carry),
-                arg(&dgx),
-                arg(&dgh),
-                arg(&dgh_cur),
-                t,
-                batch,
-                hidden,
-            ),
-            CellKind::Gru => gates::gru_backward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&grad),
-                arg(&mm),
-                arg(&gates),
-                arg(&hs),
-                arg(&lengths),
-                arg(&dh_carry),
-                arg(&dgx),
-                arg(&dgh),
-                arg(&dgh_cur),
-                t,
-                batch,
-                hidden,
-            ),
-            CellKind::RnnTanh | CellKind::RnnRelu => gates::rnn_backward::launch::<F, R>(
-                &client,
-                count.clone(),
-                dim,
-                arg(&grad),
-                arg(&mm),
-                arg(&gates),
-                arg(&lengths),
-                arg(&dh_carry),
-                arg(&dgx),
-                arg(&dgh),
-                arg(&dgh_cur),
-                t,
-                batch,
-                hidden,
-                spec.kind == CellKind::RnnRelu,
-            ),
+        let buffers = launch::BackwardBuffers {
+            grad: &grad,
+            mm: &mm,
+            gates: &gates,
+            hs: &hs,
+            cs: cs.as_ref(),
+            lengths: &lengths,
+            dh_carry: &dh_carry,
+            dc_carry: &dc_carry,
+            dgx: &dgx,
+            dgh: &dgh,
+            dgh_cur: &dgh_cur,
         };
+        launch::backward_step::<R, F>(spec.kind, &grid, &buffers, spec.time(s, seq));
         mm = B::<R, F, I, BT>::float_matmul(dgh_cur.clone(), weight.clone());
     }
     let h0 = B::<R, F, I, BT>::float_add(dh_carry, mm);
@@ -337,18 +230,7 @@ where
     } else {
         zeros(vec![batch, hidden])
     };
-    // dW_hh = Σ_s dG_hh[s]^T h[s]; db_hh = Σ dG_hh.
-    let flat = |t: CubeTensor<R>, cols: usize| {
-        B::<R, F, I, BT>::float_reshape(t, Shape::from(vec![seq * batch, cols]))
-    };
-    let states = flat(hs, hidden);
-    let dgh = flat(dgh, gh);
-    let weight_hh =
-        B::<R, F, I, BT>::float_matmul(B::<R, F, I, BT>::float_transpose(dgh.clone()), states);
-    let bias_hh = B::<R, F, I, BT>::float_reshape(
-        B::<R, F, I, BT>::float_sum_dim(dgh, 0),
-        Shape::from(vec![gh]),
-    );
+    let (weight_hh, bias_hh) = hidden_weight_grads::<R, F, I, BT>(hs, dgh, seq * batch);
     RecurrentGrads {
         gates_x: dgx,
         weight_hh,
@@ -356,6 +238,87 @@ where
         h0,
         c0,
     }
+}
+
+/// A `[L, N, H]` buffer for the states each step starts from (`h_prev`, `c_prev`), holding
+/// `state: [N, H]` in the row of the first step's time and zeros elsewhere; each step writes
+/// the next step's row.
+fn starting_with<R, F, I, BT>(state: CubeTensor<R>, spec: &Spec, seq: usize) -> CubeTensor<R>
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    type B<R, F, I, BT> = Cube<R, F, I, BT>;
+    let shape = state.shape();
+    let (batch, hidden) = (shape[0], shape[1]);
+    let (device, dtype) = (state.device.clone(), state.dtype.into());
+    let state = B::<R, F, I, BT>::float_reshape(state, Shape::from(vec![1, batch, hidden]));
+    if seq == 1 {
+        return state;
+    }
+    let rest =
+        B::<R, F, I, BT>::float_zeros(Shape::from(vec![seq - 1, batch, hidden]), &device, dtype);
+    let rows = match spec.reverse {
+        false => vec![state, rest],
+        true => vec![rest, state],
+    };
+    B::<R, F, I, BT>::float_cat(rows, 0)
+}
+
+/// Row `r` of `t: [R, N, H]` as a new `[N, H]` buffer: the kernels update the carries in
+/// place, so they are never views of `grad_packed` (which others may hold).
+fn fresh_row<R, F, I, BT>(t: &CubeTensor<R>, r: usize) -> CubeTensor<R>
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    type B<R, F, I, BT> = Cube<R, F, I, BT>;
+    let [_, batch, hidden] = dims3(t);
+    let slice = B::<R, F, I, BT>::float_slice(
+        t.clone(),
+        &[
+            burn::tensor::Slice::from(r..r + 1),
+            burn::tensor::Slice::from(0..batch),
+            burn::tensor::Slice::from(0..hidden),
+        ],
+    );
+    let row = B::<R, F, I, BT>::float_reshape(slice, Shape::from(vec![batch, hidden]));
+    let zeros =
+        B::<R, F, I, BT>::float_zeros(Shape::from(vec![batch, hidden]), &t.device, t.dtype.into());
+    B::<R, F, I, BT>::float_add(zeros, into_contiguous(row))
+}
+
+/// `dW_hh = Σ_s dG_hh[s]^T h[s]` (`[G*H, H]`) and `db_hh = Σ dG_hh` (`[G*H]`), from the saved
+/// states `hs: [L, N, H]` and the step gradients `dgh: [L, N, G*H]` (`rows = L * N`).
+fn hidden_weight_grads<R, F, I, BT>(
+    hs: CubeTensor<R>,
+    dgh: CubeTensor<R>,
+    rows: usize,
+) -> (CubeTensor<R>, CubeTensor<R>)
+where
+    R: CubeRuntime,
+    F: FloatElement + Float,
+    I: IntElement,
+    BT: BoolElement,
+    Cube<R, F, I, BT>: Backend<FloatTensorPrimitive = CubeTensor<R>, Device = R::Device>,
+{
+    type B<R, F, I, BT> = Cube<R, F, I, BT>;
+    let (hidden, gh) = (dims3(&hs)[2], dims3(&dgh)[2]);
+    let states = B::<R, F, I, BT>::float_reshape(hs, Shape::from(vec![rows, hidden]));
+    let dgh = B::<R, F, I, BT>::float_reshape(dgh, Shape::from(vec![rows, gh]));
+    let weight_hh =
+        B::<R, F, I, BT>::float_matmul(B::<R, F, I, BT>::float_transpose(dgh.clone()), states);
+    let bias_hh = B::<R, F, I, BT>::float_reshape(
+        B::<R, F, I, BT>::float_sum_dim(dgh, 0),
+        Shape::from(vec![gh]),
+    );
+    (weight_hh, bias_hh)
 }
 
 fn dims3<R: CubeRuntime>(t: &CubeTensor<R>) -> [usize; 3] {
