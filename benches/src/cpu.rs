@@ -135,27 +135,7 @@ pub fn tables(args: &Args, budget: Duration, threads: usize) {
             None
         }
     };
-    println!();
-    println!(
-        "Threads: burn-rnn {}, PyTorch {threads}{}; allocator: {}; best one-thread sgemm \
-         here: {peak:.0} GFLOP/s{}",
-        burn_rnn::kernels::num_threads(),
-        torch
-            .as_ref()
-            .map(|t| format!(" (torch {} on {})", t.version, t.device))
-            .unwrap_or_default(),
-        match args.default_malloc {
-            true => "glibc defaults".to_string(),
-            false => format!("freed memory kept (GLIBC_TUNABLES={KEEP_FREED}) on both sides"),
-        },
-        torch
-            .as_ref()
-            .map(|t| format!(
-                "; torch sgemm ({threads} threads): {:.0} GFLOP/s",
-                t.sgemm_gflops
-            ))
-            .unwrap_or_default()
-    );
+    setup_line(args, torch.as_ref(), threads, peak);
     println!(
         "\nTimes in ms (median). Ratios are the other's time over ours fused: above 1.00x ours \
          is faster. GFLOP/s counts the two matmuls, 2*N*(H_in+H)*G*H per step, x3 for \
@@ -166,40 +146,71 @@ pub fn tables(args: &Args, budget: Duration, threads: usize) {
          PyTorch | fused GFLOP/s | vs reference | vs burn::nn | vs PyTorch |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    let mut worst: Option<(f64, String)> = None;
     let rows = configs
         .iter()
         .flat_map(|s| [(*s, false), (*s, true)])
         .chain(scaling.iter().map(|s| (*s, true)))
         .filter(|&(_, train)| !(train && args.forward_only));
+    let mut worst: Option<(f64, String)> = None;
     for (s, train) in rows {
-        let baselines = !(args.fused_only || (args.quick && s.seq > 256));
-        let time = |which| match train {
-            false => time_forward_on::<B>(&s, which, budget),
-            true => time_train_on::<B>(&s, which, budget),
-        };
-        let row = Row::measure(
-            time,
-            baselines,
-            torch.as_ref().and_then(|t| t.ms(&s, train)),
-        );
-        let flops = s.forward_flops() * if train { 3.0 } else { 1.0 };
-        let gflops = flops / (row.fused * 1e-3) / 1e9;
-        if let Some(t) = row.torch {
-            let ratio = t / row.fused;
-            if worst.as_ref().is_none_or(|(w, _)| ratio < *w) {
-                worst = Some((ratio, format!("{} {}", s.label(), measure::mode(train))));
-            }
+        let ratio = table_row(args, &s, train, torch.as_ref(), budget);
+        if let Some(ratio) = ratio.filter(|r| worst.as_ref().is_none_or(|(w, _)| r < w)) {
+            worst = Some((ratio, format!("{} {}", s.label(), measure::mode(train))));
         }
-        println!(
-            "| {} | {} | {} | {gflops:.0} | {} |",
-            s.label(),
-            measure::mode(train),
-            row.times(),
-            row.ratios()
-        );
     }
     if let Some((ratio, which)) = worst {
         println!("\nWorst ratio against PyTorch: {ratio:.2}x ({which}).");
     }
+}
+
+/// The line under the GEMM table: threads, allocator, and the sgemm peaks of both sides.
+fn setup_line(args: &Args, torch: Option<&Torch>, threads: usize, peak: f64) {
+    let torch_version = torch
+        .map(|t| format!(" (torch {} on {})", t.version, t.device))
+        .unwrap_or_default();
+    let allocator = match args.default_malloc {
+        true => "glibc defaults".to_string(),
+        false => format!("freed memory kept (GLIBC_TUNABLES={KEEP_FREED}) on both sides"),
+    };
+    let torch_sgemm = torch
+        .map(|t| {
+            format!(
+                "; torch sgemm ({threads} threads): {:.0} GFLOP/s",
+                t.sgemm_gflops
+            )
+        })
+        .unwrap_or_default();
+    println!();
+    println!(
+        "Threads: burn-rnn {}, PyTorch {threads}{torch_version}; allocator: {allocator}; best \
+         one-thread sgemm here: {peak:.0} GFLOP/s{torch_sgemm}",
+        burn_rnn::kernels::num_threads(),
+    );
+}
+
+/// Measures and prints the row of `s` (forward, or training when `train`); returns PyTorch's
+/// time over ours fused when PyTorch ran.
+fn table_row(
+    args: &Args,
+    s: &Shape,
+    train: bool,
+    torch: Option<&Torch>,
+    budget: Duration,
+) -> Option<f64> {
+    let baselines = !(args.fused_only || (args.quick && s.seq > 256));
+    let time = |which| match train {
+        false => time_forward_on::<B>(s, which, budget),
+        true => time_train_on::<B>(s, which, budget),
+    };
+    let row = Row::measure(time, baselines, torch.and_then(|t| t.ms(s, train)));
+    let flops = s.forward_flops() * if train { 3.0 } else { 1.0 };
+    let gflops = flops / (row.fused * 1e-3) / 1e9;
+    println!(
+        "| {} | {} | {} | {gflops:.0} | {} |",
+        s.label(),
+        measure::mode(train),
+        row.times(),
+        row.ratios()
+    );
+    row.torch.map(|t| t / row.fused)
 }

@@ -67,6 +67,20 @@ fn find_eocd(b: &[u8]) -> Result<usize, Error> {
 /// A malformed or truncated archive, an entry that is compressed or encrypted, or an entry
 /// whose bytes lie outside the buffer.
 pub(crate) fn entries(b: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
+    let (range, count) = central_directory(b)?;
+    let mut out = Vec::with_capacity(count);
+    let mut at = range.start;
+    for _ in 0..count {
+        let (entry, next) = central_record(b, at, range.end)?;
+        out.push(entry);
+        at = next;
+    }
+    Ok(out)
+}
+
+/// The central directory's byte range and its number of entries (from the end-of-directory
+/// record, or its zip64 twin).
+fn central_directory(b: &[u8]) -> Result<(std::ops::Range<usize>, usize), Error> {
     let eocd = find_eocd(b)?;
     let mut count = u64::from(u16_at(b, eocd + 10)?);
     let mut cd_size = u64::from(u32_at(b, eocd + 12)?);
@@ -92,86 +106,103 @@ pub(crate) fn entries(b: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
             "{count} entries declared in a central directory of {size} bytes"
         )));
     }
-    let mut out = Vec::with_capacity(count as usize);
-    let mut at = start;
-    for _ in 0..count {
-        if at + 46 > end || u32_at(b, at)? != CENTRAL {
-            return Err(err("malformed central directory record"));
-        }
-        let flags = u16_at(b, at + 8)?;
-        let method = u16_at(b, at + 10)?;
-        let mut csize = u64::from(u32_at(b, at + 20)?);
-        let mut usize_ = u64::from(u32_at(b, at + 24)?);
-        let name_len = usize::from(u16_at(b, at + 28)?);
-        let extra_len = usize::from(u16_at(b, at + 30)?);
-        let comment_len = usize::from(u16_at(b, at + 32)?);
-        let mut local = u64::from(u32_at(b, at + 42)?);
-        let name_at = at + 46;
-        let extra_at = name_at + name_len;
-        let next = extra_at + extra_len + comment_len;
-        if next > end {
-            return Err(err("a central directory record runs past the directory"));
-        }
-        let name = String::from_utf8_lossy(&b[name_at..extra_at]).into_owned();
-        // zip64 extended information: the 64-bit values of the fields set to 0xFFFFFFFF, in
-        // the order uncompressed size, compressed size, local header offset.
-        let mut x = extra_at;
-        while x + 4 <= extra_at + extra_len {
-            let id = u16_at(b, x)?;
-            let len = usize::from(u16_at(b, x + 2)?);
-            let body = x + 4;
-            if body + len > extra_at + extra_len {
-                return Err(err(format!("entry `{name}`: malformed extra field")));
-            }
-            if id == 1 {
-                let mut p = body;
-                for field in [&mut usize_, &mut csize, &mut local] {
-                    if *field == 0xFFFF_FFFF {
-                        if p + 8 > body + len {
-                            return Err(err(format!("entry `{name}`: short zip64 field")));
-                        }
-                        *field = u64_at(b, p)?;
-                        p += 8;
-                    }
-                }
-            }
-            x = body + len;
-        }
-        if flags & 1 != 0 {
-            return Err(err(format!("entry `{name}` is encrypted")));
-        }
-        if method != 0 {
-            return Err(err(format!(
-                "entry `{name}` is compressed (method {method}); torch.save stores entries \
-                 uncompressed"
-            )));
-        }
-        if csize != usize_ {
-            return Err(err(format!(
-                "entry `{name}` is stored but its sizes differ ({csize} and {usize_})"
-            )));
-        }
-        let local = to_usize(local, "local header offset")?;
-        if local.checked_add(30).is_none_or(|e| e > b.len()) || u32_at(b, local)? != LOCAL {
-            return Err(err(format!("entry `{name}`: no local header at {local}")));
-        }
-        let data_at =
-            local + 30 + usize::from(u16_at(b, local + 26)?) + usize::from(u16_at(b, local + 28)?);
-        let len = to_usize(csize, "entry size")?;
-        let data = data_at
-            .checked_add(len)
-            .and_then(|e| b.get(data_at..e))
-            .ok_or_else(|| {
-                err(format!(
-                    "entry `{name}` declares {len} bytes at offset {data_at}, past the end of \
-                     the file ({} bytes)",
-                    b.len()
-                ))
-            })?;
-        out.push(Entry { name, data });
-        at = next;
+    Ok((start..end, count as usize))
+}
+
+/// The central record at `at` (the directory ends at `end`): its entry, and where the next
+/// record starts.
+fn central_record(b: &[u8], at: usize, end: usize) -> Result<(Entry<'_>, usize), Error> {
+    if at + 46 > end || u32_at(b, at)? != CENTRAL {
+        return Err(err("malformed central directory record"));
     }
-    Ok(out)
+    let flags = u16_at(b, at + 8)?;
+    let method = u16_at(b, at + 10)?;
+    // Uncompressed size, compressed size, local header offset: zip64's order.
+    let mut sizes = [
+        u64::from(u32_at(b, at + 24)?),
+        u64::from(u32_at(b, at + 20)?),
+        u64::from(u32_at(b, at + 42)?),
+    ];
+    let name_len = usize::from(u16_at(b, at + 28)?);
+    let extra_len = usize::from(u16_at(b, at + 30)?);
+    let comment_len = usize::from(u16_at(b, at + 32)?);
+    let name_at = at + 46;
+    let extra_at = name_at + name_len;
+    let next = extra_at + extra_len + comment_len;
+    if next > end {
+        return Err(err("a central directory record runs past the directory"));
+    }
+    let name = String::from_utf8_lossy(&b[name_at..extra_at]).into_owned();
+    zip64_sizes(b, extra_at..extra_at + extra_len, &name, &mut sizes)?;
+    if flags & 1 != 0 {
+        return Err(err(format!("entry `{name}` is encrypted")));
+    }
+    if method != 0 {
+        return Err(err(format!(
+            "entry `{name}` is compressed (method {method}); torch.save stores entries \
+             uncompressed"
+        )));
+    }
+    let [usize_, csize, local] = sizes;
+    if csize != usize_ {
+        return Err(err(format!(
+            "entry `{name}` is stored but its sizes differ ({csize} and {usize_})"
+        )));
+    }
+    let data = stored_data(b, &name, local, csize)?;
+    Ok((Entry { name, data }, next))
+}
+
+/// Reads the zip64 extended information in the extra fields `extra`: the 64-bit values of the
+/// `sizes` (uncompressed, compressed, local offset) that are set to `0xFFFFFFFF`, in order.
+fn zip64_sizes(
+    b: &[u8],
+    extra: std::ops::Range<usize>,
+    name: &str,
+    sizes: &mut [u64; 3],
+) -> Result<(), Error> {
+    let mut x = extra.start;
+    while x + 4 <= extra.end {
+        let id = u16_at(b, x)?;
+        let len = usize::from(u16_at(b, x + 2)?);
+        let body = x + 4;
+        if body + len > extra.end {
+            return Err(err(format!("entry `{name}`: malformed extra field")));
+        }
+        if id == 1 {
+            let mut p = body;
+            for field in sizes.iter_mut().filter(|f| **f == 0xFFFF_FFFF) {
+                if p + 8 > body + len {
+                    return Err(err(format!("entry `{name}`: short zip64 field")));
+                }
+                *field = u64_at(b, p)?;
+                p += 8;
+            }
+        }
+        x = body + len;
+    }
+    Ok(())
+}
+
+/// The `len` stored bytes of the entry whose local header is at `local`.
+fn stored_data<'a>(b: &'a [u8], name: &str, local: u64, len: u64) -> Result<&'a [u8], Error> {
+    let local = to_usize(local, "local header offset")?;
+    if local.checked_add(30).is_none_or(|e| e > b.len()) || u32_at(b, local)? != LOCAL {
+        return Err(err(format!("entry `{name}`: no local header at {local}")));
+    }
+    let data_at =
+        local + 30 + usize::from(u16_at(b, local + 26)?) + usize::from(u16_at(b, local + 28)?);
+    let len = to_usize(len, "entry size")?;
+    data_at
+        .checked_add(len)
+        .and_then(|e| b.get(data_at..e))
+        .ok_or_else(|| {
+            err(format!(
+                "entry `{name}` declares {len} bytes at offset {data_at}, past the end of the \
+                 file ({} bytes)",
+                b.len()
+            ))
+        })
 }
 
 #[cfg(test)]

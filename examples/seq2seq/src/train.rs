@@ -11,7 +11,7 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::backend::Backend;
-use burn_rnn::{AnyCell, RnnBackend};
+use burn_rnn::RnnBackend;
 use burn_seq2seq::{
     AttentionKind, CellKind, GreedyOptions, Seq2Seq, Seq2SeqCell, Seq2SeqConfig, Vocab,
 };
@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::CheckpointMeta;
 use crate::data::{Splits, SOURCE_ALPHABET, TARGET_ALPHABET};
 use crate::error::{input, Error};
-use crate::AD;
 
 /// The attention score, on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -208,10 +207,33 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
         false => args.clone(),
     };
     let args = &args;
-    crate::learner::train::<AnyCell<AD>>(args)
+    crate::learner::train(args)
 }
 
 fn check_args(args: &TrainArgs) -> Result<(), Error> {
+    check_sizes(args)?;
+    check_rates(args)?;
+    check_schedule(args)?;
+    model_config(args)
+        .validate()
+        .map_err(|e| input(e.to_string()))?;
+    if args.resume {
+        return Ok(());
+    }
+    for dir in [checkpoint_dir(&args.out), learner_dir(&args.out)] {
+        if dir.exists() && !args.force {
+            return Err(input(format!(
+                "{} already holds a checkpoint; pass --resume to continue it, --force to \
+                 replace it",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every size and count: at least 1, and at most what a model or run can hold.
+fn check_sizes(args: &TrainArgs) -> Result<(), Error> {
     let positive = [
         ("--steps", args.steps),
         ("--batch", args.batch),
@@ -227,36 +249,6 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
     for (name, value) in positive {
         if value == 0 {
             return Err(input(format!("{name} must be at least 1, got 0")));
-        }
-    }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        return Err(input(format!("--lr must be positive, got {}", args.lr)));
-    }
-    if !(0.0..=1.0).contains(&args.teacher_forcing) {
-        return Err(input(format!(
-            "--teacher-forcing must be in [0, 1], got {}",
-            args.teacher_forcing
-        )));
-    }
-    if !(0.0..1.0).contains(&args.label_smoothing) {
-        return Err(input(format!(
-            "--label-smoothing must be in [0, 1), got {}",
-            args.label_smoothing
-        )));
-    }
-    if args.max_minutes.is_nan() || args.max_minutes <= 0.0 {
-        return Err(input(format!(
-            "--max-minutes must be positive, got {}",
-            args.max_minutes
-        )));
-    }
-    if let Some(stop) = args.stop_at {
-        if stop == 0 || stop >= args.steps || !stop.is_multiple_of(args.checkpoint_every) {
-            return Err(input(format!(
-                "--stop-at must be a multiple of --checkpoint-every below --steps, got {stop} \
-                 (--checkpoint-every {}, --steps {})",
-                args.checkpoint_every, args.steps
-            )));
         }
     }
     let widths = [
@@ -282,11 +274,51 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
             return Err(input(format!("{name} must be at most {max}, got {value}")));
         }
     }
+    Ok(())
+}
+
+/// The learning rate, probabilities and time limit: in their ranges.
+fn check_rates(args: &TrainArgs) -> Result<(), Error> {
+    if !(args.lr > 0.0 && args.lr.is_finite()) {
+        return Err(input(format!("--lr must be positive, got {}", args.lr)));
+    }
+    if !(0.0..=1.0).contains(&args.teacher_forcing) {
+        return Err(input(format!(
+            "--teacher-forcing must be in [0, 1], got {}",
+            args.teacher_forcing
+        )));
+    }
+    if !(0.0..1.0).contains(&args.label_smoothing) {
+        return Err(input(format!(
+            "--label-smoothing must be in [0, 1), got {}",
+            args.label_smoothing
+        )));
+    }
+    if args.max_minutes.is_nan() || args.max_minutes <= 0.0 {
+        return Err(input(format!(
+            "--max-minutes must be positive, got {}",
+            args.max_minutes
+        )));
+    }
     if !(0.0..1.0).contains(&args.dropout) {
         return Err(input(format!(
             "--dropout must be in [0, 1), got {}",
             args.dropout
         )));
+    }
+    Ok(())
+}
+
+/// `--stop-at` and `--checkpoint-every` against the steps and the validations.
+fn check_schedule(args: &TrainArgs) -> Result<(), Error> {
+    if let Some(stop) = args.stop_at {
+        if stop == 0 || stop >= args.steps || !stop.is_multiple_of(args.checkpoint_every) {
+            return Err(input(format!(
+                "--stop-at must be a multiple of --checkpoint-every below --steps, got {stop} \
+                 (--checkpoint-every {}, --steps {})",
+                args.checkpoint_every, args.steps
+            )));
+        }
     }
     if !args.checkpoint_every.is_multiple_of(args.eval_every) {
         return Err(input(format!(
@@ -294,21 +326,6 @@ fn check_args(args: &TrainArgs) -> Result<(), Error> {
              after a validation), got {} and {}",
             args.checkpoint_every, args.eval_every
         )));
-    }
-    model_config(args)
-        .validate()
-        .map_err(|e| input(e.to_string()))?;
-    if args.resume {
-        return Ok(());
-    }
-    for dir in [checkpoint_dir(&args.out), learner_dir(&args.out)] {
-        if dir.exists() && !args.force {
-            return Err(input(format!(
-                "{} already holds a checkpoint; pass --resume to continue it, --force to \
-                 replace it",
-                dir.display()
-            )));
-        }
     }
     Ok(())
 }

@@ -340,37 +340,15 @@ impl<'a> Vm<'a> {
 
     /// Tuples, lists, dicts and sets: built empty, from a mark or from the stack, and filled. Returns whether `op` was one of them.
     fn container_op(&mut self, op: u8) -> Result<bool, Error> {
-        match op {
-            b')' => {
-                let v = self.seq(Kind::Tuple, Vec::new());
-                self.push(v)
-            }
-            b']' => {
-                let v = self.seq(Kind::List, Vec::new());
-                self.push(v)
-            }
-            b'}' => {
-                let v = self.seq(Kind::Dict, Vec::new());
-                self.push(v)
-            }
-            0x8f => {
-                let v = self.seq(Kind::Set, Vec::new());
-                self.push(v)
-            }
-            b't' => {
-                let items = self.pop_mark()?;
-                {
-                    let v = self.seq(Kind::Tuple, items);
-                    self.push(v)
-                };
-            }
-            0x91 => {
-                let items = self.pop_mark()?;
-                {
-                    let v = self.seq(Kind::Set, items);
-                    self.push(v)
-                };
-            }
+        let (kind, items) = match op {
+            b')' => (Kind::Tuple, Vec::new()),
+            b']' => (Kind::List, Vec::new()),
+            b'}' => (Kind::Dict, Vec::new()),
+            0x8f => (Kind::Set, Vec::new()),
+            b't' => (Kind::Tuple, self.pop_mark()?),
+            0x91 => (Kind::Set, self.pop_mark()?),
+            b'l' => (Kind::List, self.pop_mark()?),
+            b'd' => (Kind::Dict, self.pop_mark()?),
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
                 let mut items = Vec::with_capacity(n);
@@ -378,37 +356,27 @@ impl<'a> Vm<'a> {
                     items.push(self.pop()?);
                 }
                 items.reverse();
-                {
-                    let v = self.seq(Kind::Tuple, items);
-                    self.push(v)
-                };
+                (Kind::Tuple, items)
             }
-            b'l' => {
-                let items = self.pop_mark()?;
-                {
-                    let v = self.seq(Kind::List, items);
-                    self.push(v)
-                };
-            }
-            b'd' => {
-                let items = self.pop_mark()?;
-                if items.len() % 2 != 0 {
-                    return Err(err("DICT with an odd number of items"));
-                }
-                {
-                    let v = self.seq(Kind::Dict, items);
-                    self.push(v)
-                };
-            }
+            _ => return self.fill_op(op),
+        };
+        if matches!(kind, Kind::Dict) && items.len() % 2 != 0 {
+            return Err(err("DICT with an odd number of items"));
+        }
+        let v = self.seq(kind, items);
+        self.push(v);
+        Ok(true)
+    }
+
+    /// Items added to the container under them: `APPEND(S)`, `ADDITEMS`, `SETITEM(S)`. Returns
+    /// whether `op` was one of them.
+    fn fill_op(&mut self, op: u8) -> Result<bool, Error> {
+        match op {
             b'a' => {
                 let v = self.pop()?;
                 self.append(vec![v])?;
             }
-            b'e' => {
-                let items = self.pop_mark()?;
-                self.append(items)?;
-            }
-            0x90 => {
+            b'e' | 0x90 => {
                 let items = self.pop_mark()?;
                 self.append(items)?;
             }

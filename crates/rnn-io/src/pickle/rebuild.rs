@@ -86,53 +86,9 @@ impl Vm<'_> {
         let Value::Global(g) = &callable else {
             return Ok(self.object(&callable, vec![args]));
         };
-        let name = (g.0.as_str(), g.1.as_str());
-        match name {
+        match (g.0.as_str(), g.1.as_str()) {
             ("torch._utils", "_rebuild_tensor_v2") | ("torch._utils", "_rebuild_tensor") => {
-                let a = items_of(&args, 8)
-                    .ok_or_else(|| err("tensor arguments that are not a short tuple"))?;
-                if a.len() < 4 {
-                    return Err(err("_rebuild_tensor_v2 with fewer than 4 arguments"));
-                }
-                let Value::Storage(storage) = &a[0] else {
-                    return Err(err(format!(
-                        "a tensor whose storage is {}, expected a storage record",
-                        a[0].describe()
-                    )));
-                };
-                let offset = int_of(&a[1], "a storage offset")?;
-                let offset =
-                    u64::try_from(offset).map_err(|_| err(format!("storage offset {offset}")))?;
-                let dims = |v: &Value, what: &str| -> Result<Vec<i64>, Error> {
-                    items_of(v, MAX_DIMS)
-                        .ok_or_else(|| {
-                            err(format!(
-                                "a tensor {what} that is not a tuple of at most {MAX_DIMS}"
-                            ))
-                        })?
-                        .iter()
-                        .map(|d| int_of(d, what))
-                        .collect()
-                };
-                let shape = dims(&a[2], "size")?;
-                let stride = dims(&a[3], "stride")?;
-                if shape.len() != stride.len() {
-                    return Err(err(format!(
-                        "a tensor with {} sizes and {} strides",
-                        shape.len(),
-                        stride.len()
-                    )));
-                }
-                let shape = shape
-                    .iter()
-                    .map(|&d| u64::try_from(d).map_err(|_| err(format!("a tensor size of {d}"))))
-                    .collect::<Result<_, _>>()?;
-                Ok(Value::Tensor(Rc::new(TensorRef {
-                    storage: (**storage).clone(),
-                    offset,
-                    shape,
-                    stride,
-                })))
+                rebuild_tensor(&args)
             }
             ("torch._utils", "_rebuild_parameter")
             | ("torch._utils", "_rebuild_parameter_with_state") => {
@@ -142,35 +98,83 @@ impl Vm<'_> {
                     _ => Ok(self.object(&callable, vec![args])),
                 }
             }
-            ("collections", "OrderedDict") | ("builtins", "dict") => {
-                let a = items_of(&args, 2).unwrap_or_default();
-                let mut items = Vec::new();
-                let pairs = match a.first() {
-                    Some(Value::Seq(s)) if matches!(s.kind, Kind::Tuple | Kind::List) => {
-                        let pairs = s.items.borrow();
-                        // Each REDUCE copies its pairs: a budget keeps a pickle that builds
-                        // many dictionaries from one memoized list linear in its size.
-                        self.copied += 2 * pairs.len();
-                        if self.copied > 2 * self.input.len() + (1 << 16) {
-                            return Err(err("OrderedDict arguments copied past the input's size"));
-                        }
-                        pairs.clone()
-                    }
-                    _ => Vec::new(),
-                };
-                {
-                    for p in pairs {
-                        match items_of(&p, 2) {
-                            Some(kv) if kv.len() == 2 => items.extend(kv),
-                            _ => return Err(err("OrderedDict items that are not pairs")),
-                        }
-                    }
-                }
-                Ok(self.seq(Kind::Dict, items))
-            }
+            ("collections", "OrderedDict") | ("builtins", "dict") => self.ordered_dict(&args),
             _ => Ok(self.object(&callable, vec![args])),
         }
     }
+
+    /// `OrderedDict(pairs)`: a dictionary of the pairs (an empty one without arguments).
+    fn ordered_dict(&mut self, args: &Value) -> Result<Value, Error> {
+        let a = items_of(args, 2).unwrap_or_default();
+        let pairs = match a.first() {
+            Some(Value::Seq(s)) if matches!(s.kind, Kind::Tuple | Kind::List) => {
+                let pairs = s.items.borrow();
+                // Each REDUCE copies its pairs: a budget keeps a pickle that builds many
+                // dictionaries from one memoized list linear in its size.
+                self.copied += 2 * pairs.len();
+                if self.copied > 2 * self.input.len() + (1 << 16) {
+                    return Err(err("OrderedDict arguments copied past the input's size"));
+                }
+                pairs.clone()
+            }
+            _ => Vec::new(),
+        };
+        let mut items = Vec::new();
+        for p in pairs {
+            match items_of(&p, 2) {
+                Some(kv) if kv.len() == 2 => items.extend(kv),
+                _ => return Err(err("OrderedDict items that are not pairs")),
+            }
+        }
+        Ok(self.seq(Kind::Dict, items))
+    }
+}
+
+/// `_rebuild_tensor_v2(storage, offset, size, stride, ...)`: a view of a storage record, its
+/// offset, sizes and strides checked to be integers of the right signs.
+fn rebuild_tensor(args: &Value) -> Result<Value, Error> {
+    let a = items_of(args, 8).ok_or_else(|| err("tensor arguments that are not a short tuple"))?;
+    if a.len() < 4 {
+        return Err(err("_rebuild_tensor_v2 with fewer than 4 arguments"));
+    }
+    let Value::Storage(storage) = &a[0] else {
+        return Err(err(format!(
+            "a tensor whose storage is {}, expected a storage record",
+            a[0].describe()
+        )));
+    };
+    let offset = int_of(&a[1], "a storage offset")?;
+    let offset = u64::try_from(offset).map_err(|_| err(format!("storage offset {offset}")))?;
+    let dims = |v: &Value, what: &str| -> Result<Vec<i64>, Error> {
+        items_of(v, MAX_DIMS)
+            .ok_or_else(|| {
+                err(format!(
+                    "a tensor {what} that is not a tuple of at most {MAX_DIMS}"
+                ))
+            })?
+            .iter()
+            .map(|d| int_of(d, what))
+            .collect()
+    };
+    let shape = dims(&a[2], "size")?;
+    let stride = dims(&a[3], "stride")?;
+    if shape.len() != stride.len() {
+        return Err(err(format!(
+            "a tensor with {} sizes and {} strides",
+            shape.len(),
+            stride.len()
+        )));
+    }
+    let shape = shape
+        .iter()
+        .map(|&d| u64::try_from(d).map_err(|_| err(format!("a tensor size of {d}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(Value::Tensor(Rc::new(TensorRef {
+        storage: (**storage).clone(),
+        offset,
+        shape,
+        stride,
+    })))
 }
 
 /// The element type of a legacy storage class (`torch.FloatStorage`, ...).

@@ -32,16 +32,18 @@ pub use schedule::{EveryEpochs, WarmupCosine};
 pub use step::{DateBatch, DateBatcher, DateModel, DateOutput};
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
-use burn::module::AutodiffModule;
+use burn::optim::{adaptor::OptimizerAdaptor, Adam};
 use burn::record::FullPrecisionSettings;
 use burn::tensor::Device;
-use burn_seq2seq::{Seq2Seq, Seq2SeqCell};
+use burn_rnn::AnyCell;
+use burn_seq2seq::Seq2Seq;
 use rnn_example_common::record::{self, CheckedRecorder};
 
 use crate::checkpoint;
@@ -49,7 +51,8 @@ use burn_train::logger::FileMetricLogger;
 use burn_train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn_train::renderer::tui::TuiMetricsRendererWrapper;
 use burn_train::{
-    ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
+    ExecutionStrategy, Interrupter, Learner, LearningComponentsMarker, MultiDeviceOptim,
+    SupervisedTraining, TrainingStrategy,
 };
 
 use crate::data::Splits;
@@ -57,7 +60,7 @@ use crate::error::Error;
 use crate::train::{
     checkpoint_dir, checkpoint_meta, create_run_dir, describe, exact_match, init_model,
     learner_dir, model_config, new_progress, optimizer_config, vocabularies, write_outputs,
-    Summary, TrainArgs,
+    Progress, Summary, TrainArgs,
 };
 use crate::{AD, B};
 
@@ -114,23 +117,18 @@ pub fn check_devices(n: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Trains as `args` say through burn-train's `Learner`, writing the run folder.
+/// Trains the model of `args` through burn-train's `Learner` (or resumes the run in
+/// `args.out`), then saves the checkpoint, `metrics.json` and the plots.
 ///
 /// # Errors
 /// Fewer GPUs than `--devices`, a failed write, or a diverging loss.
-pub fn train<C>(args: &TrainArgs) -> Result<Summary, Error>
-where
-    C: Seq2SeqCell<AD> + AutodiffModule<AD> + 'static,
-    C::InnerModule: Seq2SeqCell<B> + 'static,
-{
+pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     check_devices(args.devices)?;
     let devices = devices(args.devices);
-    let config = model_config(args);
-    let (src_vocab, tgt_vocab) = vocabularies();
     let splits = Arc::new(Splits::new(args.seed, args.valid, args.test));
-    let seq2seq: Seq2Seq<AD, C> = init_model(args, &devices[0]);
+    let seq2seq: Seq2Seq<AD, AnyCell<AD>> = init_model(args, &devices[0]);
     if !args.quiet {
-        println!("{}", describe(&seq2seq, &config, &splits));
+        println!("{}", describe(&seq2seq, &model_config(args), &splits));
     }
     let model = DateModel {
         seq2seq,
@@ -140,46 +138,94 @@ where
     };
     create_run_dir(&args.out)?;
     let dir = learner_dir(&args.out);
-    let resume = match args.resume {
-        true => Some(resume_point(&dir)?),
-        false => {
-            if dir.exists() {
-                // `check_args` let it through: --force.
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| Error::Run(format!("cannot remove {}: {e}", dir.display())))?;
-            }
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::Run(format!("cannot create {}: {e}", dir.display())))?;
-            rnn_example_common::write_json(&crate::train::settings_file(&args.out), args)?;
-            None
-        }
-    };
-
-    let batcher = Arc::new(DateBatcher {
-        config: config.clone(),
-        src_vocab: src_vocab.clone(),
-        tgt_vocab: tgt_vocab.clone(),
-    });
-    let layout = Layout {
-        batch: args.batch,
-        devices: args.devices,
-        epoch_steps: args.eval_every,
-        steps: args.steps,
-        seed: args.seed,
-    };
+    let resume = prepare_learner_dir(args, &dir)?;
     if let Some(r) = &resume {
         check_resume_files(&dir, r.epoch, &model, &devices[0])?;
     }
-    let first_epoch = resume.as_ref().map_or(0, |r| r.epoch);
-    let train_loader: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(
-        FreshBatches::new(Arc::clone(&splits), Arc::clone(&batcher), layout)
-            .starting_at(first_epoch),
-    );
-    let valid_loader = DataLoaderBuilder::new((*batcher).clone())
-        .batch_size(VALID_BATCH)
-        .build(InMemDataset::new(splits.valid.clone()));
-
     let start = Instant::now();
+    let (training, record, offset) = configure(args, &dir, &splits, resume, start, devices);
+    let interrupter = training.interrupter();
+    let learner = Learner::new(
+        model,
+        optimizer_config().init(),
+        WarmupCosine {
+            peak: args.lr,
+            warmup: args.warmup,
+            steps: args.steps,
+            step: 0,
+        },
+    );
+    // `--max-minutes`: the Learner stops (keeping the model) when the interrupter fires.
+    let (result, timed_out) =
+        with_time_limit(&interrupter, args.max_minutes, || training.launch(learner));
+    // Closes the dashboard (leaving the terminal's alternate screen) before anything is printed.
+    drop(result.renderer);
+    let model = result.model.seq2seq;
+    let record = record.lock().expect("record lock").clone();
+    let run = FinishedRun {
+        record: &record,
+        splits: &splits,
+        start,
+        offset,
+        stopped_because: match timed_out {
+            true => format!("--max-minutes {} reached", args.max_minutes),
+            false => interrupter
+                .get_message()
+                .map(|m| m.trim_end_matches('.').to_string())
+                .unwrap_or_else(|| "interrupted".into()),
+        },
+    };
+    let (progress, accuracy, step_losses) = run.summarize(args, &model)?;
+    checkpoint::save(
+        &checkpoint_dir(&args.out),
+        &model,
+        &checkpoint_meta(args, &progress),
+    )?;
+    write_outputs(&args.out, &progress)?;
+    Ok(Summary {
+        progress,
+        final_accuracy: accuracy,
+        step_losses,
+    })
+}
+
+/// The model the Learner trains.
+type Model = DateModel<AD, AnyCell<AD>>;
+
+/// burn-train's supervised training of [`Model`] with Adam and [`WarmupCosine`].
+type Training = SupervisedTraining<
+    LearningComponentsMarker<AD, WarmupCosine, Model, OptimizerAdaptor<Adam, Model, AD>>,
+>;
+
+/// The learner folder of a new run (created empty; `--force` removed the old one) or of a
+/// resumed one (its [`ResumePoint`]).
+fn prepare_learner_dir(args: &TrainArgs, dir: &Path) -> Result<Option<ResumePoint>, Error> {
+    if args.resume {
+        return resume_point(dir).map(Some);
+    }
+    if dir.exists() {
+        // `check_args` let it through: --force.
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| Error::Run(format!("cannot remove {}: {e}", dir.display())))?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Run(format!("cannot create {}: {e}", dir.display())))?;
+    rnn_example_common::write_json(&crate::train::settings_file(&args.out), args)?;
+    Ok(None)
+}
+
+/// The Learner's training: data loaders (from `resume`'s epoch), metrics, the checkpointer and
+/// its rule, the loggers (the returned record is filled as it runs), the renderer and the
+/// device strategy.
+fn configure(
+    args: &TrainArgs,
+    dir: &Path,
+    splits: &Arc<Splits>,
+    resume: Option<ResumePoint>,
+    start: Instant,
+    devices: Vec<Device<AD>>,
+) -> (Training, Arc<std::sync::Mutex<Record>>, f64) {
+    let (train_loader, valid_loader, layout) = loaders(args, splits, resume.as_ref());
     let epochs = match args.stop_at {
         Some(stop) => stop / args.eval_every,
         None => layout.epochs(),
@@ -188,10 +234,10 @@ where
     if let Some(r) = &resume {
         rule = rule.resumed(r.saved.iter().copied());
     }
-    let mut training = SupervisedTraining::new(&dir, train_loader, valid_loader)
+    let mut training = SupervisedTraining::new(dir, train_loader, valid_loader)
         .metrics((
             LossMetric::new(),
-            AccuracyMetric::new().with_pad_token(config.pad_id),
+            AccuracyMetric::new().with_pad_token(model_config(args).pad_id),
         ))
         .metric_train_numeric(LearningRateMetric::new())
         .metric_valid_numeric(ExactMatchMetric::new())
@@ -209,14 +255,18 @@ where
         .last()
         .copied()
         .unwrap_or(0.0);
-    let (recorder, record) =
-        Recorder::resumed(interrupter.clone(), start, previous, Some(dir.clone()));
+    let (recorder, record) = Recorder::resumed(
+        interrupter.clone(),
+        start,
+        previous,
+        Some(dir.to_path_buf()),
+    );
     let training = training
         .with_metric_logger(recorder)
-        .with_metric_logger(FileMetricLogger::new(&dir));
+        .with_metric_logger(FileMetricLogger::new(dir));
     let dashboard = !args.quiet && !args.no_tui && std::io::stdout().is_terminal();
     let training = match dashboard {
-        true => training.renderer(TuiMetricsRendererWrapper::new(interrupter.clone(), None)),
+        true => training.renderer(TuiMetricsRendererWrapper::new(interrupter, None)),
         false => training.renderer(LineRenderer::new(
             args.quiet,
             args.eval_every,
@@ -229,20 +279,49 @@ where
         _ => ExecutionStrategy::MultiDevice(devices, MultiDeviceOptim::OptimMainDevice),
     };
     let training = training.with_training_strategy(TrainingStrategy::Default(strategy));
-    let learner = Learner::new(
-        model,
-        optimizer_config().init(),
-        WarmupCosine {
-            peak: args.lr,
-            warmup: args.warmup,
-            steps: args.steps,
-            step: 0,
-        },
-    );
+    (training, record, offset)
+}
 
-    // `--max-minutes`: the Learner stops (keeping the model) when the interrupter fires.
+/// The training batches (fresh each epoch, from `resume`'s epoch on), the validation batches,
+/// and the epochs' layout.
+fn loaders(
+    args: &TrainArgs,
+    splits: &Arc<Splits>,
+    resume: Option<&ResumePoint>,
+) -> (
+    Arc<dyn DataLoader<AD, DateBatch<AD>>>,
+    Arc<dyn DataLoader<B, DateBatch<B>>>,
+    Layout,
+) {
+    let (src_vocab, tgt_vocab) = vocabularies();
+    let batcher = Arc::new(DateBatcher {
+        config: model_config(args),
+        src_vocab,
+        tgt_vocab,
+    });
+    let layout = Layout {
+        batch: args.batch,
+        devices: args.devices,
+        epoch_steps: args.eval_every,
+        steps: args.steps,
+        seed: args.seed,
+    };
+    let first_epoch = resume.map_or(0, |r| r.epoch);
+    let train: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(
+        FreshBatches::new(Arc::clone(splits), Arc::clone(&batcher), layout)
+            .starting_at(first_epoch),
+    );
+    let valid = DataLoaderBuilder::new((*batcher).clone())
+        .batch_size(VALID_BATCH)
+        .build(InMemDataset::new(splits.valid.clone()));
+    (train, valid, layout)
+}
+
+/// Runs `f`, stopping it through `interrupter` after `minutes`; returns its result and whether
+/// the time ran out.
+fn with_time_limit<R>(interrupter: &Interrupter, minutes: f64, f: impl FnOnce() -> R) -> (R, bool) {
     let (finished, wait) = mpsc::channel::<()>();
-    let limit = Duration::try_from_secs_f64(args.max_minutes * 60.0).unwrap_or(Duration::MAX);
+    let limit = Duration::try_from_secs_f64(minutes * 60.0).unwrap_or(Duration::MAX);
     let timer = {
         let interrupter = interrupter.clone();
         std::thread::spawn(move || match wait.recv_timeout(limit) {
@@ -253,87 +332,87 @@ where
             _ => false,
         })
     };
-    let result = training.launch(learner);
-    // Closes the dashboard (leaving the terminal's alternate screen) before anything is printed.
-    drop(result.renderer);
+    let result = f();
     drop(finished);
-    let timed_out = timer.join().unwrap_or(false);
-    let model = result.model.seq2seq;
-    let record = record.lock().expect("record lock").clone();
+    (result, timer.join().unwrap_or(false))
+}
 
-    let devices = args.devices;
-    if let Some((_, value)) = record.diverged {
-        let step = record
+/// What a finished (or stopped) Learner run left: its metrics record.
+struct FinishedRun<'a> {
+    record: &'a Record,
+    splits: &'a Splits,
+    start: Instant,
+    /// The seconds the run had trained before this session (a resumed run's earlier ones).
+    offset: f64,
+    /// Why it stopped, if it stopped before `--steps`.
+    stopped_because: String,
+}
+
+impl FinishedRun<'_> {
+    /// The run's progress (losses and validation exact match per epoch, in steps), its final
+    /// validation exact match (validating the model once more if the run stopped inside an
+    /// epoch), and the loss of every step.
+    ///
+    /// # Errors
+    /// A loss that diverged.
+    fn summarize(
+        &self,
+        args: &TrainArgs,
+        model: &Seq2Seq<B, AnyCell<B>>,
+    ) -> Result<(Progress, f64, Vec<f64>), Error> {
+        let (record, devices) = (self.record, args.devices);
+        if let Some((_, value)) = record.diverged {
+            let at = record.train_losses.iter().position(|l| !l.is_finite());
+            let step = at.unwrap_or(0) / devices + 1;
+            return Err(Error::Run(format!(
+                "the loss diverged at step {step}: {value}"
+            )));
+        }
+        let step_losses: Vec<f64> = record
             .train_losses
-            .iter()
-            .position(|l| !l.is_finite())
-            .unwrap_or(0)
-            / devices
-            + 1;
-        return Err(Error::Run(format!(
-            "the loss diverged at step {step}: {value}"
-        )));
-    }
-    let step_losses: Vec<f64> = record
-        .train_losses
-        .chunks(devices)
-        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-        .collect();
-    let mut progress = new_progress(args);
-    let (mut step, mut item) = (0, 0);
-    let mut accuracy = None;
-    for (&epoch, &items) in &record.train_items {
-        let losses = &record.train_losses[item..item + items];
-        item += items;
-        step += items / devices;
-        let mean = losses.iter().sum::<f64>() / items.max(1) as f64;
-        progress.train_loss.push((step, mean));
-        let exact = record
-            .valid
-            .get(&epoch)
-            .and_then(|v| v.get(ExactMatchMetric::NAME));
-        if let (Some(exact), Some(&seconds)) = (exact, record.valid_seconds.get(&epoch)) {
-            let share = exact.get().unwrap_or(0.0);
+            .chunks(devices)
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .collect();
+        let mut progress = new_progress(args);
+        let (mut step, mut item) = (0, 0);
+        let mut accuracy = None;
+        for (&epoch, &items) in &record.train_items {
+            let losses = &record.train_losses[item..item + items];
+            item += items;
+            step += items / devices;
+            let mean = losses.iter().sum::<f64>() / items.max(1) as f64;
+            progress.train_loss.push((step, mean));
+            let exact = record
+                .valid
+                .get(&epoch)
+                .and_then(|v| v.get(ExactMatchMetric::NAME));
+            if let (Some(exact), Some(&seconds)) = (exact, record.valid_seconds.get(&epoch)) {
+                let share = exact.get().unwrap_or(0.0);
+                progress.val_accuracy.push((step, share, seconds));
+                accuracy = Some(share);
+            }
+        }
+        progress.step = step;
+        let offset = self.offset;
+        if progress.val_accuracy.last().is_none_or(|v| v.0 != step) {
+            // Stopped inside an epoch (--max-minutes, or `q` in the dashboard): validate the
+            // model it stopped with.
+            let (src_vocab, tgt_vocab) = vocabularies();
+            let share = exact_match(model, &self.splits.valid, &src_vocab, &tgt_vocab);
+            let seconds = offset + self.start.elapsed().as_secs_f64();
             progress.val_accuracy.push((step, share, seconds));
             accuracy = Some(share);
         }
+        progress.seconds = offset + self.start.elapsed().as_secs_f64();
+        if !args.quiet && step < args.steps {
+            println!(
+                "stopped at step {step}: {}; validation exact match {:.2}%",
+                self.stopped_because,
+                accuracy.unwrap_or(0.0)
+            );
+        }
+        Ok((progress, accuracy.unwrap_or(0.0), step_losses))
     }
-    progress.step = step;
-    let validated_last = progress.val_accuracy.last().is_some_and(|v| v.0 == step);
-    if !validated_last {
-        // Stopped inside an epoch (--max-minutes, or `q` in the dashboard): validate the
-        // model it stopped with.
-        let share = exact_match(&model, &splits.valid, &src_vocab, &tgt_vocab);
-        progress
-            .val_accuracy
-            .push((step, share, offset + start.elapsed().as_secs_f64()));
-        accuracy = Some(share);
-    }
-    progress.seconds = offset + start.elapsed().as_secs_f64();
-    if !args.quiet && step < args.steps {
-        let why = match timed_out {
-            true => format!("--max-minutes {} reached", args.max_minutes),
-            false => interrupter
-                .get_message()
-                .map(|m| m.trim_end_matches('.').to_string())
-                .unwrap_or_else(|| "interrupted".into()),
-        };
-        println!(
-            "stopped at step {step}: {why}; validation exact match {:.2}%",
-            accuracy.unwrap_or(0.0)
-        );
-    }
-    checkpoint::save(
-        &checkpoint_dir(&args.out),
-        &model,
-        &checkpoint_meta(args, &progress),
-    )?;
-    write_outputs(&args.out, &progress)?;
-    Ok(Summary {
-        progress,
-        final_accuracy: accuracy.unwrap_or(0.0),
-        step_losses,
-    })
 }
 
 /// Checks the Learner's model and optimizer files of `epoch` against `model` before

@@ -24,8 +24,8 @@ use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElemen
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
 use super::{
-    reference, CellKind, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors,
-    RnnBackend, SavedShapes, Spec,
+    reference, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend,
+    SavedShapes, Spec,
 };
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
