@@ -8,10 +8,13 @@
 //! ## Contents
 //! - [`RnnCell`], [`LstmCell`], [`GruCell`]: one step, `forward(x_t, state) -> state`.
 //! - [`Rnn`], [`Lstm`], [`Gru`]: whole sequences (the same generic [`Recurrent`] layer over the
-//!   three cells), returning a [`RecurrentOutput`]. A cell of your own implements [`Cell`] and
-//!   runs in [`Recurrent`] too ([`Recurrent::from_cells`]).
-//! - [`math`]: the per-step math of the three cells, the one home of each formula;
-//!   [`CellKind`] names the cells the kernels run (`rnn`, `rnn_relu`, `lstm`, `gru`).
+//!   three cells), returning a [`RecurrentOutput`]; built by [`RnnConfig`], [`LstmConfig`],
+//!   [`GruConfig`] (`init`, or `try_init` for a [`ConfigError`] instead of a panic).
+//! - [`AnyRecurrent`]: the layer of a cell kind chosen at run time ([`CellKind`],
+//!   [`AnyRecurrentConfig`]), with one forward and one state type ([`AnyState`]).
+//! - [`Cell`]: what a cell of your own implements (its state and one step) to run in
+//!   [`Recurrent`] ([`Recurrent::from_cells`]); the trait's docs build an IndRNN cell.
+//! - [`math`]: the per-step math of the three cells, the one home of each formula.
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
 //! - [`interop`]: convert `burn::nn`'s `Rnn`, `Lstm`, `Gru` and their bidirectional twins to
@@ -21,6 +24,9 @@
 //!   fused CPU kernels for `NdArray` and a plain-ops reference for every other backend.
 //! - [`train`]: training helpers, such as [`train::TbpttCarry`] for truncated BPTT.
 //! - [`backend`]: the backend type aliases chosen by the Cargo features.
+//!
+//! The attention encoder-decoder built on these layers is the crate
+//! [burn-seq2seq](https://docs.rs/burn-seq2seq).
 //!
 //! ## Shape legend
 //! | letter | meaning |

@@ -412,7 +412,7 @@ impl<'a> Session<'a> {
             bar.inc(1);
             let step = self.progress.step;
             let last = step == self.args.steps;
-            if step % self.args.eval_every == 0 || last {
+            if step.is_multiple_of(self.args.eval_every) || last {
                 last_val = evaluate(
                     &self.model.valid(),
                     self.val_streams.clone(),
@@ -425,7 +425,7 @@ impl<'a> Session<'a> {
                 );
                 say(&bar, line);
             }
-            if step % self.args.checkpoint_every == 0 || last {
+            if step.is_multiple_of(self.args.checkpoint_every) || last {
                 if !weights_are_finite(&self.model) {
                     bar.abandon();
                     return Err(self.stopped("the weights became non-finite", step));

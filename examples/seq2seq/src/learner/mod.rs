@@ -189,6 +189,12 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     })
 }
 
+/// The training batches, on the autodiff backend.
+type TrainLoader = Arc<dyn DataLoader<AD, DateBatch<AD>>>;
+
+/// The validation batches, on the inner backend.
+type ValidLoader = Arc<dyn DataLoader<B, DateBatch<B>>>;
+
 /// The model the Learner trains.
 type Model = DateModel<AD, AnyCell<AD>>;
 
@@ -288,11 +294,7 @@ fn loaders(
     args: &TrainArgs,
     splits: &Arc<Splits>,
     resume: Option<&ResumePoint>,
-) -> (
-    Arc<dyn DataLoader<AD, DateBatch<AD>>>,
-    Arc<dyn DataLoader<B, DateBatch<B>>>,
-    Layout,
-) {
+) -> (TrainLoader, ValidLoader, Layout) {
     let (src_vocab, tgt_vocab) = vocabularies();
     let batcher = Arc::new(DateBatcher {
         config: model_config(args),
@@ -307,7 +309,7 @@ fn loaders(
         seed: args.seed,
     };
     let first_epoch = resume.map_or(0, |r| r.epoch);
-    let train: Arc<dyn DataLoader<AD, DateBatch<AD>>> = Arc::new(
+    let train: TrainLoader = Arc::new(
         FreshBatches::new(Arc::clone(splits), Arc::clone(&batcher), layout)
             .starting_at(first_epoch),
     );
