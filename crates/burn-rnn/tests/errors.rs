@@ -142,8 +142,8 @@ fn config_rejects_zero_layers() {
 #[test]
 fn try_init_refuses_each_bad_setting_with_a_typed_error() {
     let dev = device();
-    let zero = |layer, setting| ConfigError::Zero { layer, setting };
-    let dropout = |layer, value| ConfigError::Dropout { layer, value };
+    let zero = |module, setting| ConfigError::Zero { module, setting };
+    let dropout = |module, value| ConfigError::Dropout { module, value };
     let lstm = |c: LstmConfig| c.try_init::<B>(&dev).map(|_| ());
     let gru = |c: GruConfig| c.try_init::<B>(&dev).map(|_| ());
     let rnn = |c: RnnConfig| c.try_init::<B>(&dev).map(|_| ());
@@ -191,7 +191,7 @@ fn try_init_refuses_each_bad_setting_with_a_typed_error() {
     assert!(matches!(nan, Err(ConfigError::Dropout { .. })));
     assert_eq!(
         ConfigError::Zero {
-            layer: "LSTM",
+            module: "LSTM",
             setting: "num_layers"
         }
         .to_string(),
@@ -203,6 +203,30 @@ fn try_init_refuses_each_bad_setting_with_a_typed_error() {
             .unwrap();
         assert_eq!(layer.cells()[0].kind(), kind);
     }
+}
+
+/// The cells' `try_init` refuses a zero size with the cell's PyTorch name, and `init` panics
+/// with the same message.
+#[test]
+fn cell_try_init_refuses_zero_sizes() {
+    let dev = device();
+    let zero = |module, setting| Err(ConfigError::Zero { module, setting });
+    let lstm = |i, h| LstmCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
+    let gru = |i, h| GruCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
+    let rnn = |i, h| RnnCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
+    assert_eq!(lstm(0, 3), zero("LSTMCell", "d_input"));
+    assert_eq!(lstm(2, 0), zero("LSTMCell", "d_hidden"));
+    assert_eq!(gru(0, 3), zero("GRUCell", "d_input"));
+    assert_eq!(gru(2, 0), zero("GRUCell", "d_hidden"));
+    assert_eq!(rnn(0, 0), zero("RNNCell", "d_input"));
+    assert_eq!(rnn(2, 0), zero("RNNCell", "d_hidden"));
+    assert_eq!(lstm(2, 3), Ok(()));
+    let message = std::panic::catch_unwind(|| GruCellConfig::new(2, 0).init::<B>(&dev))
+        .expect_err("init panics on a zero size");
+    assert_eq!(
+        message.downcast_ref::<String>().map(String::as_str),
+        Some("GRUCell: expected d_hidden >= 1, got 0")
+    );
 }
 
 #[test]

@@ -177,3 +177,76 @@ fn relu_rnn_outputs_are_non_negative() {
     assert!(out.clone().min().into_scalar() >= 0.0);
     assert!(out.max().into_scalar() > 0.0);
 }
+
+/// `AnyRecurrent::from(layer)` runs as the typed layer it wraps, on both paths: outputs, final
+/// states (the LSTM's cell part included, and none for RNN and GRU) and the input's gradient,
+/// with lengths, two layers and both directions.
+#[test]
+fn any_recurrent_runs_as_the_layer_it_wraps() {
+    let dev = device();
+    let data = Tensor::<AD, 3>::random([3, 5, 4], Distribution::Default, &dev).into_data();
+    let lengths = vec![5, 2, 4];
+    // Each run has its own leaf, so each backward sees its own graph.
+    let leaf = || Tensor::<AD, 3>::from_data(data.clone(), &dev).require_grad();
+    fn input<S>(x: &Tensor<AD, 3>, lengths: &[usize]) -> RecurrentInput<AD, S> {
+        RecurrentInput::new(x.clone()).with_lengths(lengths.to_vec())
+    }
+    type Run = (Tensor<AD, 3>, Tensor<AD, 3>, Vec<Tensor<AD, 3>>);
+    let check = |what: &str, typed: Run, any: Run| {
+        assert_close(
+            what,
+            any.1.clone().into_data(),
+            typed.1.clone().into_data(),
+            1e-6,
+        );
+        assert_eq!(any.2.len(), typed.2.len(), "{what}: state parts");
+        for (a, t) in any.2.iter().zip(&typed.2) {
+            assert_close(what, a.clone().into_data(), t.clone().into_data(), 1e-6);
+        }
+        // One backward for both: the two runs share the layer's parameters, so their graphs
+        // are one graph, and each sum reaches only its own input.
+        let g = (any.1.sum() + typed.1.sum()).backward();
+        let grad = |x: &Tensor<AD, 3>| x.grad(&g).expect("x is tracked").into_data();
+        assert_close(what, grad(&any.0), grad(&typed.0), 1e-6);
+    };
+    for path in [ExecutionPath::Fused, ExecutionPath::Reference] {
+        let lstm = LstmConfig::new(4, 3)
+            .with_num_layers(2)
+            .with_bidirectional(true)
+            .init::<AD>(&dev)
+            .with_path(path);
+        let (xt, xa) = (leaf(), leaf());
+        let t = lstm.forward_with(input(&xt, &lengths));
+        let a = AnyRecurrent::from(lstm).forward_with(input(&xa, &lengths));
+        check(
+            "lstm",
+            (xt, t.output, vec![t.state.hidden, t.state.cell]),
+            (xa, a.output, a.state.tensors()),
+        );
+        let gru = GruConfig::new(4, 3)
+            .with_num_layers(2)
+            .init::<AD>(&dev)
+            .with_path(path);
+        let (xt, xa) = (leaf(), leaf());
+        let t = gru.forward_with(input(&xt, &lengths));
+        let a = AnyRecurrent::from(gru).forward_with(input(&xa, &lengths));
+        check(
+            "gru",
+            (xt, t.output, vec![t.state.hidden]),
+            (xa, a.output, a.state.tensors()),
+        );
+        let rnn = RnnConfig::new(4, 3)
+            .with_nonlinearity(Nonlinearity::Relu)
+            .with_bidirectional(true)
+            .init::<AD>(&dev)
+            .with_path(path);
+        let (xt, xa) = (leaf(), leaf());
+        let t = rnn.forward_with(input(&xt, &lengths));
+        let a = AnyRecurrent::from(rnn).forward_with(input(&xa, &lengths));
+        check(
+            "rnn relu",
+            (xt, t.output, vec![t.state.hidden]),
+            (xa, a.output, a.state.tensors()),
+        );
+    }
+}

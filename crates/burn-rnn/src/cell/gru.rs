@@ -4,8 +4,9 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{forward_step, init_weights, Cell, FusedCell, GruState, RnnState};
+use super::{check_sizes, forward_step, init_weights, Cell, FusedCell, GruState, RnnState};
 use crate::math::{self, gru_step, CellKind};
+use crate::ConfigError;
 
 /// Configuration of a [`GruCell`] (PyTorch's `nn.GRUCell`).
 #[derive(Config, Debug)]
@@ -43,7 +44,23 @@ pub struct GruCell<B: Backend> {
 
 impl GruCellConfig {
     /// Creates a [`GruCell`] on `device`.
+    ///
+    /// # Errors
+    /// `d_input` or `d_hidden` of 0 ([`ConfigError`]).
+    pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<GruCell<B>, ConfigError> {
+        check_sizes("GRUCell", self.d_input, self.d_hidden)?;
+        Ok(self.build(device))
+    }
+
+    /// Creates a [`GruCell`] on `device`.
+    ///
+    /// # Panics
+    /// On the settings [`GruCellConfig::try_init`] refuses, with the same message.
     pub fn init<B: Backend>(&self, device: &B::Device) -> GruCell<B> {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn build<B: Backend>(&self, device: &B::Device) -> GruCell<B> {
         let w = init_weights::<B>(
             3,
             self.d_input,

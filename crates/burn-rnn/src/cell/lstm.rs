@@ -4,8 +4,9 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{folded_bias, forward_step, init_weights, Cell, FusedCell, LstmState};
+use super::{check_sizes, folded_bias, forward_step, init_weights, Cell, FusedCell, LstmState};
 use crate::math::{self, lstm_step, CellKind};
+use crate::ConfigError;
 
 /// Configuration of an [`LstmCell`] (PyTorch's `nn.LSTMCell`).
 #[derive(Config, Debug)]
@@ -47,8 +48,24 @@ pub struct LstmCell<B: Backend> {
 }
 
 impl LstmCellConfig {
-    /// Creates an [`LstmCell`] on `device`.
+    /// Creates a [`LstmCell`] on `device`.
+    ///
+    /// # Errors
+    /// `d_input` or `d_hidden` of 0 ([`ConfigError`]).
+    pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<LstmCell<B>, ConfigError> {
+        check_sizes("LSTMCell", self.d_input, self.d_hidden)?;
+        Ok(self.build(device))
+    }
+
+    /// Creates a [`LstmCell`] on `device`.
+    ///
+    /// # Panics
+    /// On the settings [`LstmCellConfig::try_init`] refuses, with the same message.
     pub fn init<B: Backend>(&self, device: &B::Device) -> LstmCell<B> {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn build<B: Backend>(&self, device: &B::Device) -> LstmCell<B> {
         let w = init_weights::<B>(
             4,
             self.d_input,

@@ -49,7 +49,7 @@ macro_rules! builtin_cell_params {
 mod gru;
 mod lstm;
 mod rnn;
-mod state;
+pub(crate) mod state;
 
 pub use gru::{GruCell, GruCellConfig};
 pub use lstm::{LstmCell, LstmCellConfig};
@@ -217,6 +217,24 @@ pub(crate) struct Weights<B: Backend> {
     pub weight_hh: Param<Tensor<B, 2>>,
     pub bias_ih: Option<Param<Tensor<B, 1>>>,
     pub bias_hh: Option<Param<Tensor<B, 1>>>,
+}
+
+/// `d_input` and `d_hidden` of the cell `name` are at least 1.
+pub(crate) fn check_sizes(
+    name: &'static str,
+    d_input: usize,
+    d_hidden: usize,
+) -> Result<(), crate::ConfigError> {
+    let zero = [("d_input", d_input), ("d_hidden", d_hidden)]
+        .into_iter()
+        .find(|&(_, v)| v == 0);
+    match zero {
+        Some((setting, _)) => Err(crate::ConfigError::Zero {
+            module: name,
+            setting,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks a step input `[N, H_in]` against the cell, panicking with both shapes.

@@ -4,8 +4,9 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{folded_bias, forward_step, init_weights, Cell, FusedCell, RnnState};
+use super::{check_sizes, folded_bias, forward_step, init_weights, Cell, FusedCell, RnnState};
 use crate::math::{self, rnn_step, CellKind, Nonlinearity};
+use crate::ConfigError;
 
 /// Configuration of an [`RnnCell`] (PyTorch's `nn.RNNCell`).
 #[derive(Config, Debug)]
@@ -41,8 +42,24 @@ pub struct RnnCell<B: Backend> {
 }
 
 impl RnnCellConfig {
-    /// Creates an [`RnnCell`] on `device`.
+    /// Creates a [`RnnCell`] on `device`.
+    ///
+    /// # Errors
+    /// `d_input` or `d_hidden` of 0 ([`ConfigError`]).
+    pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<RnnCell<B>, ConfigError> {
+        check_sizes("RNNCell", self.d_input, self.d_hidden)?;
+        Ok(self.build(device))
+    }
+
+    /// Creates a [`RnnCell`] on `device`.
+    ///
+    /// # Panics
+    /// On the settings [`RnnCellConfig::try_init`] refuses, with the same message.
     pub fn init<B: Backend>(&self, device: &B::Device) -> RnnCell<B> {
+        self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn build<B: Backend>(&self, device: &B::Device) -> RnnCell<B> {
         let w = init_weights::<B>(
             1,
             self.d_input,

@@ -163,7 +163,12 @@ pub trait CellState<B: Backend>: Clone + Sized {
     fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError>;
 }
 
-fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
+/// `new` where `mask` is 1 and `old` where it is 0 (`mask: [N, 1]`).
+pub(crate) fn select<B: Backend>(
+    new: Tensor<B, 2>,
+    old: Tensor<B, 2>,
+    mask: &Tensor<B, 2>,
+) -> Tensor<B, 2> {
     // old + (new - old) * mask: exact where mask is 0 or 1, and differentiable in both.
     old.clone() + (new - old) * mask.clone()
 }
@@ -228,7 +233,8 @@ fn check_part<B: Backend>(
     }
 }
 
-fn unstack3<B: Backend>(t: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
+/// `[K, N, H]` split into its `K` states `[N, H]`.
+pub(crate) fn unstack3<B: Backend>(t: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
     let n = t.dims()[0];
     t.chunk(n, 0)
         .into_iter()

@@ -4,9 +4,14 @@ use burn::config::Config;
 use burn::module::{Initializer, Module};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{GruConfig, LstmConfig, Recurrent, RnnConfig};
+use super::config::Stack;
+use super::Recurrent;
+use crate::cell::state::{select, unstack3};
 use crate::cell::StateShapeError;
-use crate::cell::{Cell, CellState, FusedCell, GruCell, LstmCell, LstmState, RnnCell, RnnState};
+use crate::cell::{
+    Cell, CellState, FusedCell, GruCell, GruCellConfig, LstmCell, LstmCellConfig, LstmState,
+    RnnCell, RnnCellConfig, RnnState,
+};
 use crate::import::{FusedParams, ParamMut, ParamRef};
 use crate::math::CellKind;
 use crate::ConfigError;
@@ -76,18 +81,6 @@ impl<B: Backend, const D: usize> AnyState<B, D> {
             .chain(self.cell.clone())
             .collect()
     }
-}
-
-fn select<B: Backend>(new: Tensor<B, 2>, old: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
-    old.clone() + (new - old) * mask.clone()
-}
-
-fn unstack3<B: Backend>(t: Tensor<B, 3>) -> Vec<Tensor<B, 2>> {
-    let n = t.dims()[0];
-    t.chunk(n, 0)
-        .into_iter()
-        .map(|p| p.squeeze_dim(0))
-        .collect()
 }
 
 impl<B: Backend> CellState<B> for AnyState<B, 2> {
@@ -301,39 +294,19 @@ impl AnyRecurrentConfig {
     /// Creates an [`AnyRecurrent`] on `device`.
     ///
     /// # Errors
-    /// A setting that cannot build a layer ([`ConfigError`]).
+    /// A size or `num_layers` of 0, or a `dropout` outside `[0, 1)` ([`ConfigError`], naming
+    /// the layer as PyTorch does: `RNN`, `LSTM` or `GRU`).
     pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<AnyRecurrent<B>, ConfigError> {
-        let (i, h) = (self.d_input, self.d_hidden);
-        Ok(match self.kind.nonlinearity() {
-            Some(nonlinearity) => RnnConfig::new(i, h)
-                .with_nonlinearity(nonlinearity)
-                .with_num_layers(self.num_layers)
-                .with_bias(self.bias)
-                .with_batch_first(self.batch_first)
-                .with_dropout(self.dropout)
-                .with_bidirectional(self.bidirectional)
-                .with_initializer(self.initializer.clone())
-                .try_init(device)?
-                .into(),
-            None if self.kind == CellKind::Lstm => LstmConfig::new(i, h)
-                .with_num_layers(self.num_layers)
-                .with_bias(self.bias)
-                .with_batch_first(self.batch_first)
-                .with_dropout(self.dropout)
-                .with_bidirectional(self.bidirectional)
-                .with_initializer(self.initializer.clone())
-                .try_init(device)?
-                .into(),
-            None => GruConfig::new(i, h)
-                .with_num_layers(self.num_layers)
-                .with_bias(self.bias)
-                .with_batch_first(self.batch_first)
-                .with_dropout(self.dropout)
-                .with_bidirectional(self.bidirectional)
-                .with_initializer(self.initializer.clone())
-                .try_init(device)?
-                .into(),
-        })
+        let stack = Stack {
+            name: self.kind.layer_name(),
+            d_input: self.d_input,
+            d_hidden: self.d_hidden,
+            num_layers: self.num_layers,
+            bidirectional: self.bidirectional,
+            batch_first: self.batch_first,
+            dropout: self.dropout,
+        };
+        stack.build(|d_input| self.cell(d_input, device))
     }
 
     /// Creates an [`AnyRecurrent`] on `device`.
@@ -342,5 +315,31 @@ impl AnyRecurrentConfig {
     /// On the settings [`AnyRecurrentConfig::try_init`] refuses, with the same message.
     pub fn init<B: Backend>(&self, device: &B::Device) -> AnyRecurrent<B> {
         self.try_init(device).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// One cell of the stack, taking `d_input` features.
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> AnyCell<B> {
+        let init = self.initializer.clone();
+        match self.kind {
+            CellKind::Lstm => AnyCell::Lstm(
+                LstmCellConfig::new(d_input, self.d_hidden)
+                    .with_bias(self.bias)
+                    .with_initializer(init)
+                    .init(device),
+            ),
+            CellKind::Gru => AnyCell::Gru(
+                GruCellConfig::new(d_input, self.d_hidden)
+                    .with_bias(self.bias)
+                    .with_initializer(init)
+                    .init(device),
+            ),
+            CellKind::RnnTanh | CellKind::RnnRelu => AnyCell::Rnn(
+                RnnCellConfig::new(d_input, self.d_hidden)
+                    .with_bias(self.bias)
+                    .with_nonlinearity(self.kind.nonlinearity().unwrap_or_default())
+                    .with_initializer(init)
+                    .init(device),
+            ),
+        }
     }
 }

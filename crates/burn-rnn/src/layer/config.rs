@@ -96,31 +96,40 @@ pub struct GruConfig {
 }
 
 /// The settings every layer stack shares, and the loop that builds its cells.
-struct Stack {
-    name: &'static str,
-    d_input: usize,
-    d_hidden: usize,
-    num_layers: usize,
-    bidirectional: bool,
-    batch_first: bool,
-    dropout: f64,
+pub(super) struct Stack {
+    pub(super) name: &'static str,
+    pub(super) d_input: usize,
+    pub(super) d_hidden: usize,
+    pub(super) num_layers: usize,
+    pub(super) bidirectional: bool,
+    pub(super) batch_first: bool,
+    pub(super) dropout: f64,
 }
 
-/// A layer setting that cannot build a layer, from `try_init` ([`LstmConfig::try_init`] and
-/// the others). `init` panics with the same message.
+/// A setting that cannot build a layer or a cell, from `try_init` ([`LstmConfig::try_init`],
+/// [`LstmCellConfig::try_init`] and the others). `init` panics with the same message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
     /// A size or count that must be at least 1 is 0.
     Zero {
-        /// The layer, in PyTorch's words (`"LSTM"`).
-        layer: &'static str,
+        /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
+        module: &'static str,
         /// The setting: `"d_input"`, `"d_hidden"` or `"num_layers"`.
         setting: &'static str,
     },
+    /// Channel counts that the number of groups does not divide (a convolution).
+    Groups {
+        /// The module (`"Conv2d"`).
+        module: &'static str,
+        /// The number of groups.
+        groups: usize,
+        /// `[C_in, C_out]`
+        channels: [usize; 2],
+    },
     /// A dropout probability outside `[0, 1)` (or NaN).
     Dropout {
-        /// The layer, in PyTorch's words (`"LSTM"`).
-        layer: &'static str,
+        /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
+        module: &'static str,
         /// The probability given.
         value: f64,
     },
@@ -129,11 +138,20 @@ pub enum ConfigError {
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            ConfigError::Zero { layer, setting } => {
-                write!(f, "{layer}: expected {setting} >= 1, got 0")
+            ConfigError::Zero { module, setting } => {
+                write!(f, "{module}: expected {setting} >= 1, got 0")
             }
-            ConfigError::Dropout { layer, value } => {
-                write!(f, "{layer}: expected dropout in [0, 1), got {value}")
+            ConfigError::Groups {
+                module,
+                groups,
+                channels,
+            } => write!(
+                f,
+                "{module}: expected channels divisible by groups = {groups}, got {} in and {} out",
+                channels[0], channels[1]
+            ),
+            ConfigError::Dropout { module, value } => {
+                write!(f, "{module}: expected dropout in [0, 1), got {value}")
             }
         }
     }
@@ -144,18 +162,18 @@ impl std::error::Error for ConfigError {}
 impl Stack {
     /// Checks the settings every layer shares.
     fn check(&self) -> Result<(), ConfigError> {
-        let layer = self.name;
+        let module = self.name;
         let sizes = [
             ("d_input", self.d_input),
             ("d_hidden", self.d_hidden),
             ("num_layers", self.num_layers),
         ];
         if let Some((setting, _)) = sizes.into_iter().find(|&(_, v)| v == 0) {
-            return Err(ConfigError::Zero { layer, setting });
+            return Err(ConfigError::Zero { module, setting });
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(ConfigError::Dropout {
-                layer,
+                module,
                 value: self.dropout,
             });
         }
@@ -163,7 +181,7 @@ impl Stack {
     }
 
     /// Builds `num_layers * D` cells with `make(d_input_of_that_layer)`, after [`Stack::check`].
-    fn build<B: Backend, C: Cell<B>>(
+    pub(super) fn build<B: Backend, C: Cell<B>>(
         &self,
         make: impl Fn(usize) -> C,
     ) -> Result<Recurrent<B, C>, ConfigError> {
