@@ -15,6 +15,8 @@
 //! - [`Cell`]: what a cell of your own implements (its state and one step) to run in
 //!   [`Recurrent`] ([`Recurrent::from_cells`]); the trait's docs build an IndRNN cell.
 //! - [`math`]: the per-step math of the three cells, the one home of each formula.
+//! - [`conv`]: [`conv::Conv2d`], `burn::nn`'s 2-D convolution (same config and record) on the
+//!   crate's convolution kernels, the building block of convolutional recurrent networks.
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
 //! - [`interop`]: convert `burn::nn`'s `Rnn`, `Lstm`, `Gru` and their bidirectional twins to
@@ -113,6 +115,7 @@
 
 pub mod backend;
 mod cell;
+pub mod conv;
 pub mod import;
 pub mod interop;
 pub mod kernels;

@@ -43,6 +43,7 @@
 //! ```
 
 mod backward;
+mod conv;
 mod forward;
 mod gates;
 mod gemm;
@@ -53,6 +54,7 @@ mod threads;
 mod tile;
 
 pub use backward::backward;
+pub use conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dShape};
 pub use forward::forward;
 pub use gemm::{sgemm, Mat, MatMut};
 pub use kind::{CellKind, Nonlinearity, Spec, UnknownCellKind};

@@ -7,7 +7,7 @@
 //! untracked.
 
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
@@ -15,8 +15,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend,
-    Spec,
+    Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
+    RecurrentTensors, RnnBackend, Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -74,7 +74,94 @@ impl<B: RnnBackend> Backward<B, 3> for LinearBackward {
     }
 }
 
+/// The backward step of the convolution node.
+#[derive(Debug)]
+struct Conv2dBackward;
+
+impl<B: RnnBackend> Backward<B, 3> for Conv2dBackward {
+    /// `x`, `weight` and the options.
+    type State = (FloatTensor<B>, FloatTensor<B>, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (x, weight, options) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let needs = ConvNeeds {
+            x: x_parent.is_some(),
+            weight: weight_parent.is_some(),
+            bias: bias_parent.is_some(),
+        };
+        let g = B::conv2d_backward(x, weight, grad, options, needs);
+        for (parent, grad) in [
+            (x_parent, g.x),
+            (weight_parent, g.weight),
+            (bias_parent, g.bias),
+        ] {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node.clone(), weight.node.clone(), bias.node.clone()];
+        match Conv2dBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::conv2d_forward(
+                    x.primitive.clone(),
+                    weight.primitive.clone(),
+                    bias.primitive,
+                    options.clone(),
+                );
+                prep.finish((x.primitive, weight.primitive, options), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_forward(
+                x.primitive,
+                weight.primitive,
+                bias.primitive,
+                options,
+            )),
+        }
+    }
+
+    fn conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        needs: ConvNeeds,
+    ) -> Conv2dGrads<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        let g = B::conv2d_backward(
+            x.primitive,
+            weight.primitive,
+            grad.primitive,
+            options,
+            needs,
+        );
+        Conv2dGrads {
+            x: g.x.map(Self::from_inner),
+            weight: g.weight.map(Self::from_inner),
+            bias: g.bias.map(Self::from_inner),
+        }
+    }
+
     fn linear_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

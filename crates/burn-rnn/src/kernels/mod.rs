@@ -48,7 +48,7 @@ pub mod reference;
 pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, Spec};
 
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
 /// Which implementation a layer runs.
@@ -279,6 +279,61 @@ pub trait RnnBackend: Backend {
     ) -> LinearGrads<Self> {
         reference::linear_backward::<Self>(x, weight, grad, needs_x)
     }
+
+    /// A 2-D convolution with zero padding (PyTorch's `F.conv2d`), the op behind
+    /// [`Conv2d`](crate::conv::Conv2d). The default body is Burn's own convolution.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C_in, H, W]`, `weight`: `[C_out, C_in / groups, kH, kW]`, `bias`: `[C_out]`
+    /// - returns `[N, C_out, H_out, W_out]`
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        <Self as burn::tensor::ops::ModuleOps<Self>>::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// The gradients of [`RnnBackend::conv2d_forward`], each computed only when `needs` asks
+    /// for it. The default body is Burn's own convolution backward.
+    ///
+    /// # Shapes
+    /// - `x`, `weight` as [`RnnBackend::conv2d_forward`], `grad`: `[N, C_out, H_out, W_out]`
+    /// - returns `x: [N, C_in, H, W]`, `weight: [C_out, C_in / groups, kH, kW]`,
+    ///   `bias: [C_out]`
+    fn conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        needs: ConvNeeds,
+    ) -> Conv2dGrads<Self> {
+        reference::conv2d_backward::<Self>(x, weight, grad, options, needs)
+    }
+}
+
+/// Which gradients [`RnnBackend::conv2d_backward`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvNeeds {
+    /// The input's.
+    pub x: bool,
+    /// The weight's.
+    pub weight: bool,
+    /// The bias's.
+    pub bias: bool,
+}
+
+/// The gradients of [`RnnBackend::conv2d_forward`]'s inputs: each `Some` when it was asked for
+/// ([`ConvNeeds`]).
+#[derive(Debug, Clone)]
+pub struct Conv2dGrads<B: Backend> {
+    /// `[N, C_in, H, W]`
+    pub x: Option<FloatTensor<B>>,
+    /// `[C_out, C_in / groups, kH, kW]`
+    pub weight: Option<FloatTensor<B>>,
+    /// `[C_out]`
+    pub bias: Option<FloatTensor<B>>,
 }
 
 /// The gradients of [`RnnBackend::linear_forward`]'s inputs.

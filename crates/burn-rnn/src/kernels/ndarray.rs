@@ -7,15 +7,15 @@
 
 use std::borrow::Cow;
 
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 use burn::tensor::TensorData;
 use burn_ndarray::{
     FloatNdArrayElement, IntNdArrayElement, NdArray, NdArrayTensor, QuantElement, SharedArray,
 };
 
 use super::{
-    reference, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors,
-    RnnBackend, SavedShapes, Spec,
+    reference, Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads,
+    RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
@@ -199,6 +199,56 @@ where
         }
     }
 
+    fn conv2d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let (Some(xv), Some(wv), Some(bv)) =
+            (f32_values(&x), f32_values(&weight), f32_values(&bias))
+        else {
+            return <Self as ModuleOps<Self>>::conv2d(x, weight, Some(bias), options);
+        };
+        let s = conv_shape(&shape(&x), &shape(&weight), &options);
+        let [oh, ow] = s.output().expect("checked by conv_shape");
+        let mut y = cpu::zeroed(s.output_len());
+        cpu::conv2d_forward(&s, &xv, &wv, Some(&bv), &mut y);
+        tensor(y, [s.batch, s.channels_out, oh, ow])
+    }
+
+    fn conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        needs: ConvNeeds,
+    ) -> Conv2dGrads<Self> {
+        let (Some(xv), Some(wv), Some(gv)) =
+            (f32_values(&x), f32_values(&weight), f32_values(&grad))
+        else {
+            return reference::conv2d_backward::<Self>(x, weight, grad, options, needs);
+        };
+        let (x_shape, w_shape) = (shape(&x), shape(&weight));
+        let s = conv_shape(&x_shape, &w_shape, &options);
+        let dx = needs.x.then(|| {
+            let mut dx = cpu::zeroed(s.input_len());
+            cpu::conv2d_backward_input(&s, &wv, &gv, &mut dx);
+            tensor(dx, x_shape.clone())
+        });
+        let (mut dw, mut db) = (Vec::new(), Vec::new());
+        if needs.weight || needs.bias {
+            dw = vec![0.0f32; s.weight_len()];
+            db = vec![0.0f32; s.channels_out];
+            cpu::conv2d_backward_weight(&s, &xv, &gv, &mut dw, Some(&mut db));
+        }
+        Conv2dGrads {
+            x: dx,
+            weight: needs.weight.then(|| tensor(dw, w_shape)),
+            bias: needs.bias.then(|| tensor(db, [s.channels_out])),
+        }
+    }
+
     fn recurrent_backward(
         spec: &Spec,
         saved: RecurrentSaved<Self>,
@@ -259,6 +309,31 @@ where
             c0: tensor(d_c0, [batch, hidden]),
         }
     }
+}
+
+/// The kernels' description of a convolution of `x: [N, C_in, H, W]` by
+/// `weight: [C_out, C_in / groups, kH, kW]`.
+fn conv_shape(x: &[usize], weight: &[usize], options: &ConvOptions<2>) -> cpu::Conv2dShape {
+    let s = cpu::Conv2dShape {
+        batch: x[0],
+        channels_in: x[1],
+        channels_out: weight[0],
+        input: [x[2], x[3]],
+        kernel: [weight[2], weight[3]],
+        stride: options.stride,
+        padding: options.padding,
+        dilation: options.dilation,
+        groups: options.groups,
+    };
+    s.check();
+    assert!(
+        weight[1] * options.groups == x[1],
+        "conv2d: expected an input with C_in = {} channels (weight {weight:?}, groups {}), got \
+         shape {x:?}",
+        weight[1] * options.groups,
+        options.groups
+    );
+    s
 }
 
 /// A gradient of another dtype, converted to `f32` values.

@@ -8,12 +8,12 @@
 //! own reference path ([`crate::Recurrent::forward_reference`]) unrolls the cells' steps.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::FloatTensor;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorData};
 
 use super::{
-    unwrap, wrap, CellKind, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
-    RecurrentTensors, SequenceOutput, Spec,
+    unwrap, wrap, CellKind, Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads,
+    RecurrentSaved, RecurrentTensors, SequenceOutput, Spec,
 };
 use crate::math::{gru_step, lstm_step, rnn_step, Nonlinearity};
 
@@ -414,5 +414,43 @@ pub fn linear_backward<B: Backend>(
         x: needs_x.then(|| unwrap(grad.clone().matmul(weight))),
         weight: unwrap(grad.clone().transpose().matmul(x)),
         bias: unwrap(grad.sum_dim(0).squeeze_dim::<1>(0)),
+    }
+}
+
+/// Burn's own convolution backward: the default body of
+/// [`RnnBackend::conv2d_backward`](super::RnnBackend::conv2d_backward), each gradient only
+/// when `needs` asks for it.
+///
+/// # Shapes
+/// - `x: [N, C_in, H, W]`, `weight: [C_out, C_in / groups, kH, kW]`,
+///   `grad: [N, C_out, H_out, W_out]`
+/// - returns the gradients of `x`, `weight` and the bias `[C_out]`
+pub fn conv2d_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    options: ConvOptions<2>,
+    needs: ConvNeeds,
+) -> Conv2dGrads<B> {
+    let dx = needs
+        .x
+        .then(|| B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
+    let dw = needs
+        .weight
+        .then(|| B::conv2d_weight_backward(x, weight, grad.clone(), options));
+    let db = needs.bias.then(|| {
+        let grad: Tensor<B, 4> = wrap(grad);
+        let c_out = grad.dims()[1];
+        unwrap(
+            grad.swap_dims(0, 1)
+                .reshape([c_out as i32, -1])
+                .sum_dim(1)
+                .reshape([c_out]),
+        )
+    });
+    Conv2dGrads {
+        x: dx,
+        weight: dw,
+        bias: db,
     }
 }

@@ -1,0 +1,210 @@
+//! The convolution kernels against a naive f64 loop, on every path this CPU runs and on one
+//! and two threads: stride, padding, dilation, groups, odd sizes, batch 1, 1x1 and 5x5 kernels,
+//! channel counts that are not a multiple of any vector width.
+
+use rnn_cpu::{
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_isa, set_num_threads,
+    Conv2dShape, Isa,
+};
+
+/// A deterministic value in `[-1, 1)` for index `i` of stream `seed`.
+fn value(seed: u64, i: usize) -> f32 {
+    let mut z =
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^= z >> 31;
+    z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 29;
+    (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+}
+
+fn values(seed: u64, len: usize) -> Vec<f32> {
+    (0..len).map(|i| value(seed, i)).collect()
+}
+
+/// The input position read by output `(oy, ox)` at tap `(ky, kx)`, or `None` in the padding.
+fn source(s: &Conv2dShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    let iy = (oy * s.stride[0] + ky * s.dilation[0]) as isize - s.padding[0] as isize;
+    let ix = (ox * s.stride[1] + kx * s.dilation[1]) as isize - s.padding[1] as isize;
+    let inside = iy >= 0 && ix >= 0 && (iy as usize) < s.input[0] && (ix as usize) < s.input[1];
+    inside.then_some((iy as usize, ix as usize))
+}
+
+/// `(y, dx, dw, db)` of `sum(y * dy)` by the definition, in f64.
+fn naive(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> [Vec<f64>; 4] {
+    let [oh, ow] = s.output().unwrap();
+    let [h, wd] = s.input;
+    let [kh, kw] = s.kernel;
+    let (cg_in, cg_out) = (s.channels_in / s.groups, s.channels_out / s.groups);
+    let mut y = vec![0.0f64; s.output_len()];
+    let mut dx = vec![0.0f64; s.input_len()];
+    let mut dw = vec![0.0f64; s.weight_len()];
+    let mut db = vec![0.0f64; s.channels_out];
+    for n in 0..s.batch {
+        for co in 0..s.channels_out {
+            let group = co / cg_out;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let yi = ((n * s.channels_out + co) * oh + oy) * ow + ox;
+                    let mut acc = b[co] as f64;
+                    let g = dy[yi] as f64;
+                    db[co] += g;
+                    for ci in 0..cg_in {
+                        let c = group * cg_in + ci;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let Some((iy, ix)) = source(s, oy, ox, ky, kx) else {
+                                    continue;
+                                };
+                                let xi = ((n * s.channels_in + c) * h + iy) * wd + ix;
+                                let wi = ((co * cg_in + ci) * kh + ky) * kw + kx;
+                                acc += x[xi] as f64 * w[wi] as f64;
+                                dx[xi] += w[wi] as f64 * g;
+                                dw[wi] += x[xi] as f64 * g;
+                            }
+                        }
+                    }
+                    y[yi] = acc;
+                }
+            }
+        }
+    }
+    [y, dx, dw, db]
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() <= 2e-5 * scale,
+            "{what}: element {i}: got {g}, expected {w}"
+        );
+    }
+}
+
+/// `(batch, c_in, c_out, [h, w], kernel, stride, padding, dilation, groups)`
+type Case = (
+    usize,
+    usize,
+    usize,
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    usize,
+);
+
+const CASES: [Case; 10] = [
+    (2, 3, 5, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+    (1, 1, 16, [12, 20], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+    (3, 4, 6, [9, 11], [3, 3], [2, 2], [1, 1], [1, 1], 1),
+    (2, 5, 7, [10, 13], [3, 2], [1, 2], [2, 0], [2, 1], 1),
+    (1, 6, 9, [8, 8], [1, 1], [1, 1], [0, 0], [1, 1], 1),
+    (2, 3, 4, [11, 9], [5, 5], [1, 1], [2, 2], [1, 1], 1),
+    (2, 4, 6, [6, 7], [3, 3], [1, 1], [1, 1], [1, 1], 2),
+    (1, 6, 6, [9, 5], [3, 3], [2, 1], [1, 1], [1, 2], 3),
+    // More than one pixel tile, K over one inner chunk, channels over one row block.
+    (2, 33, 19, [9, 17], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+    (1, 2, 3, [3, 4], [3, 4], [1, 1], [0, 0], [1, 1], 1),
+];
+
+fn check(case: &Case, seed: u64, what: &str) {
+    let &(batch, channels_in, channels_out, input, kernel, stride, padding, dilation, groups) =
+        case;
+    let s = Conv2dShape {
+        batch,
+        channels_in,
+        channels_out,
+        input,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+    };
+    let x = values(seed, s.input_len());
+    let w = values(seed + 1, s.weight_len());
+    let b = values(seed + 2, channels_out);
+    let dy = values(seed + 3, s.output_len());
+    let [y_want, dx_want, dw_want, db_want] = naive(&s, &x, &w, &b, &dy);
+    // Outputs start as garbage: every one is written whole.
+    let mut y = vec![f32::NAN; s.output_len()];
+    conv2d_forward(&s, &x, &w, Some(&b), &mut y);
+    assert_close(&format!("{what}: y"), &y, &y_want);
+    let mut dx = vec![f32::NAN; s.input_len()];
+    conv2d_backward_input(&s, &w, &dy, &mut dx);
+    assert_close(&format!("{what}: dx"), &dx, &dx_want);
+    let (mut dw, mut db) = (vec![f32::NAN; s.weight_len()], vec![f32::NAN; channels_out]);
+    conv2d_backward_weight(&s, &x, &dy, &mut dw, Some(&mut db));
+    assert_close(&format!("{what}: dw"), &dw, &dw_want);
+    assert_close(&format!("{what}: db"), &db, &db_want);
+    // Without a bias, the forward adds none.
+    conv2d_forward(&s, &x, &w, None, &mut y);
+    let unbiased: Vec<f64> = y_want
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v - b[(i / s.output().map_or(1, |[h, w]| h * w)) % channels_out] as f64)
+        .collect();
+    assert_close(&format!("{what}: y without bias"), &y, &unbiased);
+}
+
+#[test]
+fn every_path_matches_the_naive_convolution() {
+    for isa in Isa::available_paths() {
+        set_isa(Some(isa)).expect("an available path");
+        for threads in [1, 2] {
+            set_num_threads(threads);
+            for (i, case) in CASES.iter().enumerate() {
+                check(
+                    case,
+                    10 * i as u64,
+                    &format!("{isa}, {threads} threads, case {i} {case:?}"),
+                );
+            }
+        }
+    }
+    set_isa(None).unwrap();
+    set_num_threads(0);
+}
+
+#[test]
+#[should_panic(expected = "conv2d: expected channels divisible by groups = 2, got 3 in and 4 out")]
+fn groups_must_divide_the_channels() {
+    let s = Conv2dShape {
+        batch: 1,
+        channels_in: 3,
+        channels_out: 4,
+        input: [5, 5],
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [0, 0],
+        dilation: [1, 1],
+        groups: 2,
+    };
+    s.check();
+}
+
+#[test]
+fn a_kernel_bigger_than_the_padded_input_has_no_output() {
+    let s = Conv2dShape {
+        batch: 1,
+        channels_in: 1,
+        channels_out: 1,
+        input: [2, 2],
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [0, 0],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    assert_eq!(s.output(), None);
+    assert_eq!(
+        Conv2dShape {
+            padding: [1, 1],
+            ..s
+        }
+        .output(),
+        Some([2, 2])
+    );
+}
