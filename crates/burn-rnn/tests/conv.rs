@@ -4,7 +4,7 @@
 
 mod common;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
 use burn::nn::PaddingConfig2d;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::module::conv2d as burn_conv2d;
@@ -294,4 +294,155 @@ fn forward_names_the_expected_channels() {
 fn forward_names_an_input_smaller_than_the_kernel() {
     let conv: Conv2d<B> = Conv2dConfig::new([1, 1], [5, 3]).init(&device());
     conv.forward(Tensor::zeros([1, 1, 4, 8], &device()));
+}
+
+/// Training-mode batch norm (autodiff) against `burn::nn::BatchNorm`: outputs and the
+/// gradients of the input, gamma and beta; the running statistics as PyTorch updates them
+/// (the unbiased variance); inference with them; records shared with Burn's module.
+#[test]
+fn batch_norm_matches_burns_and_updates_the_running_statistics_as_pytorch() {
+    use burn_rnn::conv::{BatchNorm2d, BatchNorm2dConfig};
+    let dev = device();
+    let shape = [3, 5, 6, 7];
+    let data = [random(shape), random(shape)];
+    let run = |ours: bool| {
+        let x = Tensor::<AD, 4>::from_data(data[0].clone(), &dev).require_grad();
+        let r = Tensor::<AD, 4>::from_data(data[1].clone(), &dev);
+        let burns = burn::nn::BatchNormConfig::new(5).init::<AD>(&dev);
+        let (y, gamma, beta, bn) = match ours {
+            true => {
+                let bn = BatchNorm2d::from(burns);
+                let y = bn.forward(x.clone());
+                (y, bn.gamma().clone(), bn.beta().clone(), Some(bn))
+            }
+            false => {
+                let y = burns.forward(x.clone());
+                (y, burns.gamma.clone(), burns.beta.clone(), None)
+            }
+        };
+        let grads = (y.clone() * r).sum().backward();
+        let out = [
+            y.into_data(),
+            x.grad(&grads).unwrap().into_data(),
+            gamma.grad(&grads).unwrap().into_data(),
+            beta.grad(&grads).unwrap().into_data(),
+        ];
+        (out, bn)
+    };
+    let (ours, bn) = run(true);
+    let (burns, _) = run(false);
+    for (what, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
+        .iter()
+        .zip(ours.into_iter().zip(burns))
+    {
+        assert_close(&format!("batch norm {what}"), a, b, 1e-4);
+    }
+    let bn: BatchNorm2d<AD> = bn.unwrap();
+    let x = Tensor::<B, 4>::from_data(data[0].clone(), &dev);
+    let per_channel = x.clone().swap_dims(0, 1).reshape([5, -1]);
+    let mean = per_channel.clone().mean_dim(1).reshape([5]);
+    let var = per_channel.var(1).reshape([5]); // unbiased
+    assert_close(
+        "running mean",
+        bn.running_mean().into_data(),
+        (mean * 0.1).into_data(),
+        1e-5,
+    );
+    let want_var = var * 0.1 + 0.9;
+    assert_close(
+        "running var",
+        bn.running_var().into_data(),
+        want_var.clone().into_data(),
+        1e-5,
+    );
+    // Inference (no autodiff) uses the running statistics.
+    let bn: BatchNorm2d<B> = BatchNorm2dConfig::new(5)
+        .init(&dev)
+        .load_record(bn.valid().into_record());
+    let y = bn.forward(x.clone());
+    let rm = bn.running_mean().reshape([1, 5, 1, 1]);
+    let rv = bn.running_var().reshape([1, 5, 1, 1]);
+    assert_close(
+        "inference",
+        y.into_data(),
+        ((x - rm) / (rv + 1e-5).sqrt()).into_data(),
+        1e-5,
+    );
+    let config = BatchNorm2dConfig::new(0).try_init::<B>(&dev).map(|_| ());
+    assert_eq!(
+        config,
+        Err(ConfigError::Zero {
+            module: "BatchNorm2d",
+            setting: "num_features"
+        })
+    );
+    let momentum = BatchNorm2dConfig::new(2)
+        .with_momentum(1.5)
+        .try_init::<B>(&dev)
+        .map(|_| ());
+    assert!(matches!(
+        momentum,
+        Err(ConfigError::Range {
+            setting: "momentum",
+            ..
+        })
+    ));
+}
+
+/// Max pooling against `burn::nn::pool::MaxPool2d`: outputs and input gradients, for the
+/// CRNN's pools, padding, dilation and an even kernel with `Same` padding.
+#[test]
+fn max_pool_matches_burns() {
+    use burn::nn::pool::MaxPool2dConfig as BurnConfig;
+    use burn_rnn::conv::{MaxPool2d, MaxPool2dConfig};
+    let dev = device();
+    let configs = [
+        MaxPool2dConfig::new([2, 2]),
+        MaxPool2dConfig::new([2, 1]),
+        MaxPool2dConfig::new([3, 3])
+            .with_strides([2, 1])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        MaxPool2dConfig::new([2, 3]).with_dilation([2, 1]),
+        MaxPool2dConfig::new([2, 2])
+            .with_strides([1, 1])
+            .with_padding(PaddingConfig2d::Same),
+    ];
+    let x0 = random([2, 3, 9, 10]);
+    for (i, config) in configs.into_iter().enumerate() {
+        let burns = BurnConfig::new(config.kernel_size)
+            .with_strides(config.strides)
+            .with_padding(config.padding.clone())
+            .with_dilation(config.dilation)
+            .init();
+        let ours: MaxPool2d = config.init();
+        let run = |f: &dyn Fn(Tensor<AD, 4>) -> Tensor<AD, 4>| {
+            let x = Tensor::<AD, 4>::from_data(x0.clone(), &dev).require_grad();
+            let y = f(x.clone());
+            let r = Tensor::<AD, 4>::random(y.dims(), Distribution::Default, &dev);
+            let r = Tensor::<AD, 4>::from_data(r.into_data(), &dev);
+            (y, x, r)
+        };
+        let (y, x, r) = run(&|x| ours.forward(x));
+        let (yb, xb, _) = run(&|x| burns.forward(x));
+        let g = (y.clone() * r.clone()).sum().backward();
+        let gb = (yb.clone() * r).sum().backward();
+        assert_close(&format!("pool {i}: y"), y.into_data(), yb.into_data(), 1e-6);
+        assert_close(
+            &format!("pool {i}: dx"),
+            x.grad(&g).unwrap().into_data(),
+            xb.grad(&gb).unwrap().into_data(),
+            1e-6,
+        );
+    }
+    let ceil = MaxPool2dConfig::new([2, 2])
+        .with_ceil_mode(true)
+        .try_init()
+        .map(|_| ());
+    assert_eq!(
+        ceil,
+        Err(ConfigError::Unsupported {
+            module: "MaxPool2d",
+            setting: "ceil_mode"
+        })
+    );
 }

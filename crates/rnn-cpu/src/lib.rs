@@ -54,7 +54,10 @@ mod threads;
 mod tile;
 
 pub use backward::backward;
-pub use conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, Conv2dShape};
+pub use conv::{
+    batch_norm2d_backward, batch_norm2d_forward, conv2d_backward_input, conv2d_backward_weight,
+    conv2d_forward, max_pool2d_backward, max_pool2d_forward, Conv2dShape, Pool2dShape,
+};
 pub use forward::forward;
 pub use gemm::{sgemm, Mat, MatMut};
 pub use kind::{CellKind, Nonlinearity, Spec, UnknownCellKind};

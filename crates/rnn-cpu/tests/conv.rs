@@ -208,3 +208,123 @@ fn a_kernel_bigger_than_the_padded_input_has_no_output() {
         Some([2, 2])
     );
 }
+
+#[test]
+fn batch_norm_matches_its_definition_forward_and_backward() {
+    use rnn_cpu::{batch_norm2d_backward, batch_norm2d_forward};
+    for (shape, threads) in [([2, 3, 5, 7], 1), ([4, 5, 33, 17], 2), ([1, 1, 1, 19], 2)] {
+        set_num_threads(threads);
+        let [n, c, h, w] = shape;
+        let len = n * c * h * w;
+        let (x, dy) = (values(1, len), values(2, len));
+        let (gamma, beta) = (values(3, c), values(4, c));
+        let eps = 1e-5;
+        let (mut y, mut mean, mut invstd) = (vec![f32::NAN; len], vec![0.0; c], vec![0.0; c]);
+        batch_norm2d_forward(
+            shape,
+            &x,
+            &gamma,
+            &beta,
+            eps,
+            &mut y,
+            &mut mean,
+            &mut invstd,
+        );
+        let (mut dx, mut dg, mut db) = (vec![f32::NAN; len], vec![f32::NAN; c], vec![f32::NAN; c]);
+        batch_norm2d_backward(
+            shape,
+            &x,
+            &gamma,
+            &mean,
+            &invstd,
+            &dy,
+            Some(&mut dx),
+            &mut dg,
+            &mut db,
+        );
+        let m = (n * h * w) as f64;
+        let index = |i: usize, ch: usize, p: usize| (i * c + ch) * h * w + p;
+        let (mut y_want, mut dx_want) = (vec![0.0f64; len], vec![0.0f64; len]);
+        let (mut dg_want, mut db_want) = (vec![0.0f64; c], vec![0.0f64; c]);
+        for ch in 0..c {
+            let all: Vec<usize> = (0..n)
+                .flat_map(|i| (0..h * w).map(move |p| index(i, ch, p)))
+                .collect();
+            let mu = all.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
+            let var = all.iter().map(|&i| (x[i] as f64 - mu).powi(2)).sum::<f64>() / m;
+            let inv = 1.0 / (var + eps).sqrt();
+            let xhat = |i: usize| (x[i] as f64 - mu) * inv;
+            let g = gamma[ch] as f64;
+            db_want[ch] = all.iter().map(|&i| dy[i] as f64).sum();
+            dg_want[ch] = all.iter().map(|&i| dy[i] as f64 * xhat(i)).sum();
+            for &i in &all {
+                y_want[i] = xhat(i) * g + beta[ch] as f64;
+                dx_want[i] = g * inv * (dy[i] as f64 - db_want[ch] / m - xhat(i) * dg_want[ch] / m);
+            }
+        }
+        let what = format!("batch norm {shape:?}");
+        assert_close(&format!("{what}: y"), &y, &y_want);
+        assert_close(&format!("{what}: dx"), &dx, &dx_want);
+        assert_close(&format!("{what}: dgamma"), &dg, &dg_want);
+        assert_close(&format!("{what}: dbeta"), &db, &db_want);
+    }
+    set_num_threads(0);
+}
+
+#[test]
+fn max_pool_matches_its_definition_forward_and_backward() {
+    use rnn_cpu::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
+    let cases = [
+        ([2, 3, 8, 10], [2, 2], [2, 2], [0, 0], [1, 1]),
+        ([2, 3, 9, 11], [2, 1], [2, 1], [0, 0], [1, 1]),
+        ([1, 2, 9, 8], [3, 3], [2, 1], [1, 1], [1, 1]),
+        ([1, 2, 10, 9], [2, 3], [1, 2], [1, 1], [2, 1]),
+        ([4, 8, 32, 40], [2, 2], [2, 2], [0, 0], [1, 1]),
+    ];
+    for (input, kernel, stride, padding, dilation) in cases {
+        let s = Pool2dShape {
+            input,
+            kernel,
+            stride,
+            padding,
+            dilation,
+        };
+        let [n, c, h, w] = input;
+        let [oh, ow] = s.output();
+        let x = values(5, n * c * h * w);
+        let dy = values(6, n * c * oh * ow);
+        let mut y = vec![f32::NAN; dy.len()];
+        max_pool2d_forward(&s, &x, &mut y);
+        let mut dx = vec![f32::NAN; x.len()];
+        max_pool2d_backward(&s, &x, &dy, &mut dx);
+        let (mut y_want, mut dx_want) = (vec![f64::NEG_INFINITY; y.len()], vec![0.0f64; x.len()]);
+        for p in 0..n * c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best: Option<usize> = None;
+                    for ky in 0..kernel[0] {
+                        for kx in 0..kernel[1] {
+                            let iy =
+                                (oy * stride[0] + ky * dilation[0]) as isize - padding[0] as isize;
+                            let ix =
+                                (ox * stride[1] + kx * dilation[1]) as isize - padding[1] as isize;
+                            if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                continue;
+                            }
+                            let i = p * h * w + iy as usize * w + ix as usize;
+                            if best.is_none_or(|b| x[i] > x[b]) {
+                                best = Some(i);
+                            }
+                        }
+                    }
+                    let o = (p * oh + oy) * ow + ox;
+                    let b = best.expect("every window covers the input");
+                    y_want[o] = x[b] as f64;
+                    dx_want[b] += dy[o] as f64;
+                }
+            }
+        }
+        assert_close(&format!("max pool {s:?}: y"), &y, &y_want);
+        assert_close(&format!("max pool {s:?}: dx"), &dx, &dx_want);
+    }
+}

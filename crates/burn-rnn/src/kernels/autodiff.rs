@@ -15,8 +15,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
-    RecurrentTensors, RnnBackend, Spec,
+    BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, LinearGrads, PoolOptions,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -109,7 +109,138 @@ impl<B: RnnBackend> Backward<B, 3> for Conv2dBackward {
     }
 }
 
+/// The backward step of the batch normalization node.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: RnnBackend> Backward<B, 3> for BatchNormBackward {
+    /// `x`, `gamma`, `mean`, `invstd`.
+    type State = [FloatTensor<B>; 4];
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [x, gamma, mean, invstd] = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let [x_parent, gamma_parent, beta_parent] = ops.parents;
+        let g = B::batch_norm2d_backward(x, gamma, mean, invstd, grad, x_parent.is_some());
+        let per_input = [
+            (x_parent, g.x),
+            (gamma_parent, Some(g.gamma)),
+            (beta_parent, Some(g.beta)),
+        ];
+        for (parent, grad) in per_input {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// The backward step of the max pooling node.
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl<B: RnnBackend> Backward<B, 1> for MaxPoolBackward {
+    /// `x` and the options.
+    type State = (FloatTensor<B>, PoolOptions);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (x, options) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        if let [Some(parent)] = ops.parents {
+            grads.register::<B>(parent.id, B::max_pool2d_backward(x, grad, options));
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn batch_norm2d_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> BatchNormForward<Self> {
+        let nodes = [x.node.clone(), gamma.node.clone(), beta.node.clone()];
+        let out = B::batch_norm2d_forward(
+            x.primitive.clone(),
+            gamma.primitive.clone(),
+            beta.primitive,
+            eps,
+        );
+        let (mean, invstd) = (out.mean.clone(), out.invstd.clone());
+        let y = match BatchNormBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish([x.primitive, gamma.primitive, out.mean, out.invstd], out.y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out.y),
+        };
+        BatchNormForward {
+            y,
+            mean: Self::from_inner(mean),
+            invstd: Self::from_inner(invstd),
+        }
+    }
+
+    fn batch_norm2d_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        invstd: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needs_x: bool,
+    ) -> BatchNormGrads<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        let g = B::batch_norm2d_backward(
+            x.primitive,
+            gamma.primitive,
+            mean.primitive,
+            invstd.primitive,
+            grad.primitive,
+            needs_x,
+        );
+        BatchNormGrads {
+            x: g.x.map(Self::from_inner),
+            gamma: Self::from_inner(g.gamma),
+            beta: Self::from_inner(g.beta),
+        }
+    }
+
+    fn max_pool2d_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
+        match MaxPoolBackward
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::max_pool2d_forward(x.primitive.clone(), options);
+                prep.finish((x.primitive, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2d_forward(x.primitive, options)),
+        }
+    }
+
+    fn max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: PoolOptions,
+    ) -> FloatTensor<Self> {
+        // Only reached when called directly on autodiff primitives: an untracked gradient.
+        Self::from_inner(B::max_pool2d_backward(x.primitive, grad.primitive, options))
+    }
+
     fn conv2d_forward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

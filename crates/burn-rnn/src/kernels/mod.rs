@@ -35,6 +35,7 @@
 //! `L + 1` (zeros for RNN and GRU). [`sequence`] unpacks it.
 
 mod autodiff;
+mod cnn;
 #[cfg(feature = "cubecl")]
 mod cube;
 #[cfg(feature = "fusion")]
@@ -44,6 +45,8 @@ mod ndarray;
 #[cfg(any(feature = "candle", feature = "flex"))]
 mod others;
 pub mod reference;
+
+pub use cnn::{BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, PoolOptions};
 
 pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, Spec};
 
@@ -311,29 +314,76 @@ pub trait RnnBackend: Backend {
     ) -> Conv2dGrads<Self> {
         reference::conv2d_backward::<Self>(x, weight, grad, options, needs)
     }
-}
 
-/// Which gradients [`RnnBackend::conv2d_backward`] computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvNeeds {
-    /// The input's.
-    pub x: bool,
-    /// The weight's.
-    pub weight: bool,
-    /// The bias's.
-    pub bias: bool,
-}
+    /// Batch normalization of `[N, C, H, W]` with the batch's own statistics (training mode),
+    /// per channel: `y = (x - mean) / sqrt(var + eps) * gamma + beta`, `var` biased.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C, H, W]`, `gamma`, `beta`: `[C]`
+    /// - returns `y: [N, C, H, W]`, `mean` and `invstd = 1 / sqrt(var + eps)`: `[C]`
+    fn batch_norm2d_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> BatchNormForward<Self> {
+        reference::batch_norm2d_forward::<Self>(x, gamma, beta, eps)
+    }
 
-/// The gradients of [`RnnBackend::conv2d_forward`]'s inputs: each `Some` when it was asked for
-/// ([`ConvNeeds`]).
-#[derive(Debug, Clone)]
-pub struct Conv2dGrads<B: Backend> {
-    /// `[N, C_in, H, W]`
-    pub x: Option<FloatTensor<B>>,
-    /// `[C_out, C_in / groups, kH, kW]`
-    pub weight: Option<FloatTensor<B>>,
-    /// `[C_out]`
-    pub bias: Option<FloatTensor<B>>,
+    /// The gradients of [`RnnBackend::batch_norm2d_forward`]; `x`'s only when `needs_x`.
+    ///
+    /// # Shapes
+    /// - `x`, `grad`: `[N, C, H, W]`; `gamma`, `mean`, `invstd`: `[C]` (the forward's)
+    /// - returns `x: [N, C, H, W]`, `gamma`, `beta`: `[C]`
+    fn batch_norm2d_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        invstd: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needs_x: bool,
+    ) -> BatchNormGrads<Self> {
+        reference::batch_norm2d_backward::<Self>(x, gamma, mean, invstd, grad, needs_x)
+    }
+
+    /// 2-D max pooling (`-inf` padding). The default body is Burn's own.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C, H, W]`; returns `[N, C, H_out, W_out]`
+    fn max_pool2d_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
+        let PoolOptions {
+            kernel,
+            stride,
+            padding,
+            dilation,
+        } = options;
+        Self::max_pool2d(x, kernel, stride, padding, dilation, false)
+    }
+
+    /// The gradient of [`RnnBackend::max_pool2d_forward`] with respect to `x`: each output's
+    /// gradient goes to its window's maximum. The default body is Burn's own.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C, H, W]`, `grad`: `[N, C, H_out, W_out]`; returns `[N, C, H, W]`
+    fn max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: PoolOptions,
+    ) -> FloatTensor<Self> {
+        let PoolOptions {
+            kernel,
+            stride,
+            padding,
+            dilation,
+        } = options;
+        let indices =
+            Self::max_pool2d_with_indices(x.clone(), kernel, stride, padding, dilation, false)
+                .indices;
+        Self::max_pool2d_with_indices_backward(
+            x, kernel, stride, padding, dilation, false, grad, indices,
+        )
+        .x_grad
+    }
 }
 
 /// The gradients of [`RnnBackend::linear_forward`]'s inputs.

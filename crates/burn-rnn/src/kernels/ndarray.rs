@@ -14,8 +14,9 @@ use burn_ndarray::{
 };
 
 use super::{
-    reference, Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads,
-    RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
+    reference, BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, LinearGrads, PoolOptions,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes,
+    Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
@@ -249,6 +250,108 @@ where
         }
     }
 
+    fn batch_norm2d_forward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f64,
+    ) -> BatchNormForward<Self> {
+        let (Some(xv), Some(gv), Some(bv)) =
+            (f32_values(&x), f32_values(&gamma), f32_values(&beta))
+        else {
+            return reference::batch_norm2d_forward::<Self>(x, gamma, beta, eps);
+        };
+        let dims = shape4(&x, "batch_norm2d");
+        let c = dims[1];
+        let mut y = cpu::zeroed(xv.len());
+        let (mut mean, mut invstd) = (vec![0.0f32; c], vec![0.0f32; c]);
+        cpu::batch_norm2d_forward(dims, &xv, &gv, &bv, eps, &mut y, &mut mean, &mut invstd);
+        BatchNormForward {
+            y: tensor(y, dims),
+            mean: tensor(mean, [c]),
+            invstd: tensor(invstd, [c]),
+        }
+    }
+
+    fn batch_norm2d_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        invstd: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needs_x: bool,
+    ) -> BatchNormGrads<Self> {
+        let values = [&x, &gamma, &mean, &invstd, &grad].map(f32_values);
+        let [Some(xv), Some(gv), Some(mv), Some(iv), Some(dv)] = values else {
+            return reference::batch_norm2d_backward::<Self>(x, gamma, mean, invstd, grad, needs_x);
+        };
+        let dims = shape4(&x, "batch_norm2d backward");
+        let c = dims[1];
+        let mut dx = needs_x.then(|| cpu::zeroed(xv.len()));
+        let (mut dgamma, mut dbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
+        cpu::batch_norm2d_backward(
+            dims,
+            &xv,
+            &gv,
+            &mv,
+            &iv,
+            &dv,
+            dx.as_deref_mut(),
+            &mut dgamma,
+            &mut dbeta,
+        );
+        BatchNormGrads {
+            x: dx.map(|dx| tensor(dx, dims)),
+            gamma: tensor(dgamma, [c]),
+            beta: tensor(dbeta, [c]),
+        }
+    }
+
+    fn max_pool2d_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
+        let Some(xv) = f32_values(&x) else {
+            let PoolOptions {
+                kernel,
+                stride,
+                padding,
+                dilation,
+            } = options;
+            return Self::max_pool2d(x, kernel, stride, padding, dilation, false);
+        };
+        let s = pool_shape(shape4(&x, "max_pool2d"), options);
+        let [oh, ow] = s.output();
+        let [n, c, _, _] = s.input;
+        let mut y = cpu::zeroed(n * c * oh * ow);
+        cpu::max_pool2d_forward(&s, &xv, &mut y);
+        tensor(y, [n, c, oh, ow])
+    }
+
+    fn max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: PoolOptions,
+    ) -> FloatTensor<Self> {
+        let (Some(xv), Some(gv)) = (f32_values(&x), f32_values(&grad)) else {
+            let PoolOptions {
+                kernel,
+                stride,
+                padding,
+                dilation,
+            } = options;
+            let indices =
+                Self::max_pool2d_with_indices(x.clone(), kernel, stride, padding, dilation, false)
+                    .indices;
+            return Self::max_pool2d_with_indices_backward(
+                x, kernel, stride, padding, dilation, false, grad, indices,
+            )
+            .x_grad;
+        };
+        let dims = shape4(&x, "max_pool2d backward");
+        let s = pool_shape(dims, options);
+        let mut dx = cpu::zeroed(xv.len());
+        cpu::max_pool2d_backward(&s, &xv, &gv, &mut dx);
+        tensor(dx, dims)
+    }
+
     fn recurrent_backward(
         spec: &Spec,
         saved: RecurrentSaved<Self>,
@@ -334,6 +437,24 @@ fn conv_shape(x: &[usize], weight: &[usize], options: &ConvOptions<2>) -> cpu::C
         options.groups
     );
     s
+}
+
+/// The `[N, C, H, W]` shape of a rank-4 tensor.
+fn shape4(t: &NdArrayTensor, op: &str) -> [usize; 4] {
+    let dims = shape(t);
+    dims.clone()
+        .try_into()
+        .unwrap_or_else(|_| panic!("{op}: expected a tensor of shape [N, C, H, W], got {dims:?}"))
+}
+
+fn pool_shape(input: [usize; 4], o: PoolOptions) -> cpu::Pool2dShape {
+    cpu::Pool2dShape {
+        input,
+        kernel: o.kernel,
+        stride: o.stride,
+        padding: o.padding,
+        dilation: o.dilation,
+    }
 }
 
 /// A gradient of another dtype, converted to `f32` values.

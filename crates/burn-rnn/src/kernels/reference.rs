@@ -12,8 +12,8 @@ use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorData};
 
 use super::{
-    unwrap, wrap, CellKind, Conv2dGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads,
-    RecurrentSaved, RecurrentTensors, SequenceOutput, Spec,
+    unwrap, wrap, BatchNormForward, BatchNormGrads, CellKind, Conv2dGrads, ConvNeeds, LinearGrads,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, SequenceOutput, Spec,
 };
 use crate::math::{gru_step, lstm_step, rnn_step, Nonlinearity};
 
@@ -452,5 +452,76 @@ pub fn conv2d_backward<B: Backend>(
         x: dx,
         weight: dw,
         bias: db,
+    }
+}
+
+/// Batch normalization with the batch's statistics in plain tensor ops: the default body of
+/// [`RnnBackend::batch_norm2d_forward`](super::RnnBackend::batch_norm2d_forward).
+///
+/// # Shapes
+/// - `x`: `[N, C, H, W]`, `gamma`, `beta`: `[C]`; returns `y: [N, C, H, W]`, `mean`,
+///   `invstd`: `[C]`
+pub fn batch_norm2d_forward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    eps: f64,
+) -> BatchNormForward<B> {
+    let x: Tensor<B, 4> = wrap(x);
+    let c = x.dims()[1];
+    let per_channel = |t: Tensor<B, 4>| t.swap_dims(0, 1).reshape([c as i32, -1]);
+    let mean = per_channel(x.clone()).mean_dim(1).reshape([c]);
+    let centered = x - mean.clone().reshape([1, c, 1, 1]);
+    let var = per_channel(centered.clone().powi_scalar(2))
+        .mean_dim(1)
+        .reshape([c]);
+    let invstd = (var + eps).sqrt().recip();
+    let gamma: Tensor<B, 1> = wrap(gamma);
+    let beta: Tensor<B, 1> = wrap(beta);
+    let y = centered * (invstd.clone() * gamma).reshape([1, c, 1, 1]) + beta.reshape([1, c, 1, 1]);
+    BatchNormForward {
+        y: unwrap(y),
+        mean: unwrap(mean),
+        invstd: unwrap(invstd),
+    }
+}
+
+/// The gradients of [`batch_norm2d_forward`] in plain tensor ops: the default body of
+/// [`RnnBackend::batch_norm2d_backward`](super::RnnBackend::batch_norm2d_backward).
+///
+/// # Shapes
+/// - `x`, `grad`: `[N, C, H, W]`; `gamma`, `mean`, `invstd`: `[C]`
+pub fn batch_norm2d_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    invstd: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    needs_x: bool,
+) -> BatchNormGrads<B> {
+    let (x, grad): (Tensor<B, 4>, Tensor<B, 4>) = (wrap(x), wrap(grad));
+    let [n, c, h, w] = x.dims();
+    let m = (n * h * w) as f64;
+    let column = |t: Tensor<B, 1>| t.reshape([1, c, 1, 1]);
+    let (mean, invstd): (Tensor<B, 1>, Tensor<B, 1>) = (wrap(mean), wrap(invstd));
+    let xhat = (x - column(mean)) * column(invstd.clone());
+    let per_channel = |t: Tensor<B, 4>| {
+        t.swap_dims(0, 1)
+            .reshape([c as i32, -1])
+            .sum_dim(1)
+            .reshape([c])
+    };
+    let dbeta = per_channel(grad.clone());
+    let dgamma = per_channel(grad.clone() * xhat.clone());
+    let dx = needs_x.then(|| {
+        let gamma: Tensor<B, 1> = wrap(gamma);
+        let k = column(gamma * invstd);
+        let dx = k * (grad - column(dbeta.clone() / m) - xhat * column(dgamma.clone() / m));
+        unwrap(dx)
+    });
+    BatchNormGrads {
+        x: dx,
+        gamma: unwrap(dgamma),
+        beta: unwrap(dbeta),
     }
 }

@@ -126,6 +126,22 @@ pub enum ConfigError {
         /// `[C_in, C_out]`
         channels: [usize; 2],
     },
+    /// A number outside the range the setting allows.
+    Range {
+        /// The module (`"BatchNorm2d"`).
+        module: &'static str,
+        /// The setting.
+        setting: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A setting this crate's module does not implement (a max pooling's `ceil_mode`).
+    Unsupported {
+        /// The module (`"MaxPool2d"`).
+        module: &'static str,
+        /// The setting.
+        setting: &'static str,
+    },
     /// A dropout probability outside `[0, 1)` (or NaN).
     Dropout {
         /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
@@ -150,6 +166,14 @@ impl core::fmt::Display for ConfigError {
                 "{module}: expected channels divisible by groups = {groups}, got {} in and {} out",
                 channels[0], channels[1]
             ),
+            ConfigError::Range {
+                module,
+                setting,
+                value,
+            } => write!(f, "{module}: {setting} out of range, got {value}"),
+            ConfigError::Unsupported { module, setting } => {
+                write!(f, "{module}: `{setting}` is not supported")
+            }
             ConfigError::Dropout { module, value } => {
                 write!(f, "{module}: expected dropout in [0, 1), got {value}")
             }

@@ -18,7 +18,12 @@
 //! own input channels; the weight gradient splits (image, pixel chunk) items, each worker
 //! accumulating privately, summed once at the end.
 
+mod norm;
 mod pack;
+mod pool;
+
+pub use norm::{batch_norm2d_backward, batch_norm2d_forward};
+pub use pool::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
 use std::ops::Range;
 use std::sync::Mutex;
@@ -111,7 +116,8 @@ impl Conv2dShape {
             assert!(value > 0, "conv2d: expected {name} >= 1, got 0");
         }
         assert!(
-            self.channels_in % self.groups == 0 && self.channels_out % self.groups == 0,
+            self.channels_in.is_multiple_of(self.groups)
+                && self.channels_out.is_multiple_of(self.groups),
             "conv2d: expected channels divisible by groups = {}, got {} in and {} out",
             self.groups,
             self.channels_in,

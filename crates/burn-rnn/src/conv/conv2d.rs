@@ -1,29 +1,4 @@
-//! 2-D convolution on the crate's kernels: [`Conv2d`] is `burn::nn::conv::Conv2d` with the same
-//! config, record and parameter layout, running [`RnnBackend::conv2d_forward`] (the fused CPU
-//! kernels on `NdArray<f32>`, one autodiff node on `Autodiff`, Burn's own convolution on every
-//! other backend).
-//!
-//! Swapping Burn's module for this one is the `use` line:
-//! ```
-//! // use burn::nn::conv::{Conv2d, Conv2dConfig};
-//! use burn_rnn::conv::{Conv2d, Conv2dConfig};
-//! use burn::nn::PaddingConfig2d;
-//! use burn::tensor::{Distribution, Tensor};
-//! use burn_rnn::backend::DefaultAutodiffBackend as B;
-//!
-//! let device = Default::default();
-//! let conv: Conv2d<B> = Conv2dConfig::new([3, 16], [3, 3])
-//!     .with_padding(PaddingConfig2d::Same)
-//!     .init(&device);
-//! let x = Tensor::<B, 4>::random([2, 3, 32, 80], Distribution::Default, &device); // [N, C_in, H, W]
-//! let y = conv.forward(x);
-//! assert_eq!(y.dims(), [2, 16, 32, 80]); // [N, C_out, H_out, W_out]
-//! let grads = y.sum().backward();
-//! assert_eq!(conv.weight().grad(&grads).unwrap().dims(), [16, 3, 3, 3]);
-//! # use burn::tensor::backend::Backend;
-//! # B::sync(&device).unwrap();
-//! ```
-//! A record saved from one module loads into the other, and `From` converts between them.
+//! [`Conv2d`]: `burn::nn::conv::Conv2d` on the crate's convolution op.
 
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
@@ -32,6 +7,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::Tensor;
 
+use super::padding_pairs;
 use crate::kernels::{unwrap, wrap, RnnBackend};
 use crate::ConfigError;
 
@@ -137,7 +113,7 @@ impl Conv2dConfig {
             return Err(ConfigError::Zero { module, setting });
         }
         let [c_in, c_out] = self.channels;
-        if c_in % self.groups != 0 || c_out % self.groups != 0 {
+        if !c_in.is_multiple_of(self.groups) || !c_out.is_multiple_of(self.groups) {
             return Err(ConfigError::Groups {
                 module,
                 groups: self.groups,
@@ -189,23 +165,6 @@ impl<B: Backend> Conv2d<B> {
     pub fn padding(&self) -> &PaddingConfig2d {
         &self.padding
     }
-
-    /// `((top, bottom), (left, right))` zero padding for an input of `height x width`.
-    fn padding_pairs(&self, height: usize, width: usize) -> ((usize, usize), (usize, usize)) {
-        let same = |k: usize, s: usize, size: usize| {
-            let out = size.div_ceil(s);
-            let total = ((out.max(1) - 1) * s + k).saturating_sub(size);
-            (total / 2, total - total / 2)
-        };
-        match self.padding {
-            PaddingConfig2d::Valid => ((0, 0), (0, 0)),
-            PaddingConfig2d::Same => (
-                same(self.kernel_size[0], self.stride[0], height),
-                same(self.kernel_size[1], self.stride[1], width),
-            ),
-            PaddingConfig2d::Explicit(top, left, bottom, right) => ((top, bottom), (left, right)),
-        }
-    }
 }
 
 impl<B: RnnBackend> Conv2d<B> {
@@ -222,7 +181,12 @@ impl<B: RnnBackend> Conv2d<B> {
     /// dilated kernel; the message gives the expected and the actual shape.
     pub fn forward(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
         let [_, _, height, width] = input.dims();
-        let ((top, bottom), (left, right)) = self.padding_pairs(height, width);
+        let ((top, bottom), (left, right)) = padding_pairs(
+            &self.padding,
+            [height, width],
+            self.kernel_size,
+            self.stride,
+        );
         let (input, padding) = match top == bottom && left == right {
             true => (input, [top, left]),
             false => (

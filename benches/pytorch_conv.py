@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""PyTorch side of the convolution benchmark (called by `cargo run --release -p rnn-bench --bin conv`).
+
+Times the same configs as the Rust side, forward only (no grad) and forward + backward of
+mean(output**2) (input, weights and biases tracked), each the median of `--reps` runs after
+a warm-up.
+
+Usage: pytorch_conv.py --threads 2 --reps 5 --configs conv,crnn,crnn_wide
+Prints one JSON object: {"torch": version, "results": {"conv": {"forward_ms": a, "train_ms": b}, ...}}.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+
+
+def median_ms(fn, reps):
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def crnn_stack(widths):
+    """conv 3x3 (padding 1) -> BatchNorm2d -> ReLU -> max-pool, per width: 2x2 pools for the
+    first two, (2, 1) pools (width kept) after."""
+    layers, c_in = [], 1
+    for i, c in enumerate(widths):
+        pool = (2, 2) if i < 2 else (2, 1)
+        layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(pool)]
+        c_in = c
+    return nn.Sequential(*layers)
+
+
+def config(name):
+    """The module and the input shape of a config (the Rust side's `Config`)."""
+    if name == "conv":
+        return nn.Conv2d(32, 64, 3, padding=1), (32, 32, 16, 80)
+    if name == "crnn":
+        return crnn_stack([16, 32, 64, 64]), (32, 1, 32, 160)
+    if name == "crnn_wide":
+        return crnn_stack([32, 64, 128, 128]), (32, 1, 32, 160)
+    raise SystemExit(f"unknown config {name}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--configs", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    results = {}
+    for name in args.configs.split(","):
+        module, shape = config(name)
+        module.train()
+        x = torch.randn(*shape)
+
+        def forward():
+            with torch.no_grad():
+                module(x)
+
+        def train():
+            xg = x.clone().requires_grad_(True)
+            module.zero_grad(set_to_none=True)
+            module(xg).pow(2).mean().backward()
+
+        results[name] = {"forward_ms": median_ms(forward, args.reps), "train_ms": median_ms(train, args.reps)}
+    print(json.dumps({"torch": torch.__version__, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
