@@ -262,7 +262,8 @@ from_typed!(LstmCell, Lstm);
 from_typed!(GruCell, Gru);
 
 /// Configuration of an [`AnyRecurrent`]: the cell kind and the settings the three layer
-/// configs share ([`RnnConfig`], [`LstmConfig`], [`GruConfig`]).
+/// configs share ([`RnnConfig`](super::RnnConfig), [`LstmConfig`](super::LstmConfig),
+/// [`GruConfig`](super::GruConfig)).
 #[derive(Config, Debug)]
 pub struct AnyRecurrentConfig {
     /// The cell kind (the vanilla RNN's nonlinearity included).
