@@ -316,13 +316,18 @@ fn print_table(names: &[&str], rounds: &Rounds, torch: &str, json: Option<&std::
         for (d, pass) in ["forward", "forward + backward"].iter().enumerate() {
             let col = |c: usize| median(per_round.iter().map(|r| r[d][c]).collect());
             let ratio = |c: usize| median(per_round.iter().map(|r| r[d][c] / r[d][0]).collect());
+            // A column that was not run (`--no-burn`, no torch) shows a dash.
+            let cell = |v: f64, digits: usize, unit: &str| match v.is_nan() {
+                true => "-".to_string(),
+                false => format!("{v:.digits$}{unit}"),
+            };
             println!(
-                "| {name} | {pass} | {:.1} | {:.1} | {:.1} | {:.1}x | {:.2}x |",
-                col(0),
-                col(1),
-                col(2),
-                ratio(1),
-                ratio(2)
+                "| {name} | {pass} | {} | {} | {} | {} | {} |",
+                cell(col(0), 1, ""),
+                cell(col(1), 1, ""),
+                cell(col(2), 1, ""),
+                cell(ratio(1), 1, "x"),
+                cell(ratio(2), 2, "x")
             );
             rows.push(serde_json::json!({
                 "config": name, "pass": pass, "isa": isa().name(),

@@ -11,6 +11,11 @@
 //! allocated inside the time loop. Big steps are split over a persistent worker pool
 //! ([`set_num_threads`]).
 //!
+//! The convolutional layers of a CRNN or a ConvLSTM run on the same tiles, instruction sets and
+//! pool: [`conv2d_forward`], [`conv2d_backward_input`], [`conv2d_backward_weight`] (an implicit
+//! GEMM over im2col panels that stay in L2), [`batch_norm2d_forward`] /
+//! [`batch_norm2d_backward`] and [`max_pool2d_forward`] / [`max_pool2d_backward`].
+//!
 //! The input projection `x W_ih^T + b_ih` is the caller's (one GEMM over the whole sequence:
 //! [`par_sgemm`]); it arrives as `gates_x`.
 //!

@@ -95,7 +95,7 @@ type Case = (
     usize,
 );
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
     (2, 3, 5, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1], 1),
     (1, 1, 16, [12, 20], [3, 3], [1, 1], [1, 1], [1, 1], 1),
     (3, 4, 6, [9, 11], [3, 3], [2, 2], [1, 1], [1, 1], 1),
@@ -107,6 +107,8 @@ const CASES: [Case; 10] = [
     // More than one pixel tile, K over one inner chunk, channels over one row block.
     (2, 33, 19, [9, 17], [3, 3], [1, 1], [1, 1], [1, 1], 1),
     (1, 2, 3, [3, 4], [3, 4], [1, 1], [0, 0], [1, 1], 1),
+    // 585 output positions: the weight gradient's chunks of 512 start inside an image.
+    (3, 3, 5, [15, 13], [3, 3], [1, 1], [1, 1], [1, 1], 1),
 ];
 
 fn check(case: &Case, seed: u64, what: &str) {
@@ -280,8 +282,18 @@ fn max_pool_matches_its_definition_forward_and_backward() {
         ([1, 2, 9, 8], [3, 3], [2, 1], [1, 1], [1, 1]),
         ([1, 2, 10, 9], [2, 3], [1, 2], [1, 1], [2, 1]),
         ([4, 8, 32, 40], [2, 2], [2, 2], [0, 0], [1, 1]),
+        ([2, 3, 10, 11], [3, 3], [3, 3], [0, 0], [1, 1]),
+        ([2, 3, 9, 17], [2, 4], [2, 4], [0, 0], [1, 1]),
+        ([2, 3, 9, 13], [3, 3], [2, 2], [0, 0], [1, 1]),
     ];
-    for (input, kernel, stride, padding, dilation) in cases {
+    // Each case on distinct values and on few levels after a ReLU (many ties: the first
+    // maximum in row-major window order takes the gradient).
+    let cases = cases.into_iter().flat_map(|c| [(c, false), (c, true)]);
+    let cases = Isa::available_paths()
+        .into_iter()
+        .flat_map(|isa| cases.clone().map(move |c| (isa, c)));
+    for (isa, ((input, kernel, stride, padding, dilation), ties)) in cases {
+        set_isa(Some(isa)).expect("an available path");
         let s = Pool2dShape {
             input,
             kernel,
@@ -291,7 +303,10 @@ fn max_pool_matches_its_definition_forward_and_backward() {
         };
         let [n, c, h, w] = input;
         let [oh, ow] = s.output();
-        let x = values(5, n * c * h * w);
+        let mut x = values(5, n * c * h * w);
+        if ties {
+            x.iter_mut().for_each(|v| *v = (*v * 2.0).round().max(0.0));
+        }
         let dy = values(6, n * c * oh * ow);
         let mut y = vec![f32::NAN; dy.len()];
         max_pool2d_forward(&s, &x, &mut y);
@@ -324,7 +339,62 @@ fn max_pool_matches_its_definition_forward_and_backward() {
                 }
             }
         }
-        assert_close(&format!("max pool {s:?}: y"), &y, &y_want);
-        assert_close(&format!("max pool {s:?}: dx"), &dx, &dx_want);
+        assert_close(
+            &format!("{isa} max pool {s:?} (ties {ties}): y"),
+            &y,
+            &y_want,
+        );
+        assert_close(
+            &format!("{isa} max pool {s:?} (ties {ties}): dx"),
+            &dx,
+            &dx_want,
+        );
     }
+    set_isa(None).unwrap();
+}
+
+#[test]
+fn max_pool_propagates_nan_to_the_first_one() {
+    use rnn_cpu::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
+    let cases = [([2, 2], [2, 2]), ([3, 3], [2, 2]), ([2, 1], [2, 1])];
+    let cases = Isa::available_paths()
+        .into_iter()
+        .flat_map(|isa| cases.map(move |c| (isa, c)));
+    for (isa, (kernel, stride)) in cases {
+        set_isa(Some(isa)).expect("an available path");
+        let s = Pool2dShape {
+            input: [1, 1, 4, 6],
+            kernel,
+            stride,
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        let mut x: Vec<f32> = (0..24).map(|i| i as f32).collect();
+        // In the first window's row-major order position 1 comes before position 6 (row 1);
+        // a window one column wide holds position 6 but not 1.
+        x[1] = f32::NAN;
+        x[6] = f32::NAN;
+        let [oh, ow] = s.output();
+        let mut y = vec![0.0; oh * ow];
+        max_pool2d_forward(&s, &x, &mut y);
+        assert!(
+            y[0].is_nan(),
+            "{isa} {s:?}: a window with a NaN gives NaN, got {}",
+            y[0]
+        );
+        let mut dx = vec![f32::NAN; 24];
+        max_pool2d_backward(&s, &x, &vec![1.0; oh * ow], &mut dx);
+        let first = if kernel[1] == 1 { 6 } else { 1 };
+        assert_eq!(
+            dx[first], 1.0,
+            "{isa} {s:?}: the first NaN takes the gradient: {dx:?}"
+        );
+        if kernel[1] > 1 {
+            assert_eq!(
+                dx[6], 0.0,
+                "{isa} {s:?}: only the first NaN of a window: {dx:?}"
+            );
+        }
+    }
+    set_isa(None).unwrap();
 }

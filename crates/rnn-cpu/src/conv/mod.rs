@@ -18,6 +18,7 @@
 //! own input channels; the weight gradient splits (image, pixel chunk) items, each worker
 //! accumulating privately, summed once at the end.
 
+mod dot;
 mod norm;
 mod pack;
 mod pool;
@@ -30,12 +31,17 @@ use std::sync::Mutex;
 
 use crate::simd::{dispatch, Simd, WithSimd};
 use crate::threads::{num_threads, parallel, split, Ptr};
+use dot::dot;
 use pack::{gather, scatter_add, Geometry};
 
 /// Columns of a packed panel: 4 vectors of 16.
 const WIDTH: usize = 64;
 /// Values of the inner dimension per pass over the rows: a `256 x 64` panel chunk is 64 KiB.
 const K_CHUNK: usize = 256;
+/// Output positions per weight-gradient item (a multiple of every path's lanes).
+const W_CHUNK: usize = 512;
+/// Taps gathered per pass of the weight gradient: a `64 x 512` block is 128 KiB.
+const W_TAPS: usize = 64;
 /// Multiply-adds below which a call runs on one thread.
 const MIN_PARALLEL_WORK: usize = 1 << 20;
 
@@ -289,11 +295,8 @@ pub fn conv2d_backward_weight(
     );
     let g = s.geometry();
     let pixels = g.pixels();
-    let chunks = pixels.div_ceil(K_CHUNK);
-    let items = s.batch * chunks;
-    let k_tiles = s.taps().div_ceil(WIDTH);
-    // `[groups][k_tiles][C_out/g][64]`: the sum of every worker's own accumulator.
-    let total = Mutex::new(vec![0.0f32; s.channels_out * k_tiles * WIDTH]);
+    let items = (s.batch * pixels).div_ceil(W_CHUNK);
+    let total = Mutex::new(vec![0.0f32; s.weight_len()]);
     let threads = Conv2dShape::threads(s.output_len() * s.taps(), items);
     parallel(threads, |tid, workers, _| {
         let work = BackwardWeight {
@@ -301,8 +304,6 @@ pub fn conv2d_backward_weight(
             g: &g,
             x,
             dy,
-            chunks,
-            k_tiles,
             items: split(items, workers, tid),
         };
         // SAFETY: the lengths were checked above; the worker writes only its own accumulator.
@@ -312,15 +313,7 @@ pub fn conv2d_backward_weight(
             *t += a;
         }
     });
-    let total = total.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (taps, cg_out) = (s.taps(), s.channels_out / s.groups);
-    for (c, row) in dw.chunks_exact_mut(taps).enumerate() {
-        let (group, co) = (c / cg_out, c % cg_out);
-        for (t, part) in row.chunks_mut(WIDTH).enumerate() {
-            let block = ((group * k_tiles + t) * cg_out + co) * WIDTH;
-            part.copy_from_slice(&total[block..][..part.len()]);
-        }
-    }
+    dw.copy_from_slice(&total.into_inner().unwrap_or_else(|e| e.into_inner()));
     if let Some(db) = db {
         assert_eq!(
             db.len(),
@@ -504,15 +497,14 @@ impl WithSimd for BackwardInput<'_> {
     }
 }
 
-/// A weight-gradient worker's share: (image, pixel chunk) items, summed into the worker's own
-/// accumulator `[groups][k_tiles][C_out/g][64]`, which it returns.
+/// A weight-gradient worker's share: items of [`W_CHUNK`] output positions of the batch
+/// (`n * P + p`, across images), summed into the worker's own accumulator, shaped as the
+/// weights, which it returns.
 struct BackwardWeight<'a> {
     s: &'a Conv2dShape,
     g: &'a Geometry,
     x: &'a [f32],
     dy: &'a [f32],
-    chunks: usize,
-    k_tiles: usize,
     items: Range<usize>,
 }
 
@@ -528,37 +520,56 @@ impl WithSimd for BackwardWeight<'_> {
             s.taps(),
         );
         let (plane, pixels) = (g.input[0] * g.input[1], g.pixels());
-        let mut acc = vec![0.0f32; s.groups * self.k_tiles * cg_out * WIDTH];
-        let mut panel = vec![0.0f32; K_CHUNK * WIDTH];
+        let positions = s.batch * pixels;
+        let mut acc = vec![0.0f32; s.weight_len()];
+        // The chunk's output gradient `[C_out/g][W_CHUNK]` and columns `[W_TAPS][W_CHUNK]`.
+        let mut grads = vec![0.0f32; cg_out * W_CHUNK];
+        let mut columns = vec![0.0f32; W_TAPS.min(k) * W_CHUNK];
         for item in self.items {
-            let (n, chunk) = (item / self.chunks, item % self.chunks);
-            let (p0, count) = (chunk * K_CHUNK, K_CHUNK.min(pixels - chunk * K_CHUNK));
+            let q0 = item * W_CHUNK;
+            let len = W_CHUNK.min(positions - q0);
+            let padded = len.next_multiple_of(S::LANES);
+            // The chunk's runs within one image: (image, first pixel, count, offset).
+            let runs = || {
+                let mut q = q0;
+                std::iter::from_fn(move || {
+                    (q < q0 + len).then(|| {
+                        let (n, p) = (q / pixels, q % pixels);
+                        let count = (pixels - p).min(q0 + len - q);
+                        q += count;
+                        (n, p, count, q - count - q0)
+                    })
+                })
+            };
             for group in 0..s.groups {
-                let channels = &x[(n * s.channels_in + group * cg_in) * plane..][..cg_in * plane];
-                let grads = &dy[(n * s.channels_out + group * cg_out) * pixels + p0..];
-                for t in 0..self.k_tiles {
-                    let panel = &mut panel[..count * WIDTH];
-                    for col in 0..WIDTH {
-                        let tap = t * WIDTH + col;
-                        let column = &mut panel[col..];
-                        if tap >= k {
-                            column.iter_mut().step_by(WIDTH).for_each(|v| *v = 0.0);
-                            continue;
-                        }
-                        let (ci, ky, kx) = g.tap(tap);
-                        let channel = &channels[ci * plane..][..plane];
-                        gather(g, channel, ky, kx, p0, count, column, WIDTH);
+                for (co, row) in grads.chunks_exact_mut(W_CHUNK).enumerate() {
+                    for (n, p, count, off) in runs() {
+                        let c = n * s.channels_out + group * cg_out + co;
+                        row[off..off + count].copy_from_slice(&dy[c * pixels + p..][..count]);
                     }
-                    let block = (group * self.k_tiles + t) * cg_out * WIDTH;
-                    let out = acc[block..].as_mut_ptr();
-                    product::<S>(
+                    row[len..padded].fill(0.0);
+                }
+                for t0 in (0..k).step_by(W_TAPS) {
+                    let taps = W_TAPS.min(k - t0);
+                    for (tap, row) in (t0..t0 + taps).zip(columns.chunks_exact_mut(W_CHUNK)) {
+                        let (ci, ky, kx) = g.tap(tap);
+                        for (n, p, count, off) in runs() {
+                            let c = n * s.channels_in + group * cg_in + ci;
+                            let channel = &x[c * plane..][..plane];
+                            gather(g, channel, ky, kx, p, count, &mut row[off..], 1);
+                        }
+                        row[len..padded].fill(0.0);
+                    }
+                    dot::<S>(
                         cg_out,
-                        count,
+                        taps,
+                        padded,
                         grads.as_ptr(),
-                        pixels,
-                        panel.as_ptr(),
-                        out,
-                        true,
+                        W_CHUNK,
+                        columns.as_ptr(),
+                        W_CHUNK,
+                        acc[group * cg_out * k + t0..].as_mut_ptr(),
+                        k,
                     );
                 }
             }

@@ -96,6 +96,8 @@ pub(crate) trait Simd: Copy + 'static {
     unsafe fn recip(x: Self::V) -> Self::V;
     /// `1.0` where `x > 0`, else `0.0`.
     unsafe fn positive(x: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    unsafe fn sum(x: Self::V) -> f32;
 
     /// The first `n < LANES` values from `p`, zero past them.
     #[inline(always)]

@@ -93,4 +93,8 @@ impl Simd for Neon {
         let m = vcgtq_f32(x, vdupq_n_f32(0.0));
         vreinterpretq_f32_u32(vandq_u32(m, vreinterpretq_u32_f32(vdupq_n_f32(1.0))))
     }
+    #[inline(always)]
+    unsafe fn sum(x: float32x4_t) -> f32 {
+        vaddvq_f32(x)
+    }
 }

@@ -89,4 +89,8 @@ impl Simd for Scalar {
     unsafe fn positive(x: f32) -> f32 {
         (x > 0.0) as u32 as f32
     }
+    #[inline(always)]
+    unsafe fn sum(x: f32) -> f32 {
+        x
+    }
 }

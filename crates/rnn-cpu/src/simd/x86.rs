@@ -99,6 +99,10 @@ impl Simd for Avx512 {
         _mm512_maskz_mov_ps(m, _mm512_set1_ps(1.0))
     }
     #[inline(always)]
+    unsafe fn sum(x: __m512) -> f32 {
+        _mm512_reduce_add_ps(x)
+    }
+    #[inline(always)]
     unsafe fn load_n(p: *const f32, n: usize) -> __m512 {
         _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p)
     }
@@ -196,6 +200,12 @@ impl Simd for Avx2 {
     unsafe fn positive(x: __m256) -> __m256 {
         let m = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_setzero_ps());
         _mm256_and_ps(m, _mm256_set1_ps(1.0))
+    }
+    #[inline(always)]
+    unsafe fn sum(x: __m256) -> f32 {
+        let h = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x));
+        let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)))
     }
     #[inline(always)]
     unsafe fn load_n(p: *const f32, n: usize) -> __m256 {
