@@ -1,22 +1,20 @@
 //! 2-D convolution (NCHW, `f32`): forward, input gradient, weight and bias gradients, on the
 //! same register tiles, instruction-set dispatch and worker pool as the recurrent kernels.
 //!
-//! Each product is an implicit GEMM: the columns of the im2col matrix are packed one panel of
-//! 64 at a time (64 output pixels for the forward, 64 weights for the weight gradient) into a
-//! buffer of at most `K x 64` values that stays in L2, and the tile kernel ([`crate::simd`])
-//! multiplies it by the weights' (or the output gradient's) rows. The whole column buffer
-//! (`C_in * kH * kW x N * H_out * W_out`) is never built.
+//! Each product is an implicit GEMM: the im2col matrix is never built whole
+//! (`C_in * kH * kW x N * H_out * W_out`); its columns or rows are packed one block at a time
+//! into a buffer that stays in L2.
 //!
-//! | op | rows (`A`) | panel (`B`) | inner dimension |
+//! | op | product | packed block | inner dimension |
 //! | --- | --- | --- | --- |
-//! | [`conv2d_forward`] | weights `[C_out/g, K]` | input columns `[K, 64 pixels]` | `K = C_in/g * kH * kW` |
-//! | [`conv2d_backward_input`] | weights transposed `[K, C_out/g]` | output gradient `[C_out/g, 64 pixels]` | `C_out/g` (then col2im) |
-//! | [`conv2d_backward_weight`] | output gradient `[C_out/g, P]` | input columns transposed `[P, 64 weights]` | `P = H_out * W_out`, per image |
+//! | [`conv2d_forward`] | weights `[C_out/g, K]` x columns, on the tile kernel ([`crate::simd`]) | input columns `[K, 64 pixels]` | `K = C_in/g * kH * kW` |
+//! | [`conv2d_backward_input`] | weights transposed `[K, C_out/g]` x output gradient, then col2im | output gradient `[C_out/g, 64 pixels]` | `C_out/g` |
+//! | [`conv2d_backward_weight`] | output gradient `[C_out/g, 512]` x columns transposed (`A Bᵀ`, lanes along the pixels) | input rows `[64 taps, 512 positions]` | output positions, across images |
 //!
 //! Threads: the forward splits (image, group, pixel tile) items over the workers; the input
 //! gradient splits (image, group, input-channel block) items, so each worker scatters into its
-//! own input channels; the weight gradient splits (image, pixel chunk) items, each worker
-//! accumulating privately, summed once at the end.
+//! own input channels; the weight gradient splits chunks of 512 output positions of the batch,
+//! each worker accumulating privately, summed once at the end.
 
 mod dot;
 mod norm;
