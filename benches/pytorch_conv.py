@@ -60,14 +60,16 @@ def main():
     results = {}
     for name in args.configs.split(","):
         module, shape = config(name)
-        module.train()
         x = torch.randn(*shape)
 
         def forward():
+            # Inference, as the Rust side's forward (no autodiff: the running statistics).
+            module.eval()
             with torch.no_grad():
                 module(x)
 
         def train():
+            module.train()
             xg = x.clone().requires_grad_(True)
             module.zero_grad(set_to_none=True)
             module(xg).pow(2).mean().backward()

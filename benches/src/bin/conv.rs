@@ -3,7 +3,8 @@
 //! rounds, on one CPU with the same thread count.
 //!
 //! `cargo run --release -p rnn-bench --bin conv -- --python <python with torch>` prints one
-//! Markdown table: per config, forward (no autodiff) and a training step (forward + backward of
+//! Markdown table: per config, forward (inference: no autodiff here, `eval()` and `no_grad` in
+//! PyTorch, batch norm on the running statistics) and a training step (forward + backward of
 //! `mean(y^2)`, input, weights and biases tracked). Each round times ours, then Burn's, then
 //! PyTorch's (a child process running `benches/pytorch_conv.py`); a cell is the median over the
 //! rounds, and a ratio the median of the rounds' ratios. When `BURN_RNN_ISA` forces a path below

@@ -17,6 +17,9 @@
 //! - [`math`]: the per-step math of the three cells, the one home of each formula.
 //! - [`conv`]: [`conv::Conv2d`], `burn::nn`'s 2-D convolution (same config and record) on the
 //!   crate's convolution kernels, the building block of convolutional recurrent networks.
+//! - [`convrnn`]: [`convrnn::ConvLstm`] and [`convrnn::ConvGru`], recurrent layers whose gates
+//!   are convolutions over feature maps `[N, L, C, H, W]`, with the PyTorch ports' parameter
+//!   names.
 //! - [`import`]: load and save PyTorch weights (`.safetensors`, `.pt`/`.pth`) by PyTorch's
 //!   parameter names ([`PytorchParams`]).
 //! - [`interop`]: convert `burn::nn`'s `Rnn`, `Lstm`, `Gru` and their bidirectional twins to
@@ -116,6 +119,7 @@
 pub mod backend;
 mod cell;
 pub mod conv;
+pub mod convrnn;
 pub mod import;
 pub mod interop;
 pub mod kernels;

@@ -1,5 +1,6 @@
 //! Finite-difference gradient checks of each cell, in f64 on ndarray: autodiff's gradients of a
-//! 3-step unroll equal central differences for every parameter and every input element.
+//! 3-step unroll equal central differences for every parameter and every input element; and
+//! the input gradients of the ConvLSTM and ConvGRU layers (with lengths, both directions).
 #![cfg(feature = "ndarray")]
 
 use std::collections::HashMap;
@@ -170,5 +171,54 @@ fn gru_cell_gradients_match_finite_differences() {
     for bias in [true, false] {
         let config = GruCellConfig::new(INPUT, 2).with_bias(bias);
         gradcheck("gru", config.init::<AD64>(&d), config.init::<F64>(&d));
+    }
+}
+
+/// Central differences of `sum(y^2) + sum(h_n) [+ sum(c_n)]` against autodiff, on every fifth
+/// input value, in `f64`, with lengths.
+fn check_conv_layer<C: burn_rnn::convrnn::ConvCell<AD64>>(
+    name: &str,
+    layer: &burn_rnn::convrnn::ConvRecurrent<AD64, C>,
+) {
+    let device = Default::default();
+    let shape = [2, 3, 1, 3, 3];
+    let x = Tensor::<AD64, 5>::from_data(TensorData::new(values(54, 7), shape), &device);
+    let loss = |x: Tensor<AD64, 5>| {
+        let out = layer.try_forward(x, None, Some(&[2, 3])).unwrap();
+        let mut loss = out.output.powi_scalar(2).sum() + out.state.hidden.sum();
+        if let Some(c) = out.state.cell {
+            loss = loss + c.sum();
+        }
+        loss
+    };
+    let xg = x.clone().require_grad();
+    let analytic = xg.grad(&loss(xg.clone()).backward()).unwrap();
+    let analytic = analytic.into_data().to_vec::<f64>().unwrap();
+    let base = x.into_data().to_vec::<f64>().unwrap();
+    let eps = 1e-6;
+    for i in (0..base.len()).step_by(5) {
+        let at = |d: f64| {
+            let mut v = base.clone();
+            v[i] += d;
+            loss(Tensor::from_data(TensorData::new(v, shape), &device)).into_scalar()
+        };
+        let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!(
+            (numeric - analytic[i]).abs() < 1e-6 * (1.0 + numeric.abs()),
+            "{name} x[{i}]: finite difference {numeric}, autodiff {}",
+            analytic[i]
+        );
+    }
+}
+
+#[test]
+fn conv_lstm_and_conv_gru_input_gradients_match_finite_differences() {
+    let device = Default::default();
+    for bidirectional in [false, true] {
+        let gru = burn_rnn::convrnn::ConvGruConfig::new(1, 2, 3).with_bidirectional(bidirectional);
+        check_conv_layer(&format!("{gru}"), &gru.init::<AD64>(&device));
+        let lstm =
+            burn_rnn::convrnn::ConvLstmConfig::new(1, 2, 3).with_bidirectional(bidirectional);
+        check_conv_layer(&format!("{lstm}"), &lstm.init::<AD64>(&device));
     }
 }

@@ -269,6 +269,16 @@ fn batch_norm_matches_its_definition_forward_and_backward() {
         assert_close(&format!("{what}: dx"), &dx, &dx_want);
         assert_close(&format!("{what}: dgamma"), &dg, &dg_want);
         assert_close(&format!("{what}: dbeta"), &db, &db_want);
+        // Fixed statistics: one affine map per channel, here from gamma and beta.
+        let mut y_fixed = vec![f32::NAN; len];
+        rnn_cpu::batch_norm2d_inference(shape, &x, &gamma, &beta, &mut y_fixed);
+        let want: Vec<f64> = (0..len)
+            .map(|i| {
+                let ch = i / (h * w) % c;
+                x[i] as f64 * gamma[ch] as f64 + beta[ch] as f64
+            })
+            .collect();
+        assert_close(&format!("{what}: inference"), &y_fixed, &want);
     }
     set_num_threads(0);
 }

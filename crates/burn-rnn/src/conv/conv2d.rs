@@ -141,6 +141,13 @@ impl<B: Backend> Conv2d<B> {
         [shape[1] * self.groups, shape[0]]
     }
 
+    /// The weight and the bias, to replace their values (an import).
+    pub(crate) fn params_mut(
+        &mut self,
+    ) -> (&mut Param<Tensor<B, 4>>, Option<&mut Param<Tensor<B, 1>>>) {
+        (&mut self.weight, self.bias.as_mut())
+    }
+
     /// `[kH, kW]`
     pub fn kernel_size(&self) -> [usize; 2] {
         self.kernel_size

@@ -134,11 +134,14 @@ impl<B: RnnBackend> BatchNorm2d<B> {
             dims[1] == c,
             "BatchNorm2d: expected input of shape [batch, {c}, height, width], got {dims:?}"
         );
-        let column = |t: Tensor<B, 1>| t.reshape([1, c, 1, 1]);
         if !B::ad_enabled(&input.device()) {
             let scale = self.gamma.val() * (self.running_var() + self.epsilon).sqrt().recip();
             let shift = self.beta.val() - self.running_mean() * scale.clone();
-            return input * column(scale) + column(shift);
+            return wrap(B::batch_norm2d_inference(
+                unwrap(input),
+                unwrap(scale),
+                unwrap(shift),
+            ));
         }
         let out = B::batch_norm2d_forward(
             unwrap(input),

@@ -307,7 +307,10 @@ fn replace_in<B: Backend>(
 }
 
 /// Swaps a parameter's value for `data`, keeping its id, device and gradient requirement.
-fn replace_param<B: Backend, const D: usize>(param: &mut Param<Tensor<B, D>>, data: TensorData) {
+pub(crate) fn replace_param<B: Backend, const D: usize>(
+    param: &mut Param<Tensor<B, D>>,
+    data: TensorData,
+) {
     let placeholder = Param::initialized(param.id, Tensor::empty([0; D], &param.lazy_device()));
     let (id, old, mapper) = core::mem::replace(param, placeholder).consume();
     let mut value = Tensor::from_data(data.convert::<B::FloatElem>(), &old.device());

@@ -330,6 +330,21 @@ pub trait RnnBackend: Backend {
         reference::batch_norm2d_forward::<Self>(x, gamma, beta, eps)
     }
 
+    /// Batch normalization with fixed statistics (inference), per channel:
+    /// `y = x * scale + shift` (`scale = gamma / sqrt(running_var + eps)`,
+    /// `shift = beta - running_mean * scale`).
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C, H, W]`, `scale`, `shift`: `[C]`
+    /// - returns `y: [N, C, H, W]`
+    fn batch_norm2d_inference(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::batch_norm2d_inference::<Self>(x, scale, shift)
+    }
+
     /// The gradients of [`RnnBackend::batch_norm2d_forward`]; `x`'s only when `needs_x`.
     ///
     /// # Shapes

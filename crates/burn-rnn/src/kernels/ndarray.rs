@@ -273,6 +273,22 @@ where
         }
     }
 
+    fn batch_norm2d_inference(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (Some(xv), Some(av), Some(bv)) =
+            (f32_values(&x), f32_values(&scale), f32_values(&shift))
+        else {
+            return reference::batch_norm2d_inference::<Self>(x, scale, shift);
+        };
+        let dims = shape4(&x, "batch_norm2d");
+        let mut y = cpu::zeroed(xv.len());
+        cpu::batch_norm2d_inference(dims, &xv, &av, &bv, &mut y);
+        tensor(y, dims)
+    }
+
     fn batch_norm2d_backward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

@@ -486,6 +486,23 @@ pub fn batch_norm2d_forward<B: Backend>(
     }
 }
 
+/// Batch normalization with fixed statistics in plain tensor ops, `x * scale + shift` per
+/// channel: the default body of
+/// [`RnnBackend::batch_norm2d_inference`](super::RnnBackend::batch_norm2d_inference).
+///
+/// # Shapes
+/// - `x`: `[N, C, H, W]`, `scale`, `shift`: `[C]`; returns `[N, C, H, W]`
+pub fn batch_norm2d_inference<B: Backend>(
+    x: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let x: Tensor<B, 4> = wrap(x);
+    let c = x.dims()[1];
+    let column = |t: FloatTensor<B>| wrap::<B, 1>(t).reshape([1, c, 1, 1]);
+    unwrap(x * column(scale) + column(shift))
+}
+
 /// The gradients of [`batch_norm2d_forward`] in plain tensor ops: the default body of
 /// [`RnnBackend::batch_norm2d_backward`](super::RnnBackend::batch_norm2d_backward).
 ///

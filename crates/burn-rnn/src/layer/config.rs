@@ -142,6 +142,14 @@ pub enum ConfigError {
         /// The setting.
         setting: &'static str,
     },
+    /// An even kernel size where the module pads by half the kernel to keep `H` and `W` (a
+    /// convolutional recurrent layer).
+    EvenKernel {
+        /// The module (`"ConvLSTM"`).
+        module: &'static str,
+        /// The kernel size given.
+        kernel_size: usize,
+    },
     /// A dropout probability outside `[0, 1)` (or NaN).
     Dropout {
         /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
@@ -174,6 +182,14 @@ impl core::fmt::Display for ConfigError {
             ConfigError::Unsupported { module, setting } => {
                 write!(f, "{module}: `{setting}` is not supported")
             }
+            ConfigError::EvenKernel {
+                module,
+                kernel_size,
+            } => write!(
+                f,
+                "{module}: expected an odd kernel_size (padding kernel_size / 2 keeps H and W), \
+                 got {kernel_size}"
+            ),
             ConfigError::Dropout { module, value } => {
                 write!(f, "{module}: expected dropout in [0, 1), got {value}")
             }

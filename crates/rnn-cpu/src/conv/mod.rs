@@ -21,7 +21,7 @@ mod norm;
 mod pack;
 mod pool;
 
-pub use norm::{batch_norm2d_backward, batch_norm2d_forward};
+pub use norm::{batch_norm2d_backward, batch_norm2d_forward, batch_norm2d_inference};
 pub use pool::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
 use std::ops::Range;

@@ -26,7 +26,8 @@ fn sum_by(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     acc.iter().map(|&a| a as f64).sum::<f64>() + tail
 }
 
-/// Runs `f(channel)` for every channel, split over the workers when the tensor is big.
+/// Runs `f(i)` for every `i < channels` (channels, or `[H, W]` planes), split over the
+/// workers when the tensor is big.
 fn per_channel(channels: usize, len: usize, f: impl Fn(usize) + Sync) {
     let threads = match len >= MIN_PARALLEL {
         true => num_threads().min(channels).max(1),
@@ -98,6 +99,43 @@ pub fn batch_norm2d_forward(
         unsafe {
             mean_p.slice_mut(ch, 1)[0] = mu32;
             invstd_p.slice_mut(ch, 1)[0] = inv as f32;
+        }
+    });
+}
+
+/// Batch normalization with fixed statistics (inference), one pass: per channel
+/// `y = x * scale + shift`, with `scale = gamma / sqrt(running_var + eps)` and
+/// `shift = beta - running_mean * scale` folded by the caller.
+///
+/// # Shapes
+/// - `x`, `y`: `[N, C, H, W]` (`y` written whole); `scale`, `shift`: `[C]`
+///
+/// # Panics
+/// If a buffer's length is not the one its shape gives.
+pub fn batch_norm2d_inference(
+    shape: [usize; 4],
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    y: &mut [f32],
+) {
+    let [n, c, h, w] = shape;
+    let (plane, len) = (h * w, n * c * h * w);
+    assert!(
+        x.len() == len && y.len() == len,
+        "batch_norm2d: x and y must be {shape:?}"
+    );
+    assert!(
+        scale.len() == c && shift.len() == c,
+        "batch_norm2d: scale and shift must have C = {c} values"
+    );
+    let y = Ptr::of(y);
+    per_channel(n * c, len, |p| {
+        let (a, b) = (scale[p % c], shift[p % c]);
+        // SAFETY: plane `p` is this worker's alone.
+        let out = unsafe { y.slice_mut(p * plane, plane) };
+        for (o, &v) in out.iter_mut().zip(&x[p * plane..][..plane]) {
+            *o = v * a + b;
         }
     });
 }
