@@ -5,7 +5,7 @@ Times the same configs as the Rust side, forward only (no grad) and forward + ba
 mean(output**2) (input, weights and biases tracked), each the median of `--reps` runs after
 a warm-up.
 
-Usage: pytorch_conv.py --threads 2 --reps 5 --configs conv,crnn,crnn_wide
+Usage: pytorch_conv.py --threads 2 --reps 5 --configs conv,crnn,crnn_wide,convlstm
 Prints one JSON object: {"torch": version, "results": {"conv": {"forward_ms": a, "train_ms": b}, ...}}.
 """
 import argparse
@@ -38,6 +38,27 @@ def crnn_stack(widths):
     return nn.Sequential(*layers)
 
 
+class ConvLSTM(nn.Module):
+    """One ConvLSTM layer as the widely used PyTorch port writes it (ndrplz/ConvLSTM_pytorch):
+    a conv over cat[x, h] split into i, f, o, g; input [N, L, C, H, W], output the h's."""
+
+    def __init__(self, c_in, c_h, k):
+        super().__init__()
+        self.c_h = c_h
+        self.conv = nn.Conv2d(c_in + c_h, 4 * c_h, k, padding=k // 2)
+
+    def forward(self, x):
+        n, steps, _, height, width = x.shape
+        h = c = x.new_zeros(n, self.c_h, height, width)
+        outs = []
+        for t in range(steps):
+            i, f, o, g = torch.split(self.conv(torch.cat([x[:, t], h], 1)), self.c_h, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, 1)
+
+
 def config(name):
     """The module and the input shape of a config (the Rust side's `Config`)."""
     if name == "conv":
@@ -46,6 +67,8 @@ def config(name):
         return crnn_stack([16, 32, 64, 64]), (32, 1, 32, 160)
     if name == "crnn_wide":
         return crnn_stack([32, 64, 128, 128]), (32, 1, 32, 160)
+    if name == "convlstm":
+        return ConvLSTM(16, 32, 3), (8, 10, 16, 64, 64)
     raise SystemExit(f"unknown config {name}")
 
 

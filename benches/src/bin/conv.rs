@@ -12,7 +12,9 @@
 //!
 //! Configs: `conv`, one 3x3 convolution 32 -> 64 on `[32, 32, 16, 80]`; `crnn`, a CRNN's conv
 //! stack (widths 16-32-64-64, each conv 3x3 + BatchNorm + ReLU + max-pool, 2x2 pools then (2, 1)
-//! pools) on a batch of 32 lines of 32x160; `crnn_wide`, the same at widths 32-64-128-128.
+//! pools) on a batch of 32 lines of 32x160; `crnn_wide`, the same at widths 32-64-128-128;
+//! `convlstm`, a ConvLSTM layer 16 -> 32 channels, 3x3, on `[8, 10, 16, 64, 64]`
+//! (`[N, L, C, H, W]`), against the PyTorch port's formulation (`burn::nn` has no ConvLSTM).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,8 +49,8 @@ struct Args {
     /// Python interpreter with torch installed (PyTorch's column is skipped without it).
     #[arg(long, default_value = "python3")]
     python: String,
-    /// Configs to run, comma-separated (`conv`, `crnn`, `crnn_wide`).
-    #[arg(long, default_value = "conv,crnn,crnn_wide")]
+    /// Configs to run, comma-separated (`conv`, `crnn`, `crnn_wide`, `convlstm`).
+    #[arg(long, default_value = "conv,crnn,crnn_wide,convlstm")]
     configs: String,
     /// Skip burn::nn's convolution (seconds per training step).
     #[arg(long)]
@@ -154,7 +156,8 @@ impl<B: RnnBackend> Model<B> {
             "crnn_wide" => stack([32, 64, 128, 128]),
             other => {
                 eprintln!(
-                    "error: --configs: unknown config `{other}` (expected conv, crnn or crnn_wide)"
+                    "error: --configs: unknown config `{other}` (expected conv, crnn, crnn_wide \
+                     or convlstm)"
                 );
                 std::process::exit(2);
             }
@@ -183,8 +186,37 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// The `convlstm` config's layer and input: ConvLSTM 16 -> 32 channels, 3x3, on
+/// `[8, 10, 16, 64, 64]` (`[N, L, C, H, W]`).
+const CONVLSTM_INPUT: [usize; 5] = [8, 10, 16, 64, 64];
+
+/// `(forward_ms, train_ms)` of our ConvLSTM (`burn::nn` has none: NaN for Burn's column).
+fn time_convlstm(ours: bool, reps: usize) -> (f64, f64) {
+    if !ours {
+        return (f64::NAN, f64::NAN);
+    }
+    let device = Default::default();
+    let config = burn_rnn::convrnn::ConvLstmConfig::new(16, 32, 3);
+    let layer = config.init::<Nd>(&device);
+    let x = Tensor::<Nd, 5>::random(CONVLSTM_INPUT, Distribution::Default, &device);
+    let forward = median_ms(reps, || {
+        let _ = layer.forward(x.clone(), None).output.into_data();
+    });
+    let layer = config.init::<Ad>(&device);
+    let x = Tensor::<Ad, 5>::random(CONVLSTM_INPUT, Distribution::Default, &device);
+    let train = median_ms(reps, || {
+        let x = x.clone().detach().require_grad();
+        let y = layer.forward(x, None).output;
+        drop(y.powi_scalar(2).mean().backward());
+    });
+    (forward, train)
+}
+
 /// `(forward_ms, train_ms)` of one config on our or Burn's convolution.
 fn time_rust(name: &str, ours: bool, reps: usize) -> (f64, f64) {
+    if name == "convlstm" {
+        return time_convlstm(ours, reps);
+    }
     let device = Default::default();
     let model = Model::<Nd>::new(name, ours, &device);
     let x = Tensor::<Nd, 4>::random(model.input, Distribution::Default, &device);

@@ -321,10 +321,23 @@ pub fn conv2d_backward_weight(
         db.fill(0.0);
         for image in dy.chunks_exact(s.channels_out * pixels) {
             for (b, plane) in db.iter_mut().zip(image.chunks_exact(pixels)) {
-                *b += plane.iter().sum::<f32>();
+                *b += lane_sum(plane);
             }
         }
     }
+}
+
+/// The sum of `values` in 16 independent lanes (a plain `sum` is one dependent chain of adds,
+/// which the compiler may not reorder), then across them.
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 /// `out[r][j] (+)= sum_p a[r * lda + p] * panel[p][j]` for `rows` rows and the 64 columns of
