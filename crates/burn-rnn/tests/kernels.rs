@@ -344,6 +344,10 @@ fn default_bodies_equal_the_fused_kernels() {
     // Sums over all steps (d bias_hh reaches ~22 here) differ in the last bits between the
     // plain ops and a GPU reduction: the 1e-4 on GPU backends, 1e-5 on the CPU.
     const PRIM_TOL: f32 = if cfg!(feature = "wgpu") { 1e-4 } else { TOL };
+    // d weight_hh and d bias_hh are sums over the L*N = 30 rows, which the fused kernel adds in
+    // another order (blocked over rows and threads) than the plain ops: f32 rounding of about
+    // L*N * eps * max|term| (30 * 6e-8 * 22 = 4e-5 here), so 1e-5 failed now and then.
+    const SUM_TOL: f32 = if cfg!(feature = "wgpu") { 1e-4 } else { 4e-5 };
     use burn::tensor::TensorPrimitive;
     use burn_rnn::kernels::{reference, CellKind, RecurrentTensors, RnnBackend, Spec};
     type B = common::B;
@@ -442,13 +446,13 @@ fn default_bodies_equal_the_fused_kernels() {
                     &format!("{name} d weight_hh"),
                     two(gf.weight_hh),
                     two(gp.weight_hh.clone()),
-                    PRIM_TOL,
+                    SUM_TOL,
                 );
                 assert_close(
                     &format!("{name} d bias_hh"),
                     one(gf.bias_hh),
                     one(gp.bias_hh.clone()),
-                    PRIM_TOL,
+                    SUM_TOL,
                 );
                 assert_close(
                     &format!("{name} d h0"),
