@@ -1,14 +1,14 @@
 //! The checkpoint folder: weights, optimizer state, carried state, config, vocabulary and the
 //! run's progress, written atomically (a temporary folder swapped into place).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::record::FullPrecisionSettings;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, TensorData};
 use rnn_example_common::record::CheckedRecorder;
-use rnn_io::atomic::RunLock;
+pub use rnn_example_common::RunDir;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::Vocab;
@@ -57,84 +57,9 @@ pub struct Progress {
     pub hyper: Hyper,
 }
 
-/// The paths of a run's output folder.
-#[derive(Debug, Clone)]
-pub struct RunDir {
-    /// The output folder.
-    pub root: PathBuf,
-}
-
-impl RunDir {
-    /// The run folder `root`.
-    pub fn new(root: &Path) -> Self {
-        Self {
-            root: root.to_path_buf(),
-        }
-    }
-
-    /// The current checkpoint folder.
-    pub fn checkpoint(&self) -> PathBuf {
-        self.root.join("checkpoint")
-    }
-
-    /// A previous checkpoint that an interrupted save left beside the folder
-    /// (`.checkpoint.old-*`), if any.
-    pub fn set_aside(&self) -> Option<PathBuf> {
-        std::fs::read_dir(&self.root)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .find(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(".checkpoint.old-")
-            })
-            .map(|e| e.path())
-    }
-
-    /// Whether a checkpoint is there.
-    pub fn has_checkpoint(&self) -> bool {
-        self.checkpoint().join("config.json").exists()
-    }
-
-    /// Locks the run folder for this process (creating it), and repairs what a crash during a
-    /// save left behind ([`RunLock::recover`]): a checkpoint moved aside but not replaced is
-    /// moved back, with a line on stderr saying so.
-    ///
-    /// # Errors
-    /// Another run holds the folder (bad input: exit 2), or the repair fails.
-    pub fn lock(&self) -> Result<RunLock, Error> {
-        let lock = RunLock::acquire(&self.root).map_err(|e| match e {
-            rnn_io::atomic::LockError::Held { .. } => input(e.to_string()),
-            rnn_io::atomic::LockError::Io(e) => Error::from(e),
-        })?;
-        let recovery = lock.recover(&self.checkpoint())?;
-        if let Some(from) = &recovery.restored {
-            eprintln!(
-                "note: recovered the previous checkpoint of an interrupted save (from {})",
-                from.display()
-            );
-        }
-        Ok(lock)
-    }
-
-    /// Replaces the checkpoint by what `write` puts into a fresh temporary folder
-    /// ([`rnn_io::atomic::write_dir`]): the old one stays whole until the new one is
-    /// complete.
-    pub fn save(&self, write: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
-        rnn_io::atomic::write_dir(&self.checkpoint(), write)
-    }
-}
-
 /// Reads JSON written by [`rnn_example_common::write_json`], naming the file in errors.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let text = rnn_io::atomic::read_regular_text(path)
-        .map_err(|e| input(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        input(format!(
-            "{} is not what char-rnn wrote: {e}",
-            path.display()
-        ))
-    })
+    rnn_example_common::read_json(path, "char-rnn")
 }
 
 /// The model config of a checkpoint folder, with a clear error if it is not one.

@@ -12,7 +12,6 @@ use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData}
 use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
 use burn_rnn::train::TbpttCarry;
 use rnn_example_common::{progress_bar, say, write_json};
-use rnn_io::atomic::RunLock;
 use rnn_plot::{Chart, Series};
 
 use crate::checkpoint::{
@@ -204,36 +203,11 @@ pub fn train(args: &TrainArgs) -> Result<Summary, Error> {
     args.check()?;
     let text = load_corpus(args.corpus.as_deref())?;
     let dir = RunDir::new(&args.out);
-    let _lock = open_run(args, &dir)?;
+    let _lock = dir.open(args.resume, args.force)?;
     let session = Session::start(args, &text, dir)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| input(format!("cannot create {}: {e}", args.out.display())))?;
     session.run()
-}
-
-/// Locks the run folder and checks it fits `--resume` / `--force`.
-fn open_run(args: &TrainArgs, dir: &RunDir) -> Result<RunLock, Error> {
-    if args.resume && !args.out.is_dir() {
-        return Err(input(format!(
-            "--resume: {} does not exist",
-            args.out.display()
-        )));
-    }
-    let lock = dir.lock()?;
-    if args.resume && !dir.has_checkpoint() {
-        return Err(input(format!(
-            "--resume: {} holds no checkpoint",
-            args.out.display()
-        )));
-    }
-    if !args.resume && !args.force && dir.has_checkpoint() {
-        return Err(input(format!(
-            "{} already holds a checkpoint; pass --resume to continue it, --force to replace it, \
-             or choose another --out",
-            args.out.display()
-        )));
-    }
-    Ok(lock)
 }
 
 /// A new run's progress: step 0 with the settings of `args`.

@@ -1,4 +1,4 @@
-//! The plumbing that burn-rnn's examples (`char-rnn`, `seq2seq`, `sine`) share, so that each
+//! The plumbing that burn-rnn's examples (`char-rnn`, `crnn`, `seq2seq`, `sine`) share, so that each
 //! example's code is about its model.
 //!
 //! ## Contents
@@ -11,6 +11,8 @@
 //!   [`CellKind`](burn_rnn::CellKind); [`default_args`]: an argument struct at its defaults.
 //! - [`write_json`]: a small JSON file (`metrics.json`) written atomically, through
 //!   [`rnn_io::atomic`] like every checkpoint.
+//! - [`RunDir`] and [`read_json`]: a run's output folder (locked, its checkpoint replaced
+//!   atomically) and the JSON files in it.
 //! - [`record`]: Burn records written durably and checked before Burn decodes them.
 
 mod cli;
@@ -18,8 +20,10 @@ mod error;
 mod files;
 mod progress;
 pub mod record;
+mod run_dir;
 
 pub use cli::{cell_kind_parser, default_args};
 pub use error::{input, run, Error};
 pub use files::write_json;
 pub use progress::{progress_bar, say};
+pub use run_dir::{read_json, RunDir};
