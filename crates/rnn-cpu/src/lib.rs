@@ -14,7 +14,9 @@
 //! The convolutional layers of a CRNN or a ConvLSTM run on the same tiles, instruction sets and
 //! pool: [`conv2d_forward`], [`conv2d_backward_input`], [`conv2d_backward_weight`] (an implicit
 //! GEMM over im2col panels that stay in L2), [`batch_norm2d_forward`] /
-//! [`batch_norm2d_backward`] (and [`batch_norm2d_inference`] with fixed statistics) and [`max_pool2d_forward`] / [`max_pool2d_backward`].
+//! [`batch_norm2d_backward`] (and [`batch_norm2d_inference`] with fixed statistics),
+//! [`max_pool2d_forward`] / [`max_pool2d_backward`], and a ConvLSTM step's gate math in one
+//! pass ([`conv_lstm_forward`] / [`conv_lstm_backward`]).
 //!
 //! The input projection `x W_ih^T + b_ih` is the caller's (one GEMM over the whole sequence:
 //! [`par_sgemm`]); it arrives as `gates_x`.
@@ -61,8 +63,8 @@ mod tile;
 pub use backward::backward;
 pub use conv::{
     batch_norm2d_backward, batch_norm2d_forward, batch_norm2d_inference, conv2d_backward_input,
-    conv2d_backward_weight, conv2d_forward, max_pool2d_backward, max_pool2d_forward, Conv2dShape,
-    Pool2dShape,
+    conv2d_backward_weight, conv2d_forward, conv_lstm_backward, conv_lstm_forward,
+    max_pool2d_backward, max_pool2d_forward, Conv2dShape, ConvLstmShape, Pool2dShape,
 };
 pub use forward::forward;
 pub use gemm::{sgemm, Mat, MatMut};

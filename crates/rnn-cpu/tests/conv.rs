@@ -3,8 +3,8 @@
 //! channel counts that are not a multiple of any vector width.
 
 use rnn_cpu::{
-    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, set_isa, set_num_threads,
-    Conv2dShape, Isa,
+    conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv_lstm_backward,
+    conv_lstm_forward, set_isa, set_num_threads, Conv2dShape, ConvLstmShape, Isa,
 };
 
 /// A deterministic value in `[-1, 1)` for index `i` of stream `seed`.
@@ -407,4 +407,103 @@ fn max_pool_propagates_nan_to_the_first_one() {
         }
     }
     set_isa(None).unwrap();
+}
+
+/// The ConvLSTM gate math against its formula in f64: every path, one and two threads, maps
+/// whose size is no multiple of a vector (tails), one big enough to split over the workers
+/// inside a map, and the backward without `dh` or without `dc`.
+#[test]
+fn conv_lstm_gates_match_their_formula_forward_and_backward() {
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let shapes = [(1, 1, 1), (2, 3, 7), (3, 5, 19), (2, 4, 4200)];
+    for isa in Isa::available_paths() {
+        set_isa(Some(isa)).expect("an available path");
+        for threads in [1, 2] {
+            set_num_threads(threads);
+            for (k, &(batch, channels, plane)) in shapes.iter().enumerate() {
+                let s = ConvLstmShape {
+                    batch,
+                    channels,
+                    plane,
+                };
+                let what = format!("{isa}, {threads} threads, {s:?}");
+                let len = s.state_len();
+                let map = channels * plane;
+                // Pre-activations up to +-12: the saturated ends of sigmoid and tanh too.
+                let gates: Vec<f32> = values(100 + k as u64, s.gates_len())
+                    .iter()
+                    .map(|v| 12.0 * v)
+                    .collect();
+                let c_prev = values(200 + k as u64, len);
+                let (dh, dc) = (values(300 + k as u64, len), values(400 + k as u64, len));
+                let (mut h, mut c) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+                let mut saved = vec![f32::NAN; s.saved_len()];
+                conv_lstm_forward(&s, &gates, &c_prev, &mut h, &mut c, Some(&mut saved));
+                let (mut h2, mut c2) = (vec![0.0; len], vec![0.0; len]);
+                conv_lstm_forward(&s, &gates, &c_prev, &mut h2, &mut c2, None);
+                assert_eq!((&h, &c), (&h2, &c2), "{what}: saving changes nothing");
+
+                let grads = |dh_on: bool, dc_on: bool| {
+                    let mut d_gates = vec![f32::NAN; s.gates_len()];
+                    let mut dc_prev = vec![f32::NAN; len];
+                    conv_lstm_backward(
+                        &s,
+                        &saved,
+                        &c_prev,
+                        dh_on.then_some(&dh[..]),
+                        dc_on.then_some(&dc[..]),
+                        &mut d_gates,
+                        &mut dc_prev,
+                    );
+                    (d_gates, dc_prev)
+                };
+                for (dh_on, dc_on) in [(true, true), (true, false), (false, true)] {
+                    let (d_gates, dc_prev) = grads(dh_on, dc_on);
+                    let mut want = [
+                        vec![0.0f64; len],
+                        vec![0.0f64; len],
+                        vec![0.0f64; 5 * len],
+                        vec![0.0f64; 4 * len],
+                        vec![0.0f64; len],
+                    ];
+                    for n in 0..batch {
+                        for u in 0..map {
+                            let pre = |g: usize| gates[(4 * n + g) * map + u] as f64;
+                            let (i, f, o, g) =
+                                (sig(pre(0)), sig(pre(1)), sig(pre(2)), pre(3).tanh());
+                            let at = n * map + u;
+                            let cn = f * c_prev[at] as f64 + i * g;
+                            let tc = cn.tanh();
+                            want[0][at] = o * tc;
+                            want[1][at] = cn;
+                            for (j, v) in [i, f, o, g, tc].into_iter().enumerate() {
+                                want[2][(5 * n + j) * map + u] = v;
+                            }
+                            let dht = if dh_on { dh[at] as f64 } else { 0.0 };
+                            let dcn = if dc_on { dc[at] as f64 } else { 0.0 };
+                            let dct = dht * o * (1.0 - tc * tc) + dcn;
+                            let d = [
+                                dct * g * i * (1.0 - i),
+                                dct * c_prev[at] as f64 * f * (1.0 - f),
+                                dht * tc * o * (1.0 - o),
+                                dct * i * (1.0 - g * g),
+                            ];
+                            for (j, v) in d.into_iter().enumerate() {
+                                want[3][(4 * n + j) * map + u] = v;
+                            }
+                            want[4][at] = dct * f;
+                        }
+                    }
+                    assert_close(&format!("{what}: h"), &h, &want[0]);
+                    assert_close(&format!("{what}: c"), &c, &want[1]);
+                    assert_close(&format!("{what}: saved"), &saved, &want[2]);
+                    let on = format!("{what}, dh {dh_on}, dc {dc_on}");
+                    assert_close(&format!("{on}: d_gates"), &d_gates, &want[3]);
+                    assert_close(&format!("{on}: dc_prev"), &dc_prev, &want[4]);
+                }
+            }
+        }
+    }
+    set_isa(None).unwrap();
+    set_num_threads(0);
 }

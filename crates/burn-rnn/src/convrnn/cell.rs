@@ -4,10 +4,12 @@ use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::tanh;
 use burn::tensor::backend::Backend;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 
 use super::ConvState;
-use crate::conv::{Conv2d, Conv2dConfig};
+use crate::conv::{conv2d, Conv2d, Conv2dConfig};
+use crate::kernels::conv_lstm_gates;
 use crate::math::sigmoid;
 use crate::RnnBackend;
 
@@ -32,6 +34,126 @@ pub trait ConvCell<B: Backend>: Module<B> + core::fmt::Debug {
     /// # Shapes
     /// - `x`: `[N, C_in, H, W]`; `state`: `[N, C_h, H, W]` parts; returns the new state
     fn step(&self, x: Tensor<B, 4>, state: ConvState<B, 4>) -> ConvState<B, 4>;
+
+    /// Every step of one sequence, last to first when `reverse`, from `state` (zeros when
+    /// `None`); `masks[t]` (1 while a sequence runs, 0 past its length) freezes a finished
+    /// sequence's state and zeroes its output. The default runs [`ConvCell::step`] per step;
+    /// the built-in cells override it to run the input's part of their convolutions over
+    /// every step at once.
+    ///
+    /// # Shapes
+    /// - `inputs`: `L` maps `[N, C_in, H, W]`; `state`: `[N, C_h, H, W]` parts;
+    ///   `masks`: `L` tensors `[N, 1, 1, 1]`
+    /// - returns the hidden maps `[N, C_h, H, W]` of every step (in time order) and the final
+    ///   state
+    fn run(
+        &self,
+        inputs: &[Tensor<B, 4>],
+        state: Option<ConvState<B, 4>>,
+        masks: Option<&[Tensor<B, 4>]>,
+        reverse: bool,
+    ) -> (Vec<Tensor<B, 4>>, ConvState<B, 4>) {
+        let state = state.unwrap_or_else(|| zero_state(self, &inputs[0]));
+        unroll(inputs.len(), state, masks, reverse, |t, state, _| {
+            self.step(inputs[t].clone(), state)
+        })
+    }
+}
+
+/// The zero state of `cell` for inputs like `x: [N, C_in, H, W]`.
+fn zero_state<B: Backend, C: ConvCell<B> + ?Sized>(cell: &C, x: &Tensor<B, 4>) -> ConvState<B, 4> {
+    let [n, _, h, w] = x.dims();
+    let zeros = || Tensor::zeros([n, cell.channels_hidden(), h, w], &x.device());
+    ConvState {
+        hidden: zeros(),
+        cell: C::HAS_CELL.then(zeros),
+    }
+}
+
+/// Runs `step(t, state, first)` over `l` steps (last to first when `reverse`; `first` on the
+/// first one run), applying the length masks: the hidden maps of every step (zero past a
+/// sequence's length) and the final state.
+pub(crate) fn unroll<B: Backend>(
+    l: usize,
+    mut state: ConvState<B, 4>,
+    masks: Option<&[Tensor<B, 4>]>,
+    reverse: bool,
+    mut step: impl FnMut(usize, ConvState<B, 4>, bool) -> ConvState<B, 4>,
+) -> (Vec<Tensor<B, 4>>, ConvState<B, 4>) {
+    let mut outputs: Vec<Option<Tensor<B, 4>>> = vec![None; l];
+    let steps: Box<dyn Iterator<Item = usize>> = match reverse {
+        true => Box::new((0..l).rev()),
+        false => Box::new(0..l),
+    };
+    for (k, t) in steps.enumerate() {
+        let new = step(t, state.clone(), k == 0);
+        state = match masks {
+            None => new,
+            Some(masks) => {
+                let m = &masks[t];
+                // old + (new - old) * m: exact where m is 0 or 1, differentiable in both.
+                let select =
+                    |new: Tensor<B, 4>, old: Tensor<B, 4>| old.clone() + (new - old) * m.clone();
+                ConvState {
+                    hidden: select(new.hidden, state.hidden),
+                    cell: new.cell.zip(state.cell).map(|(n, o)| select(n, o)),
+                }
+            }
+        };
+        outputs[t] = Some(match masks {
+            None => state.hidden.clone(),
+            Some(masks) => state.hidden.clone() * masks[t].clone(),
+        });
+    }
+    let outputs = outputs
+        .into_iter()
+        .map(|o| o.expect("every step ran"))
+        .collect();
+    (outputs, state)
+}
+
+/// A gate convolution over `cat[x, h]` split into its input part (weight columns
+/// `0..C_in`, with the bias) and its hidden part (columns `C_in..`): the same sums without
+/// building `cat[x, h]` each step, and no hidden part for a zero state.
+///
+/// The input part runs step by step rather than once over all `L*N` maps: slicing one big
+/// result into steps costs a zero-filled tensor of the whole result per step in the backward
+/// (Burn's slice gradient), which measured slower than the convolutions it batched.
+struct SplitConv<B: Backend> {
+    /// `[G*C_h, C_in, k, k]`
+    x: Tensor<B, 4>,
+    /// `[G*C_h, C_h, k, k]`
+    h: Tensor<B, 4>,
+    /// `[G*C_h]`
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<2>,
+}
+
+impl<B: RnnBackend> SplitConv<B> {
+    fn new(conv: &Conv2d<B>, c_in: usize) -> Self {
+        let weight = conv.weight().val();
+        let [_, c, k, _] = weight.dims();
+        Self {
+            x: weight.clone().narrow(1, 0, c_in),
+            h: weight.narrow(1, c_in, c - c_in),
+            bias: conv.bias().map(|b| b.val()),
+            options: ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1),
+        }
+    }
+
+    /// The input part with the bias: `[N, C_in, H, W]` to `[N, G*C_h, H, W]`.
+    fn input(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        conv2d(x, self.x.clone(), self.bias.clone(), self.options.clone())
+    }
+
+    /// The input part plus the hidden part of `h` (none when `h` is known to be zero).
+    fn both(&self, x: Tensor<B, 4>, h: Option<Tensor<B, 4>>) -> Tensor<B, 4> {
+        let gates = self.input(x);
+        match h {
+            Some(h) => gates + conv2d(h, self.h.clone(), None, self.options.clone()),
+            None => gates,
+        }
+    }
 }
 
 /// A convolution over `cat[x, h]` of `channels` `[C_in + C_h, G * C_h]`, "same" padding.
@@ -110,16 +232,34 @@ impl<B: RnnBackend> ConvCell<B> for ConvLstmCell<B> {
     fn step(&self, x: Tensor<B, 4>, state: ConvState<B, 4>) -> ConvState<B, 4> {
         let ConvState { hidden, cell } = state;
         let c = cell.expect("a ConvLSTM state has a cell part");
-        let gates = self.conv.forward(Tensor::cat(vec![x, hidden], 1));
-        let [i, f, o, g]: [Tensor<B, 4>; 4] = gates
-            .chunk(4, 1)
-            .try_into()
-            .expect("4 * C_h channels split in 4");
-        let c = sigmoid(f) * c + sigmoid(i) * tanh(g);
+        let (hidden, cell) = conv_lstm_gates(self.conv.forward(Tensor::cat(vec![x, hidden], 1)), c);
         ConvState {
-            hidden: sigmoid(o) * tanh(c.clone()),
-            cell: Some(c),
+            hidden,
+            cell: Some(cell),
         }
+    }
+
+    fn run(
+        &self,
+        inputs: &[Tensor<B, 4>],
+        state: Option<ConvState<B, 4>>,
+        masks: Option<&[Tensor<B, 4>]>,
+        reverse: bool,
+    ) -> (Vec<Tensor<B, 4>>, ConvState<B, 4>) {
+        let zero = state.is_none();
+        let state = state.unwrap_or_else(|| zero_state(self, &inputs[0]));
+        let conv = SplitConv::new(&self.conv, self.channels_in());
+        unroll(inputs.len(), state, masks, reverse, |t, state, first| {
+            let ConvState { hidden, cell } = state;
+            // The hidden part of a zero state is zero.
+            let gates = conv.both(inputs[t].clone(), (!(zero && first)).then_some(hidden));
+            let c = cell.expect("a ConvLSTM state has a cell part");
+            let (hidden, cell) = conv_lstm_gates(gates, c);
+            ConvState {
+                hidden,
+                cell: Some(cell),
+            }
+        })
     }
 }
 
@@ -206,5 +346,37 @@ impl<B: RnnBackend> ConvCell<B> for ConvGruCell<B> {
             hidden: h.clone() + z * (n - h),
             cell: None,
         }
+    }
+
+    fn run(
+        &self,
+        inputs: &[Tensor<B, 4>],
+        state: Option<ConvState<B, 4>>,
+        masks: Option<&[Tensor<B, 4>]>,
+        reverse: bool,
+    ) -> (Vec<Tensor<B, 4>>, ConvState<B, 4>) {
+        let zero = state.is_none();
+        let state = state.unwrap_or_else(|| zero_state(self, &inputs[0]));
+        let c_in = self.channels_in();
+        let (conv_gates, conv_can) = (
+            SplitConv::new(&self.conv_gates, c_in),
+            SplitConv::new(&self.conv_can, c_in),
+        );
+        unroll(inputs.len(), state, masks, reverse, |t, state, first| {
+            let h = state.hidden;
+            // The hidden parts of a zero state are zero.
+            let live = !(zero && first);
+            let x = &inputs[t];
+            let gates = conv_gates.both(x.clone(), live.then(|| h.clone()));
+            let [r, z]: [Tensor<B, 4>; 2] = sigmoid(gates)
+                .chunk(2, 1)
+                .try_into()
+                .expect("2 * C_h channels split in 2");
+            let n = tanh(conv_can.both(x.clone(), live.then(|| r * h.clone())));
+            ConvState {
+                hidden: h.clone() + z * (n - h),
+                cell: None,
+            }
+        })
     }
 }

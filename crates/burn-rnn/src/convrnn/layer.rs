@@ -216,7 +216,7 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
                 actual.to_vec(),
             ));
         }
-        let states = self.initial_states(state, [n, h, w], &x.device())?;
+        let states = self.initial_states(state, [n, h, w])?;
         let masks = self.masks(lengths, [n, l], &x.device())?;
         let mut inputs: Vec<Tensor<B, 4>> = x
             .chunk(l, 1)
@@ -231,7 +231,7 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
             for dir in 0..dirs {
                 let cell = &self.cells[layer * dirs + dir];
                 let s0 = states.next().expect("one initial state per cell");
-                let (out, last) = run_direction(cell, &inputs, s0, masks.as_deref(), dir == 1);
+                let (out, last) = cell.run(&inputs, s0, masks.as_deref(), dir == 1);
                 outputs.push(out);
                 finals.push(last);
             }
@@ -260,23 +260,16 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
         })
     }
 
-    /// Each cell's initial state, from `state` (checked) or zeros.
+    /// Each cell's initial state, from `state` (checked), or `None` (zeros).
     fn initial_states(
         &self,
         state: Option<ConvState<B, 5>>,
         [n, h, w]: [usize; 3],
-        device: &B::Device,
-    ) -> Result<Vec<ConvState<B, 4>>, ConvInputError> {
+    ) -> Result<Vec<Option<ConvState<B, 4>>>, ConvInputError> {
         let module = C::LAYER_NAME;
         let expected = [self.cells.len(), n, self.channels_hidden(), h, w];
         let Some(state) = state else {
-            let zeros = || Tensor::<B, 4>::zeros([n, expected[2], h, w], device);
-            return Ok((0..self.cells.len())
-                .map(|_| ConvState {
-                    hidden: zeros(),
-                    cell: C::HAS_CELL.then(zeros),
-                })
-                .collect());
+            return Ok(vec![None; self.cells.len()]);
         };
         if state.cell.is_some() != C::HAS_CELL {
             return Err(ConvInputError::Part {
@@ -309,9 +302,11 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
         let mut cells = state.cell.map(split).map(Vec::into_iter);
         Ok(hidden
             .into_iter()
-            .map(|hidden| ConvState {
-                hidden,
-                cell: cells.as_mut().and_then(Iterator::next),
+            .map(|hidden| {
+                Some(ConvState {
+                    hidden,
+                    cell: cells.as_mut().and_then(Iterator::next),
+                })
             })
             .collect())
     }
@@ -360,46 +355,4 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
             .collect();
         Ok(Some(masks))
     }
-}
-
-/// One direction of one layer over every step: the hidden maps `[N, C_h, H, W]` per step (zero
-/// past a sequence's length) and the final state.
-fn run_direction<B: Backend, C: ConvCell<B>>(
-    cell: &C,
-    inputs: &[Tensor<B, 4>],
-    mut state: ConvState<B, 4>,
-    masks: Option<&[Tensor<B, 4>]>,
-    reverse: bool,
-) -> (Vec<Tensor<B, 4>>, ConvState<B, 4>) {
-    let l = inputs.len();
-    let mut outputs: Vec<Option<Tensor<B, 4>>> = vec![None; l];
-    let steps: Box<dyn Iterator<Item = usize>> = match reverse {
-        true => Box::new((0..l).rev()),
-        false => Box::new(0..l),
-    };
-    for t in steps {
-        let new = cell.step(inputs[t].clone(), state.clone());
-        state = match masks {
-            None => new,
-            Some(masks) => {
-                let m = &masks[t];
-                // old + (new - old) * m: exact where m is 0 or 1, differentiable in both.
-                let select =
-                    |new: Tensor<B, 4>, old: Tensor<B, 4>| old.clone() + (new - old) * m.clone();
-                ConvState {
-                    hidden: select(new.hidden, state.hidden),
-                    cell: new.cell.zip(state.cell).map(|(n, o)| select(n, o)),
-                }
-            }
-        };
-        outputs[t] = Some(match masks {
-            None => state.hidden.clone(),
-            Some(masks) => state.hidden.clone() * masks[t].clone(),
-        });
-    }
-    let outputs = outputs
-        .into_iter()
-        .map(|o| o.expect("every step ran"))
-        .collect();
-    (outputs, state)
 }

@@ -15,8 +15,9 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_autodiff::Autodiff;
 
 use super::{
-    BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, LinearGrads, PoolOptions,
-    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, Spec,
+    BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward, ConvLstmGatesGrads,
+    ConvNeeds, LinearGrads, PoolOptions, RecurrentForward, RecurrentGrads, RecurrentSaved,
+    RecurrentTensors, RnnBackend, Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -162,7 +163,77 @@ impl<B: RnnBackend> Backward<B, 1> for MaxPoolBackward {
     }
 }
 
+/// The backward step of the ConvLSTM gate node.
+#[derive(Debug)]
+struct ConvLstmGatesBackward;
+
+impl<B: RnnBackend> Backward<B, 2> for ConvLstmGatesBackward {
+    /// What the forward saved, and `c_prev`.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (saved, c_prev) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let g = B::conv_lstm_gates_backward(saved, c_prev, grad);
+        let [gates_parent, c_parent] = ops.parents;
+        for (parent, grad) in [(gates_parent, g.gates), (c_parent, g.c_prev)] {
+            if let Some(parent) = parent {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn conv_lstm_gates_forward(
+        gates: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        _save: bool,
+    ) -> ConvLstmGatesForward<Self> {
+        let nodes = [gates.node.clone(), c_prev.node.clone()];
+        let packed = match ConvLstmGatesBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out =
+                    B::conv_lstm_gates_forward(gates.primitive, c_prev.primitive.clone(), true);
+                let saved = out
+                    .saved
+                    .expect("a forward asked to save returns what it saved");
+                prep.finish((saved, c_prev.primitive), out.packed)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(
+                B::conv_lstm_gates_forward(gates.primitive, c_prev.primitive, false).packed,
+            ),
+        };
+        // What the inner backend saved stays inside the node.
+        ConvLstmGatesForward {
+            packed,
+            saved: None,
+        }
+    }
+
+    fn conv_lstm_gates_backward(
+        saved: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        grad_packed: FloatTensor<Self>,
+    ) -> ConvLstmGatesGrads<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        let g =
+            B::conv_lstm_gates_backward(saved.primitive, c_prev.primitive, grad_packed.primitive);
+        ConvLstmGatesGrads {
+            gates: Self::from_inner(g.gates),
+            c_prev: Self::from_inner(g.c_prev),
+        }
+    }
+
     fn batch_norm2d_forward(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

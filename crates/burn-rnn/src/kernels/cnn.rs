@@ -1,5 +1,6 @@
 //! The argument and result types of the convolutional network ops of
-//! [`RnnBackend`](super::RnnBackend): convolution, batch normalization and max pooling.
+//! [`RnnBackend`](super::RnnBackend): convolution, batch normalization, max pooling and the
+//! ConvLSTM step's gate math.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -60,4 +61,23 @@ pub struct PoolOptions {
     pub padding: [usize; 2],
     /// `[dilation_h, dilation_w]`
     pub dilation: [usize; 2],
+}
+
+/// The result of [`RnnBackend::conv_lstm_gates_forward`](super::RnnBackend::conv_lstm_gates_forward).
+#[derive(Debug, Clone)]
+pub struct ConvLstmGatesForward<B: Backend> {
+    /// `[2, N, C_h, H, W]`: the new hidden state `h'` at index 0, the new cell state `c'` at 1.
+    pub packed: FloatTensor<B>,
+    /// `[N, 5*C_h, H, W]`, when the forward was asked to save: `sigmoid(i), sigmoid(f),
+    /// sigmoid(o), tanh(g), tanh(c')` in channel blocks.
+    pub saved: Option<FloatTensor<B>>,
+}
+
+/// The gradients of [`RnnBackend::conv_lstm_gates_forward`](super::RnnBackend::conv_lstm_gates_forward)'s inputs.
+#[derive(Debug, Clone)]
+pub struct ConvLstmGatesGrads<B: Backend> {
+    /// `[N, 4*C_h, H, W]`: the gradient of the pre-activations.
+    pub gates: FloatTensor<B>,
+    /// `[N, C_h, H, W]`
+    pub c_prev: FloatTensor<B>,
 }

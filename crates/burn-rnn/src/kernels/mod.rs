@@ -46,7 +46,10 @@ mod ndarray;
 mod others;
 pub mod reference;
 
-pub use cnn::{BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, PoolOptions};
+pub use cnn::{
+    BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward, ConvLstmGatesGrads,
+    ConvNeeds, PoolOptions,
+};
 
 pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, Spec};
 
@@ -399,6 +402,37 @@ pub trait RnnBackend: Backend {
         )
         .x_grad
     }
+
+    /// A ConvLSTM step's gate math after its convolution, the op behind
+    /// [`ConvLstmCell`](crate::convrnn::ConvLstmCell): with the pre-activations in channel
+    /// blocks `i, f, o, g`,
+    /// `c' = sigmoid(f) * c + sigmoid(i) * tanh(g)`, `h' = sigmoid(o) * tanh(c')`.
+    ///
+    /// # Shapes
+    /// - `gates`: `[N, 4*C_h, H, W]`, `c_prev`: `[N, C_h, H, W]`
+    /// - returns `packed: [2, N, C_h, H, W]` (`h'`, `c'`) and, if `save`, the activations
+    ///   [`RnnBackend::conv_lstm_gates_backward`] takes, `[N, 5*C_h, H, W]`
+    fn conv_lstm_gates_forward(
+        gates: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        save: bool,
+    ) -> ConvLstmGatesForward<Self> {
+        reference::conv_lstm_gates_forward::<Self>(gates, c_prev, save)
+    }
+
+    /// The gradients of [`RnnBackend::conv_lstm_gates_forward`].
+    ///
+    /// # Shapes
+    /// - `saved`: `[N, 5*C_h, H, W]`, the forward's; `c_prev`: `[N, C_h, H, W]`
+    /// - `grad_packed`: `[2, N, C_h, H, W]`, the gradient of `packed`
+    /// - returns `gates: [N, 4*C_h, H, W]` and `c_prev: [N, C_h, H, W]`
+    fn conv_lstm_gates_backward(
+        saved: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        grad_packed: FloatTensor<Self>,
+    ) -> ConvLstmGatesGrads<Self> {
+        reference::conv_lstm_gates_backward::<Self>(saved, c_prev, grad_packed)
+    }
 }
 
 /// The gradients of [`RnnBackend::linear_forward`]'s inputs.
@@ -425,6 +459,22 @@ pub fn linear<B: RnnBackend>(
     let rows = weight.dims()[0];
     let bias = bias.unwrap_or_else(|| Tensor::zeros([rows], &weight.device()));
     wrap(B::linear_forward(unwrap(x), unwrap(weight), unwrap(bias)))
+}
+
+/// A ConvLSTM step's gate math through [`RnnBackend::conv_lstm_gates_forward`], on tensors.
+///
+/// # Shapes
+/// - `gates`: `[N, 4*C_h, H, W]` (channel blocks `i, f, o, g`), `c_prev`: `[N, C_h, H, W]`
+/// - returns `(h', c')`, each `[N, C_h, H, W]`
+pub fn conv_lstm_gates<B: RnnBackend>(
+    gates: Tensor<B, 4>,
+    c_prev: Tensor<B, 4>,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    let packed: Tensor<B, 5> =
+        wrap(B::conv_lstm_gates_forward(unwrap(gates), unwrap(c_prev), false).packed);
+    let h = packed.clone().slice(0..1).squeeze_dim(0);
+    let c = packed.slice(1..2).squeeze_dim(0);
+    (h, c)
 }
 
 /// The result of [`sequence`]: one layer and direction over a whole sequence.

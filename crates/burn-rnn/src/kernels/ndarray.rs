@@ -14,9 +14,9 @@ use burn_ndarray::{
 };
 
 use super::{
-    reference, BatchNormForward, BatchNormGrads, Conv2dGrads, ConvNeeds, LinearGrads, PoolOptions,
-    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes,
-    Spec,
+    reference, BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward,
+    ConvLstmGatesGrads, ConvNeeds, LinearGrads, PoolOptions, RecurrentForward, RecurrentGrads,
+    RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
@@ -323,6 +323,51 @@ where
         }
     }
 
+    fn conv_lstm_gates_forward(
+        gates: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        save: bool,
+    ) -> ConvLstmGatesForward<Self> {
+        let (Some(gv), Some(cv)) = (f32_values(&gates), f32_values(&c_prev)) else {
+            return reference::conv_lstm_gates_forward::<Self>(gates, c_prev, save);
+        };
+        let [n, ch, h, w] = shape4(&c_prev, "conv_lstm_gates");
+        let s = conv_lstm_shape(&gates, [n, ch, h, w]);
+        let mut packed = cpu::zeroed(2 * s.state_len());
+        let mut saved = save.then(|| cpu::zeroed(s.saved_len()));
+        let (hv, cv_new) = packed.split_at_mut(s.state_len());
+        cpu::conv_lstm_forward(&s, &gv, &cv, hv, cv_new, saved.as_deref_mut());
+        ConvLstmGatesForward {
+            packed: tensor(packed, [2, n, ch, h, w]),
+            saved: saved.map(|v| tensor(v, [n, 5 * ch, h, w])),
+        }
+    }
+
+    fn conv_lstm_gates_backward(
+        saved: FloatTensor<Self>,
+        c_prev: FloatTensor<Self>,
+        grad_packed: FloatTensor<Self>,
+    ) -> ConvLstmGatesGrads<Self> {
+        let values = [&saved, &c_prev, &grad_packed].map(f32_values);
+        let [Some(sv), Some(cv), Some(dv)] = values else {
+            return reference::conv_lstm_gates_backward::<Self>(saved, c_prev, grad_packed);
+        };
+        let [n, ch, h, w] = shape4(&c_prev, "conv_lstm_gates backward");
+        let s = cpu::ConvLstmShape {
+            batch: n,
+            channels: ch,
+            plane: h * w,
+        };
+        let (dh, dc) = dv.split_at(s.state_len());
+        let mut d_gates = cpu::zeroed(s.gates_len());
+        let mut dc_prev = cpu::zeroed(s.state_len());
+        cpu::conv_lstm_backward(&s, &sv, &cv, Some(dh), Some(dc), &mut d_gates, &mut dc_prev);
+        ConvLstmGatesGrads {
+            gates: tensor(d_gates, [n, 4 * ch, h, w]),
+            c_prev: tensor(dc_prev, [n, ch, h, w]),
+        }
+    }
+
     fn max_pool2d_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
         let Some(xv) = f32_values(&x) else {
             let PoolOptions {
@@ -456,6 +501,23 @@ fn conv_shape(x: &[usize], weight: &[usize], options: &ConvOptions<2>) -> cpu::C
 }
 
 /// The `[N, C, H, W]` shape of a rank-4 tensor.
+/// The ConvLSTM step of `c_prev`'s shape `[N, C_h, H, W]`, checking `gates` is
+/// `[N, 4*C_h, H, W]`.
+fn conv_lstm_shape(gates: &NdArrayTensor, [n, ch, h, w]: [usize; 4]) -> cpu::ConvLstmShape {
+    let got = shape(gates);
+    assert!(
+        got == [n, 4 * ch, h, w],
+        "conv_lstm_gates: expected gates of shape {:?} for a cell state of shape {:?}, got {got:?}",
+        [n, 4 * ch, h, w],
+        [n, ch, h, w]
+    );
+    cpu::ConvLstmShape {
+        batch: n,
+        channels: ch,
+        plane: h * w,
+    }
+}
+
 fn shape4(t: &NdArrayTensor, op: &str) -> [usize; 4] {
     let dims = shape(t);
     dims.clone()

@@ -12,10 +12,11 @@ use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorData};
 
 use super::{
-    unwrap, wrap, BatchNormForward, BatchNormGrads, CellKind, Conv2dGrads, ConvNeeds, LinearGrads,
-    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, SequenceOutput, Spec,
+    unwrap, wrap, BatchNormForward, BatchNormGrads, CellKind, Conv2dGrads, ConvLstmGatesForward,
+    ConvLstmGatesGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
+    RecurrentTensors, SequenceOutput, Spec,
 };
-use crate::math::{gru_step, lstm_step, rnn_step, Nonlinearity};
+use crate::math::{gru_step, lstm_step, rnn_step, sigmoid, Nonlinearity};
 
 pub use crate::math::linear;
 
@@ -540,5 +541,71 @@ pub fn batch_norm2d_backward<B: Backend>(
         x: dx,
         gamma: unwrap(dgamma),
         beta: unwrap(dbeta),
+    }
+}
+
+/// A ConvLSTM step's gate math in plain tensor ops: the default body of
+/// [`RnnBackend::conv_lstm_gates_forward`](super::RnnBackend::conv_lstm_gates_forward).
+///
+/// # Shapes
+/// - `gates`: `[N, 4*C_h, H, W]` (blocks `i, f, o, g`), `c_prev`: `[N, C_h, H, W]`
+/// - returns `packed: [2, N, C_h, H, W]` and, if `save`, `[N, 5*C_h, H, W]`
+pub fn conv_lstm_gates_forward<B: Backend>(
+    gates: FloatTensor<B>,
+    c_prev: FloatTensor<B>,
+    save: bool,
+) -> ConvLstmGatesForward<B> {
+    let gates: Tensor<B, 4> = wrap(gates);
+    let [i, f, o, g]: [Tensor<B, 4>; 4] = gates
+        .chunk(4, 1)
+        .try_into()
+        .expect("4 * C_h channels split in 4");
+    let [i, f, o, g] = [sigmoid(i), sigmoid(f), sigmoid(o), g.tanh()];
+    let c = f.clone() * wrap::<B, 4>(c_prev) + i.clone() * g.clone();
+    let tc = c.clone().tanh();
+    let h = o.clone() * tc.clone();
+    let packed = Tensor::stack::<5>(vec![h, c], 0);
+    ConvLstmGatesForward {
+        packed: unwrap(packed),
+        saved: save.then(|| unwrap(Tensor::cat(vec![i, f, o, g, tc], 1))),
+    }
+}
+
+/// The gradients of [`conv_lstm_gates_forward`] in plain tensor ops: the default body of
+/// [`RnnBackend::conv_lstm_gates_backward`](super::RnnBackend::conv_lstm_gates_backward).
+///
+/// # Shapes
+/// - `saved`: `[N, 5*C_h, H, W]`, `c_prev`: `[N, C_h, H, W]`, `grad_packed`:
+///   `[2, N, C_h, H, W]`; returns `gates: [N, 4*C_h, H, W]`, `c_prev: [N, C_h, H, W]`
+pub fn conv_lstm_gates_backward<B: Backend>(
+    saved: FloatTensor<B>,
+    c_prev: FloatTensor<B>,
+    grad_packed: FloatTensor<B>,
+) -> ConvLstmGatesGrads<B> {
+    let saved: Tensor<B, 4> = wrap(saved);
+    let [i, f, o, g, tc]: [Tensor<B, 4>; 5] = saved
+        .chunk(5, 1)
+        .try_into()
+        .expect("5 * C_h channels split in 5");
+    let grad: Tensor<B, 5> = wrap(grad_packed);
+    let dh = grad.clone().slice(0..1).squeeze_dim::<4>(0);
+    let dc = grad.slice(1..2).squeeze_dim::<4>(0);
+    // s (1 - s) and 1 - t^2 from the activations' values.
+    let ds = |s: Tensor<B, 4>| s.clone() - s.clone() * s;
+    let dt = |t: Tensor<B, 4>| (t.clone() * t).neg().add_scalar(1.0);
+    let dct = dh.clone() * o.clone() * dt(tc.clone()) + dc;
+    let c_prev: Tensor<B, 4> = wrap(c_prev);
+    let d_gates = Tensor::cat(
+        vec![
+            dct.clone() * g.clone() * ds(i.clone()),
+            dct.clone() * c_prev * ds(f.clone()),
+            dh * tc * ds(o),
+            dct.clone() * i * dt(g),
+        ],
+        1,
+    );
+    ConvLstmGatesGrads {
+        gates: unwrap(d_gates),
+        c_prev: unwrap(dct * f),
     }
 }

@@ -16,11 +16,13 @@
 //! own input channels; the weight gradient splits chunks of 512 output positions of the batch,
 //! each worker accumulating privately, summed once at the end.
 
+mod cell;
 mod dot;
 mod norm;
 mod pack;
 mod pool;
 
+pub use cell::{conv_lstm_backward, conv_lstm_forward, ConvLstmShape};
 pub use norm::{batch_norm2d_backward, batch_norm2d_forward, batch_norm2d_inference};
 pub use pool::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
