@@ -61,7 +61,7 @@ pub trait ConvCell<B: Backend>: Module<B> + core::fmt::Debug {
 }
 
 /// The zero state of `cell` for inputs like `x: [N, C_in, H, W]`.
-fn zero_state<B: Backend, C: ConvCell<B> + ?Sized>(cell: &C, x: &Tensor<B, 4>) -> ConvState<B, 4> {
+fn zero_state<B: Backend, C: ConvCell<B>>(cell: &C, x: &Tensor<B, 4>) -> ConvState<B, 4> {
     let [n, _, h, w] = x.dims();
     let zeros = || Tensor::zeros([n, cell.channels_hidden(), h, w], &x.device());
     ConvState {
