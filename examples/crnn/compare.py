@@ -2,7 +2,8 @@
 """The CRNN example's model, data and recipe in PyTorch, trained side by side with ours.
 
     /work/venv/bin/python examples/crnn/compare.py --crnn target/release/crnn \\
-        [--steps 2000] [--eval-every 500] [--threads 2] [--work /tmp/crnn-compare]
+        [--steps 2000] [--eval-every 500] [--threads 2] [--work /tmp/crnn-compare] \\
+        [--rounds K [--round-steps 100]] [--time-only]
 
 1. Writes the data with our binary: `crnn render --out WORK/train --steps S --batch 32
    --seed 42` (the batches `crnn train --seed 42` trains on, in order: batch i is lines
@@ -17,6 +18,10 @@
    reads WORK/ours/metrics.json.
 4. Prints a Markdown table (one row per evaluation: CER and exact lines of each), the
    milliseconds per training step of each and their ratio, and writes WORK/compare.json.
+5. With --rounds K: K interleaved timing rounds, each `crnn train --data WORK/train` for
+   --round-steps steps and then PyTorch for as many on the same lines, and a table of each
+   round's ms/step with the medians (one run of each side is not a measurement on a noisy
+   machine). --time-only skips steps 2-4.
 
 The model (`src/model.rs`): four blocks of Conv2d(c_in, c, 3, padding=1) -> BatchNorm2d(c)
 (eps 1e-5, momentum 0.1) -> ReLU -> MaxPool2d, c = 16, 32, 64, 64, pooling 2x2, 2x2, 2x1, 2x1
@@ -236,21 +241,23 @@ def evaluate(model, images, texts):
     return errors / max(chars, 1), exact / max(len(texts), 1)
 
 
-def train_pytorch(args, train_u8, train_texts, held_images, held_texts):
-    """Trains the PyTorch model; returns its evaluations and training seconds."""
+def train_pytorch(args, train_u8, train_texts, held_images, held_texts, steps=None):
+    """Trains the PyTorch model for `steps` (default --steps); returns its evaluations and
+    training seconds. Without held-out lines (`held_images` None) it only trains."""
+    steps = args.steps if steps is None else steps
     torch.manual_seed(args.seed)
     model = Crnn()
     optim = torch.optim.Adam(model.parameters(), lr=LR, eps=ADAM_EPS)
     ctc = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
     params = list(model.parameters())
     evals, seconds = [], 0.0
-    for step in range(args.steps):
+    for step in range(steps):
         lines = slice(step * args.batch, (step + 1) * args.batch)
         images = standardized(train_u8[lines])
         targets, target_lengths = encode(train_texts[lines])
         input_lengths = torch.full((args.batch,), WIDTH // 4, dtype=torch.long)
         for group in optim.param_groups:
-            group["lr"] = learning_rate(step, args.steps)
+            group["lr"] = learning_rate(step, steps)
         started = time.perf_counter()
         loss = ctc(model(images), targets, input_lengths, target_lengths)
         value = loss.item()
@@ -265,13 +272,41 @@ def train_pytorch(args, train_u8, train_texts, held_images, held_texts):
         optim.step()
         seconds += time.perf_counter() - started
         done = step + 1
-        if done % args.eval_every == 0 or done == args.steps:
+        if held_images is not None and (done % args.eval_every == 0 or done == steps):
             cer, accuracy = evaluate(model, held_images, held_texts)
             evals.append({"step": done, "cer": cer, "accuracy": accuracy, "seconds": seconds})
             print(f"pytorch step {done:>6}  loss {value:.4f}  held-out CER {100 * cer:.2f}%  "
                   f"lines exact {100 * accuracy:.1f}%  ({seconds:.0f} s of training)",
                   file=sys.stderr, flush=True)
     return evals, seconds
+
+
+def timing_rounds(args, crnn, env, work, train_u8, train_texts):
+    """--rounds interleaved rounds of --round-steps training steps, ours then PyTorch, on the
+    same rendered lines (ours reads them with `--data`); returns each side's ms/step per
+    round."""
+    ours, pytorch = [], []
+    data_dir, run_dir = work / "train", work / "ours_timing"
+    for k in range(args.rounds):
+        print(f"timing round {k + 1}/{args.rounds} ...", file=sys.stderr, flush=True)
+        run([crnn, "train", "--data", data_dir, "--out", run_dir, "--steps", args.round_steps,
+             "--eval-every", args.round_steps, "--checkpoint-every", args.round_steps,
+             "--batch", args.batch, "--seed", args.seed, "--force", "--quiet"], env=env)
+        try:
+            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+            ours.append(float(metrics["ms_per_step"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            fail(f"cannot read {run_dir / 'metrics.json'}: {e}")
+        _, seconds = train_pytorch(args, train_u8, train_texts, None, None, args.round_steps)
+        pytorch.append(1e3 * seconds / args.round_steps)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return ours, pytorch
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
 
 def cpu_model():
@@ -311,10 +346,28 @@ def main():
                     help="clip the norm of all gradients together (clip_grad_norm_); by "
                     "default each tensor's gradient is clipped on its own, as Burn's "
                     "GradientClipping::Norm does")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="after the comparison, this many interleaved timing rounds (ours, "
+                    "PyTorch, ours, ...) of --round-steps steps each on the same lines; "
+                    "prints the median ms/step of each side and the median of the rounds' "
+                    "ratios")
+    ap.add_argument("--round-steps", type=int, default=100,
+                    help="training steps per timing round (each side)")
+    ap.add_argument("--time-only", action="store_true",
+                    help="skip the CER comparison: only render --round-steps batches and run "
+                    "the timing rounds (--rounds, at least 1)")
     args = ap.parse_args()
-    for flag in ("steps", "eval_every", "threads", "batch"):
+    if args.time_only:
+        args.steps = args.round_steps
+        args.rounds = max(args.rounds, 1)
+    for flag in ("steps", "eval_every", "threads", "batch", "round_steps"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.rounds < 0:
+        ap.error(f"--rounds must be at least 0, got {args.rounds}")
+    if args.round_steps > args.steps:
+        ap.error(f"--round-steps must be at most --steps ({args.steps}), got "
+                 f"{args.round_steps}: the rounds train on the rendered batches")
     if args.steps * args.batch > 10_000_000:
         ap.error(f"--steps times --batch must be at most 10000000, got "
                  f"{args.steps * args.batch}")
@@ -347,15 +400,46 @@ def main():
     train_u8, train_texts = load_lines(train_dir, args.steps * args.batch)
     held_u8, held_texts = load_lines(held_dir)
     held_images = standardized(held_u8)
+    env = dict(os.environ, BURN_RNN_NUM_THREADS=str(args.threads),
+               RAYON_NUM_THREADS=str(args.threads))
+    cpu = cpu_model()
+    result = {
+        "batch": args.batch, "seed": args.seed, "threads": args.threads, "cpu": cpu,
+        "torch": torch.__version__, "global_clip": args.global_clip,
+    }
+    if not args.time_only:
+        result.update(compare_training(args, crnn, env, work, train_u8, train_texts,
+                                       held_images, held_texts, render_ms))
+    if args.rounds > 0:
+        ours, pytorch = timing_rounds(args, crnn, env, work, train_u8, train_texts)
+        ratios = [p / o for o, p in zip(ours, pytorch)]
+        print(f"\ntiming: {args.rounds} interleaved rounds of {args.round_steps} steps, "
+              f"{args.threads} thread(s), {cpu}, the same lines on both sides (ours with "
+              f"--data: no drawing)")
+        print("| | ours ms/step | PyTorch ms/step | PyTorch / ours |")
+        print("| --- | ---: | ---: | ---: |")
+        for k, (o, p) in enumerate(zip(ours, pytorch)):
+            print(f"| round {k + 1} | {o:.1f} | {p:.1f} | {p / o:.2f}x |")
+        print(f"| **median** | **{median(ours):.1f}** | **{median(pytorch):.1f}** | "
+              f"**{median(ratios):.2f}x** |")
+        result["timing"] = {
+            "round_steps": args.round_steps, "ours_ms": ours, "pytorch_ms": pytorch,
+            "median_ours_ms": median(ours), "median_pytorch_ms": median(pytorch),
+            "median_ratio_pytorch_over_ours": median(ratios),
+        }
+    (work / "compare.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {work / 'compare.json'}")
 
+
+def compare_training(args, crnn, env, work, train_u8, train_texts, held_images, held_texts,
+                     render_ms):
+    """Trains both sides for --steps with evaluations; prints the table, returns its rows."""
     # 2. PyTorch.
     torch_evals, torch_s = train_pytorch(args, train_u8, train_texts, held_images, held_texts)
     torch_ms = 1e3 * torch_s / args.steps
 
     # 3. Ours.
     ours_dir = work / "ours"
-    env = dict(os.environ, BURN_RNN_NUM_THREADS=str(args.threads),
-               RAYON_NUM_THREADS=str(args.threads))
     print(f"training ours ({crnn} train --out {ours_dir}) ...", file=sys.stderr, flush=True)
     run([crnn, "train", "--out", ours_dir, "--steps", args.steps, "--eval-every",
          args.eval_every, "--checkpoint-every", args.steps, "--batch", args.batch, "--seed",
@@ -379,7 +463,6 @@ def main():
             "cer_ours": o and o["cer"], "cer_pytorch": p and p["cer"],
             "exact_ours": o and o["accuracy"], "exact_pytorch": p and p["accuracy"],
         })
-    cpu = cpu_model()
     ratio = torch_ms / ours_ms if ours_ms > 0 else float("nan")
     clip = "global norm" if args.global_clip else "per-tensor norm, as Burn"
     print(f"\n{args.steps} steps of {args.batch} lines, {len(held_texts)} held-out lines, "
@@ -389,18 +472,14 @@ def main():
     for r in rows:
         print(f"| {r['step']} | {percent(r['cer_ours'])} | {percent(r['cer_pytorch'])} | "
               f"{percent(r['exact_ours'])} | {percent(r['exact_pytorch'])} |")
-    print(f"\ntime per training step, {args.threads} thread(s), {cpu}: ours {ours_ms:.1f} ms "
+    print(f"\ntime per training step, {args.threads} thread(s): ours {ours_ms:.1f} ms "
           f"(drawing the batch included: at most {render_ms:.1f} ms), PyTorch {torch_ms:.1f} ms; "
-          f"PyTorch / ours = {ratio:.2f}x")
-    result = {
-        "steps": args.steps, "eval_every": args.eval_every, "batch": args.batch,
-        "seed": args.seed, "threads": args.threads, "cpu": cpu, "torch": torch.__version__,
-        "global_clip": args.global_clip, "held_out": len(held_texts), "rows": rows,
-        "ms_per_step": {"ours": ours_ms, "pytorch": torch_ms},
+          f"PyTorch / ours = {ratio:.2f}x (one run each; --rounds measures the step)")
+    return {
+        "steps": args.steps, "eval_every": args.eval_every, "held_out": len(held_texts),
+        "rows": rows, "ms_per_step": {"ours": ours_ms, "pytorch": torch_ms},
         "ours_render_ms_per_step": render_ms, "ratio_pytorch_over_ours": ratio,
     }
-    (work / "compare.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {work / 'compare.json'}")
 
 
 if __name__ == "__main__":
