@@ -8,7 +8,10 @@ median of repeated runs after warm-up. Also measures torch's sgemm rate (1024^3)
 Usage: pytorch_bench.py --threads 2 --budget 1.0 --configs lstm:32:64:128:256,gru:64:50:500:500
        [--device cuda]   (the GPU table: cuDNN, synchronized inside the timed region)
 Prints one JSON object on stdout: {"torch": version, "device": name, "sgemm_gflops": x,
-"results": [{"config": "lstm:32:64:128:256", "forward_ms": a, "train_ms": b}, ...]}.
+"results": [{"config": "lstm:32:64:128:256", "forward_ms": a, "train_ms": b,
+"forward_peak_mib": c, "train_peak_mib": d}, ...]}. The peaks (Linux, CPU only; null
+elsewhere) are how far the process's resident set rose above its size before the timed runs
+of that config and mode (`VmHWM` after resetting it through /proc/self/clear_refs).
 """
 import argparse
 import json
@@ -28,6 +31,33 @@ def median_ms(fn, budget, min_reps=3, warmup=2):
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def rss_kib(field):
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def with_peak(fn):
+    """Runs fn(); returns its result and how far the peak RSS rose above the RSS before, MiB
+    (None where /proc cannot tell)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        before = rss_kib("VmRSS")
+    except OSError:
+        before = None
+    result = fn()
+    peak = rss_kib("VmHWM")
+    if before is None or peak is None:
+        return result, None
+    return result, max(peak - before, 0) / 1024
 
 
 def make(kind, inp, hid):
@@ -88,11 +118,15 @@ def main():
             out.pow(2).mean().backward()
             sync()
 
+        forward_ms, forward_peak = with_peak(lambda: median_ms(forward, args.budget))
+        train_ms, train_peak = with_peak(lambda: median_ms(train, args.budget))
         results.append(
             {
                 "config": config,
-                "forward_ms": median_ms(forward, args.budget),
-                "train_ms": median_ms(train, args.budget),
+                "forward_ms": forward_ms,
+                "train_ms": train_ms,
+                "forward_peak_mib": forward_peak,
+                "train_peak_mib": train_peak,
             }
         )
     print(

@@ -20,13 +20,23 @@ mod torch;
 use std::time::Duration;
 
 use clap::Parser;
+use rnn_bench::CountingAlloc;
 
 use crate::shape::Shape;
+
+/// Counts heap bytes for the table's peak-memory column.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Command-line options.
 #[derive(Parser, Debug)]
 #[command(about = "burn-rnn vs burn::nn vs PyTorch, side by side")]
 struct Args {
+    /// Interleaved rounds of the CPU table: ours on every row, then PyTorch on every row, K
+    /// times; a cell is the median of its rounds and a ratio the median of the rounds' ratios
+    /// (the reference path and burn::nn run in the first round only).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Seconds of timed runs per cell (after warm-up); at least 3 runs each.
     #[arg(long, default_value_t = 1.0)]
     budget: f64,
@@ -46,7 +56,8 @@ struct Args {
     /// The PyTorch script (default: `pytorch_bench.py` beside the benchmark's sources).
     #[arg(long)]
     torch_script: Option<std::path::PathBuf>,
-    /// Also write the GPU table's rows as JSON to this file.
+    /// Also write every table's rows as JSON to this file: one object per config, mode and
+    /// path (ours and PyTorch ms, ratio, GFLOP/s, peak memory), to compare commits.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
     /// Time only burn-rnn's fused path (for profiling it).
@@ -81,9 +92,6 @@ impl Args {
     }
 }
 
-/// The glibc tunables that keep freed memory in the process, for the PyTorch child.
-const KEEP_FREED: &str = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647";
-
 /// Makes glibc keep freed memory instead of returning it to the OS (for this process; the
 /// PyTorch child gets the same policy through `GLIBC_TUNABLES`).
 ///
@@ -113,10 +121,15 @@ fn main() {
             .unwrap_or(1)
     });
     burn_rnn::kernels::set_num_threads(threads);
-    if !args.gpu_only {
-        cpu::tables(&args, budget, threads);
+    if args.repeat == 0 {
+        eprintln!("error: --repeat must be at least 1");
+        std::process::exit(2);
     }
-    let rows = gpu::table(&args, budget, threads);
+    let mut rows = Vec::new();
+    if !args.gpu_only {
+        rows = cpu::tables(&args, budget, threads);
+    }
+    rows.extend(gpu::table(&args, budget, threads));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&rows).expect("JSON values serialize");
         if let Err(e) = std::fs::write(path, text + "\n") {

@@ -151,11 +151,15 @@ pub struct Row {
     pub burn_nn: Option<f64>,
     /// PyTorch, when it ran and has this config.
     pub torch: Option<f64>,
+    /// PyTorch's time over ours fused (the median of interleaved rounds' ratios, or
+    /// `torch / fused` of one run).
+    pub vs_torch: Option<f64>,
 }
 
 impl Row {
     /// Times ours fused with `time`, and the reference path and `burn::nn` too when
     /// `baselines`; `torch` is PyTorch's time of the same config and mode.
+    #[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))] // the GPU table
     pub fn measure(time: impl Fn(Impl) -> f64, baselines: bool, torch: Option<f64>) -> Self {
         let fused = time(Impl::Fused);
         Row {
@@ -163,6 +167,7 @@ impl Row {
             reference: baselines.then(|| time(Impl::Reference)),
             burn_nn: baselines.then(|| time(Impl::BurnNn)),
             torch,
+            vs_torch: torch.map(|t| t / fused),
         }
     }
 
@@ -184,7 +189,8 @@ impl Row {
             "{} | {} | {}",
             fmt_ratio(self.reference, self.fused),
             fmt_ratio(self.burn_nn, self.fused),
-            fmt_ratio(self.torch, self.fused)
+            self.vs_torch
+                .map_or("-".to_string(), |r| format!("{r:.2}x"))
         )
     }
 }

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use rnn_bench::KEEP_FREED;
+
 use crate::shape::Shape;
-use crate::{Args, KEEP_FREED};
+use crate::Args;
 
 /// PyTorch's timings, by config key.
 pub struct Torch {
@@ -16,8 +18,9 @@ pub struct Torch {
     pub version: String,
     /// torch's sgemm rate on the benchmark's thread count, GFLOP/s.
     pub sgemm_gflops: f64,
-    /// `(forward_ms, train_ms)` by [`Shape::torch_key`].
-    results: HashMap<String, (f64, f64)>,
+    /// `[(forward_ms, forward_peak_mib), (train_ms, train_peak_mib)]` by
+    /// [`Shape::torch_key`]; a peak is NaN where the script could not measure it.
+    results: HashMap<String, [(f64, f64); 2]>,
 }
 
 impl Torch {
@@ -37,6 +40,9 @@ impl Torch {
         let mut command = Command::new(&args.python);
         if !args.default_malloc {
             command.env("GLIBC_TUNABLES", KEEP_FREED);
+        }
+        if device == "cpu" {
+            rnn_bench::cap_torch(&mut command);
         }
         let out = command
             .arg(&script)
@@ -59,12 +65,13 @@ impl Torch {
             .map_err(|e| format!("unreadable output from {}: {e}", script.display()))?;
         let mut results = HashMap::new();
         for r in v["results"].as_array().into_iter().flatten() {
+            let number = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
             results.insert(
                 r["config"].as_str().unwrap_or_default().to_string(),
-                (
-                    r["forward_ms"].as_f64().unwrap_or(f64::NAN),
-                    r["train_ms"].as_f64().unwrap_or(f64::NAN),
-                ),
+                [
+                    (number("forward_ms"), number("forward_peak_mib")),
+                    (number("train_ms"), number("train_peak_mib")),
+                ],
             );
         }
         Ok(Torch {
@@ -79,6 +86,14 @@ impl Torch {
     pub fn ms(&self, s: &Shape, train: bool) -> Option<f64> {
         self.results
             .get(&s.torch_key())
-            .map(|&(forward, step)| if train { step } else { forward })
+            .map(|r| r[usize::from(train)].0)
+    }
+
+    /// How far torch's resident set rose above its size before `s`'s timed runs, MiB.
+    pub fn peak_mib(&self, s: &Shape, train: bool) -> Option<f64> {
+        self.results
+            .get(&s.torch_key())
+            .map(|r| r[usize::from(train)].1)
+            .filter(|p| p.is_finite())
     }
 }

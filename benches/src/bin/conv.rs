@@ -26,9 +26,10 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use burn_autodiff::Autodiff;
 use burn_ndarray::NdArray;
-use burn_rnn::kernels::{isa, Isa};
+use burn_rnn::kernels::isa;
 use burn_rnn::RnnBackend;
 use clap::Parser;
+use rnn_bench::{cpu_model, KEEP_FREED};
 
 type Nd = NdArray<f32>;
 type Ad = Autodiff<Nd>;
@@ -238,12 +239,7 @@ fn time_torch(args: &Args, threads: usize) -> Result<serde_json::Value, String> 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pytorch_conv.py");
     let mut command = Command::new(&args.python);
     command.env("GLIBC_TUNABLES", KEEP_FREED);
-    if isa() != Isa::best() && isa() == Isa::Avx2 {
-        command
-            .env("ONEDNN_MAX_CPU_ISA", "AVX2")
-            .env("MKL_ENABLE_INSTRUCTIONS", "AVX2")
-            .env("ATEN_CPU_CAPABILITY", "avx2");
-    }
+    rnn_bench::cap_torch(&mut command);
     let out = command
         .arg(&script)
         .args(["--threads", &threads.to_string()])
@@ -274,11 +270,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Per config and direction (forward, train): each round's (ours, burn, torch) milliseconds.
 type Rounds = Vec<Vec<[[f64; 3]; 2]>>;
 
-/// The glibc tunables that keep freed memory in the process, for the PyTorch child (the main
-/// benchmark's policy, `rnn-bench --help`): without them each fresh multi-megabyte output
-/// costs a page fault per 4 KiB on both sides.
-const KEEP_FREED: &str = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647";
-
 fn main() {
     let args = Args::parse();
     #[cfg(target_os = "linux")]
@@ -292,16 +283,11 @@ fn main() {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     burn_rnn::kernels::set_num_threads(threads);
     let names: Vec<&str> = args.configs.split(',').map(str::trim).collect();
-    let capped = isa() != Isa::best() && isa() == Isa::Avx2;
     println!(
-        "CPU: {}; our path: {}{}; {threads} threads on both sides; {} rounds",
+        "CPU: {}; our path: {} ({}); {threads} threads on both sides; {} rounds",
         cpu_model(),
         isa(),
-        if capped {
-            " (PyTorch capped to AVX2: ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS, ATEN_CPU_CAPABILITY)"
-        } else {
-            ""
-        },
+        rnn_bench::torch_isa_note(),
         args.repeat
     );
     let mut rounds: Rounds = vec![Vec::new(); names.len()];
@@ -377,17 +363,4 @@ fn print_table(names: &[&str], rounds: &Rounds, torch: &str, json: Option<&std::
             std::process::exit(2);
         }
     }
-}
-
-/// The CPU's model name from `/proc/cpuinfo`.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
