@@ -114,14 +114,16 @@ type NamedConvs<C> = for<'a> fn(&'a C) -> Vec<(&'static str, &'a Conv2d<AD>)>;
 /// gradients of each cell's convolutions (`(PyTorch name, conv)` per cell) compared too.
 fn check_kind<C: ConvCell<AD>>(
     kind: &str,
+    count: usize,
     make: impl Fn(usize, bool, bool) -> ConvRecurrent<AD, C>,
     convs: NamedConvs<C>,
+    others: fn(&C, &Grads) -> Vec<(&'static str, TensorData)>,
 ) where
     ConvRecurrent<AD, C>: PytorchParams<AD>,
 {
     let fx = Fixture::load("convrnn.safetensors");
     let cases = fx.cases(&format!("{kind}/"));
-    assert_eq!(cases.len(), 16, "every flag combination of the fixture");
+    assert_eq!(cases.len(), count, "every case of the fixture");
     for case in &cases {
         let layer = make(
             flag(case, "l"),
@@ -134,9 +136,18 @@ fn check_kind<C: ConvCell<AD>>(
             cells
                 .flat_map(|(i, cell)| {
                     let prefix = cell_prefix(i, dirs);
-                    convs(cell).into_iter().flat_map(move |(name, conv)| {
-                        conv_grads(format!("{prefix}{name}."), conv, grads)
-                    })
+                    let mut g: Vec<(String, TensorData)> = convs(cell)
+                        .into_iter()
+                        .flat_map(|(name, conv)| {
+                            conv_grads(format!("{prefix}{name}."), conv, grads)
+                        })
+                        .collect();
+                    g.extend(
+                        others(cell, grads)
+                            .into_iter()
+                            .map(|(name, d)| (format!("grad.p.{prefix}{name}"), d)),
+                    );
+                    g
                 })
                 .collect()
         });
@@ -152,10 +163,38 @@ fn conv_lstm_matches_pytorch_outputs_and_gradients() {
             .with_bias(bias)
             .init::<AD>(&Default::default())
     };
-    fn convs(cell: &ConvLstmCell<AD>) -> Vec<(&'static str, &Conv2d<AD>)> {
-        vec![("conv", cell.conv())]
-    }
-    check_kind("lstm", make, convs);
+    check_kind("lstm", 16, make, lstm_convs, |_, _| Vec::new());
+}
+
+fn lstm_convs(cell: &ConvLstmCell<AD>) -> Vec<(&'static str, &Conv2d<AD>)> {
+    vec![("conv", cell.conv())]
+}
+
+/// Shi et al.'s Hadamard peepholes against the peephole form of the fixture script (random
+/// `Wci`, `Wcf`, `Wco`): outputs, states and every gradient, peephole weights included.
+#[test]
+fn conv_lstm_with_peepholes_matches_pytorch() {
+    let make = |layers, bidirectional, bias| {
+        ConvLstmConfig::new(2, 3, 3)
+            .with_num_layers(layers)
+            .with_bidirectional(bidirectional)
+            .with_bias(bias)
+            .with_peephole(Some([4, 3]))
+            .init::<AD>(&Default::default())
+    };
+    check_kind("lstm_peep", 4, make, lstm_convs, |cell, grads| {
+        let ws = cell.peephole().expect("built with peepholes");
+        ["Wci", "Wcf", "Wco"]
+            .into_iter()
+            .zip(ws)
+            .map(|(name, w)| {
+                (
+                    name,
+                    w.val().grad(grads).expect("peephole grad").into_data(),
+                )
+            })
+            .collect()
+    });
 }
 
 #[test]
@@ -173,7 +212,7 @@ fn conv_gru_matches_pytorch_outputs_and_gradients() {
             ("conv_can", cell.conv_can()),
         ]
     }
-    check_kind("gru", make, convs);
+    check_kind("gru", 16, make, convs, |_, _| Vec::new());
 }
 
 #[test]
@@ -204,6 +243,26 @@ fn a_pytorch_state_dict_loads_by_name() {
 #[test]
 fn settings_and_inputs_that_cannot_run_are_typed_errors() {
     let device = Default::default();
+    let err = ConvLstmConfig::new(2, 3, 3)
+        .with_peephole(Some([0, 3]))
+        .try_init::<AD>(&device)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::Zero {
+            module: "ConvLSTM",
+            setting: "peephole"
+        }
+    );
+    let peephole = ConvLstmConfig::new(2, 3, 3)
+        .with_peephole(Some([4, 3]))
+        .init::<AD>(&device);
+    let x = Tensor::<AD, 5>::zeros([1, 2, 2, 5, 3], &device);
+    let err = peephole.try_forward(x, None, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ConvLSTM: expected input of shape [1, 2, 2, 4, 3], got [1, 2, 2, 5, 3]"
+    );
     let err = ConvLstmConfig::new(2, 3, 4)
         .try_init::<AD>(&device)
         .unwrap_err();

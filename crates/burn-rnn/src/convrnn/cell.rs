@@ -1,6 +1,6 @@
 //! The two convolutional cells: [`ConvLstmCell`] and [`ConvGruCell`].
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::tanh;
 use burn::tensor::backend::Backend;
@@ -28,6 +28,12 @@ pub trait ConvCell<B: Backend>: Module<B> + core::fmt::Debug {
 
     /// Hidden channels `C_h`.
     fn channels_hidden(&self) -> usize;
+
+    /// The feature-map size `[H, W]` the cell requires (a ConvLSTM with peepholes), or
+    /// `None` for any size.
+    fn map_size(&self) -> Option<[usize; 2]> {
+        None
+    }
 
     /// One step.
     ///
@@ -187,9 +193,24 @@ fn gate_conv<B: RnnBackend>(
 /// Parameters (PyTorch names relative to the cell): `conv.weight: [4*C_h, C_in + C_h, k, k]`,
 /// `conv.bias: [4*C_h]` (optional); the input's channels come first in the weight's second
 /// dimension. Padding is `k / 2` on every side (`k` odd), so `H` and `W` are kept.
+///
+/// With peepholes ([`ConvLstmConfig::peephole`](super::ConvLstmConfig::peephole), Shi et al.'s
+/// Hadamard form, as in the peephole ports such as automan000/Convolutional_LSTM_PyTorch):
+///
+/// ```text
+/// i = sigmoid(i_conv + W_ci * c_{t-1}),  f = sigmoid(f_conv + W_cf * c_{t-1})
+/// c_t = f * c_{t-1} + i * tanh(g)
+/// h_t = sigmoid(o_conv + W_co * c_t) * tanh(c_t)
+/// ```
+///
+/// with `W_ci, W_cf, W_co: [1, C_h, H, W]` (PyTorch names `Wci`, `Wcf`, `Wco`), so the cell
+/// runs on maps of that size only. The fused gate op has no peephole terms: a cell with
+/// peepholes runs its gate math as plain tensor ops (differentiated by Burn's autodiff).
 #[derive(Module, Debug)]
 pub struct ConvLstmCell<B: Backend> {
     conv: Conv2d<B>,
+    /// `[W_ci, W_cf, W_co]`, each `[1, C_h, H, W]`.
+    peephole: Option<[Param<Tensor<B, 4>>; 3]>,
 }
 
 impl<B: RnnBackend> ConvLstmCell<B> {
@@ -199,11 +220,42 @@ impl<B: RnnBackend> ConvLstmCell<B> {
         [c_in, c_h]: [usize; 2],
         kernel: usize,
         bias: bool,
+        peephole: Option<[usize; 2]>,
         device: &B::Device,
     ) -> Self {
+        let zeros = |[h, w]: [usize; 2]| Param::from_tensor(Tensor::zeros([1, c_h, h, w], device));
         Self {
             conv: gate_conv([c_in + c_h, 4 * c_h], kernel, bias, device),
+            peephole: peephole.map(|size| [zeros(size), zeros(size), zeros(size)]),
         }
+    }
+
+    /// The peephole weights `[W_ci, W_cf, W_co]`, each `[1, C_h, H, W]`, if the cell has them.
+    pub fn peephole(&self) -> Option<&[Param<Tensor<B, 4>>; 3]> {
+        self.peephole.as_ref()
+    }
+
+    pub(crate) fn peephole_mut(&mut self) -> Option<&mut [Param<Tensor<B, 4>>; 3]> {
+        self.peephole.as_mut()
+    }
+
+    /// The gate math after the convolution: the fused op, or with peepholes plain ops.
+    ///
+    /// # Shapes
+    /// - `gates`: `[N, 4*C_h, H, W]`, `c`: `[N, C_h, H, W]`; returns `(h', c')`
+    fn gates(&self, gates: Tensor<B, 4>, c: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let Some([w_ci, w_cf, w_co]) = &self.peephole else {
+            return conv_lstm_gates(gates, c);
+        };
+        let [i, f, o, g]: [Tensor<B, 4>; 4] = gates
+            .chunk(4, 1)
+            .try_into()
+            .expect("4 * C_h channels split in 4");
+        let i = sigmoid(i + w_ci.val() * c.clone());
+        let f = sigmoid(f + w_cf.val() * c.clone());
+        let c = f * c + i * tanh(g);
+        let o = sigmoid(o + w_co.val() * c.clone());
+        (o * tanh(c.clone()), c)
     }
 
     /// The gate convolution: weight `[4*C_h, C_in + C_h, k, k]`, gates `i, f, o, g`.
@@ -229,10 +281,17 @@ impl<B: RnnBackend> ConvCell<B> for ConvLstmCell<B> {
         self.conv.channels()[1] / 4
     }
 
+    fn map_size(&self) -> Option<[usize; 2]> {
+        self.peephole.as_ref().map(|[w, _, _]| {
+            let [_, _, h, w] = w.lazy_shape().dims();
+            [h, w]
+        })
+    }
+
     fn step(&self, x: Tensor<B, 4>, state: ConvState<B, 4>) -> ConvState<B, 4> {
         let ConvState { hidden, cell } = state;
         let c = cell.expect("a ConvLSTM state has a cell part");
-        let (hidden, cell) = conv_lstm_gates(self.conv.forward(Tensor::cat(vec![x, hidden], 1)), c);
+        let (hidden, cell) = self.gates(self.conv.forward(Tensor::cat(vec![x, hidden], 1)), c);
         ConvState {
             hidden,
             cell: Some(cell),
@@ -254,7 +313,7 @@ impl<B: RnnBackend> ConvCell<B> for ConvLstmCell<B> {
             // The hidden part of a zero state is zero.
             let gates = conv.both(inputs[t].clone(), (!(zero && first)).then_some(hidden));
             let c = cell.expect("a ConvLSTM state has a cell part");
-            let (hidden, cell) = conv_lstm_gates(gates, c);
+            let (hidden, cell) = self.gates(gates, c);
             ConvState {
                 hidden,
                 cell: Some(cell),
@@ -284,13 +343,16 @@ pub struct ConvGruCell<B: Backend> {
 }
 
 impl<B: RnnBackend> ConvGruCell<B> {
-    /// A cell of `C_in` input and `C_h` hidden channels and `kernel x kernel` convolutions.
+    /// A cell of `C_in` input and `C_h` hidden channels and `kernel x kernel` convolutions
+    /// (`peephole` is always `None`: a ConvGRU has no cell state to look at).
     pub(crate) fn new(
         [c_in, c_h]: [usize; 2],
         kernel: usize,
         bias: bool,
+        peephole: Option<[usize; 2]>,
         device: &B::Device,
     ) -> Self {
+        debug_assert!(peephole.is_none(), "a ConvGRU has no peepholes");
         Self {
             conv_gates: gate_conv([c_in + c_h, 2 * c_h], kernel, bias, device),
             conv_can: gate_conv([c_in + c_h, c_h], kernel, bias, device),

@@ -27,7 +27,10 @@ pub type ConvLstm<B> = ConvRecurrent<B, ConvLstmCell<B>>;
 pub type ConvGru<B> = ConvRecurrent<B, ConvGruCell<B>>;
 
 macro_rules! conv_config {
-    ($(#[$doc:meta])* $config:ident, $layer:ident, $cell:ident, $name:literal) => {
+    (
+        $(#[$doc:meta])* $config:ident, $layer:ident, $cell:ident, $name:literal,
+        { $($extra:tt)* }, $peephole:expr
+    ) => {
         $(#[$doc])*
         #[derive(Config, Debug)]
         pub struct $config {
@@ -49,6 +52,7 @@ macro_rules! conv_config {
             /// Inputs and outputs `[N, L, ...]` (else `[L, N, ...]`).
             #[config(default = true)]
             pub batch_first: bool,
+            $($extra)*
         }
 
         impl $config {
@@ -59,6 +63,10 @@ macro_rules! conv_config {
                 device: &B::Device,
             ) -> Result<$layer<B>, ConfigError> {
                 check($name, self.channels_in, self.channels_hidden, self.kernel_size, self.num_layers)?;
+                let peephole: Option<[usize; 2]> = $peephole(self);
+                if peephole.is_some_and(|[h, w]| h == 0 || w == 0) {
+                    return Err(ConfigError::Zero { module: $name, setting: "peephole" });
+                }
                 let dirs = if self.bidirectional { 2 } else { 1 };
                 let cells = (0..self.num_layers * dirs)
                     .map(|i| {
@@ -66,7 +74,13 @@ macro_rules! conv_config {
                             0 => self.channels_in,
                             _ => dirs * self.channels_hidden,
                         };
-                        $cell::new([c_in, self.channels_hidden], self.kernel_size, self.bias, device)
+                        $cell::new(
+                            [c_in, self.channels_hidden],
+                            self.kernel_size,
+                            self.bias,
+                            peephole,
+                            device,
+                        )
                     })
                     .collect();
                 Ok(ConvRecurrent {
@@ -87,11 +101,23 @@ macro_rules! conv_config {
 
 conv_config!(
     /// Configuration of a [`ConvLstm`].
-    ConvLstmConfig, ConvLstm, ConvLstmCell, "ConvLSTM"
+    ConvLstmConfig, ConvLstm, ConvLstmCell, "ConvLSTM",
+    {
+        /// Hadamard peepholes on the cell state (Shi et al. 2015) for feature maps of size
+        /// `[H, W]`: weights `W_ci, W_cf, W_co` of shape `[1, C_h, H, W]` per cell, zeros at
+        /// initialization, added as `W_ci * c_{t-1}` to `i`, `W_cf * c_{t-1}` to `f` and
+        /// `W_co * c_t` to `o` (see [`ConvLstmCell`]). The layer then takes maps of this size
+        /// only. `None` (the default): no peepholes.
+        #[config(default = "None")]
+        pub peephole: Option<[usize; 2]>,
+    },
+    |c: &ConvLstmConfig| c.peephole
 );
 conv_config!(
     /// Configuration of a [`ConvGru`].
-    ConvGruConfig, ConvGru, ConvGruCell, "ConvGRU"
+    ConvGruConfig, ConvGru, ConvGruCell, "ConvGRU",
+    {},
+    |_: &ConvGruConfig| None
 );
 
 fn check(
@@ -205,7 +231,11 @@ impl<B: Backend, C: ConvCell<B>> ConvRecurrent<B, C> {
         if !self.batch_first {
             expected_input.swap(0, 1);
         }
-        if c != self.channels_in() {
+        let map = self.cells[0].map_size();
+        if c != self.channels_in() || map.is_some_and(|m| m != [h, w]) {
+            let [mh, mw] = map.unwrap_or([h, w]);
+            expected_input[3] = mh;
+            expected_input[4] = mw;
             let mut actual = [n, l, c, h, w];
             if !self.batch_first {
                 actual.swap(0, 1);

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use burn::module::Param;
 use burn::tensor::backend::Backend;
-use burn::tensor::TensorData;
+use burn::tensor::{Tensor, TensorData};
 
 use super::{ConvCell, ConvGruCell, ConvLstmCell, ConvRecurrent};
 use crate::conv::Conv2d;
@@ -12,11 +13,22 @@ use crate::import::{replace_param, PytorchParams};
 use crate::RnnBackend;
 
 /// A cell's convolutions by their PyTorch names (`"conv"`, or `"conv_gates"` and
-/// `"conv_can"`).
+/// `"conv_can"`), and its other parameters (a ConvLSTM's peepholes `"Wci"`, `"Wcf"`, `"Wco"`).
 pub(crate) trait NamedConvs<B: Backend> {
     fn convs(&self) -> Vec<(&'static str, &Conv2d<B>)>;
     fn convs_mut(&mut self) -> Vec<(&'static str, &mut Conv2d<B>)>;
+
+    fn others(&self) -> Vec<(&'static str, &Param<Tensor<B, 4>>)> {
+        Vec::new()
+    }
+
+    fn others_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<B, 4>>)> {
+        Vec::new()
+    }
 }
+
+/// The PyTorch names of the peephole weights, in the order of [`ConvLstmCell::peephole`].
+const PEEPHOLES: [&str; 3] = ["Wci", "Wcf", "Wco"];
 
 impl<B: RnnBackend> NamedConvs<B> for ConvLstmCell<B> {
     fn convs(&self) -> Vec<(&'static str, &Conv2d<B>)> {
@@ -25,6 +37,18 @@ impl<B: RnnBackend> NamedConvs<B> for ConvLstmCell<B> {
 
     fn convs_mut(&mut self) -> Vec<(&'static str, &mut Conv2d<B>)> {
         vec![("conv", self.conv_mut())]
+    }
+
+    fn others(&self) -> Vec<(&'static str, &Param<Tensor<B, 4>>)> {
+        self.peephole()
+            .map(|ws| PEEPHOLES.into_iter().zip(ws.iter()).collect())
+            .unwrap_or_default()
+    }
+
+    fn others_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<B, 4>>)> {
+        self.peephole_mut()
+            .map(|ws| PEEPHOLES.into_iter().zip(ws.iter_mut()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -63,6 +87,10 @@ fn shapes<B: RnnBackend, C: ConvCell<B> + NamedConvs<B>>(
                 out.push((format!("{key}bias"), b.lazy_shape().to_vec()));
             }
         }
+        for (name, p) in cell.others() {
+            let key = format!("{}{name}", cell_prefix(i, dirs));
+            out.push((key, p.lazy_shape().to_vec()));
+        }
     }
     out
 }
@@ -80,6 +108,10 @@ fn tensors<B: RnnBackend, C: ConvCell<B> + NamedConvs<B>>(
             if let Some(b) = conv.bias() {
                 out.push((format!("{key}bias"), b.val().into_data().convert::<f32>()));
             }
+        }
+        for (name, p) in cell.others() {
+            let key = format!("{}{name}", cell_prefix(i, dirs));
+            out.push((key, p.val().into_data().convert::<f32>()));
         }
     }
     out
@@ -99,6 +131,9 @@ fn replace_from<B: RnnBackend, C: ConvCell<B> + NamedConvs<B>>(
             if let Some(bias) = bias {
                 replace_param(bias, take(format!("{key}bias")));
             }
+        }
+        for (name, p) in cell.others_mut() {
+            replace_param(p, take(format!("{}{name}", cell_prefix(i, dirs))));
         }
     }
     layer
