@@ -48,6 +48,9 @@ What differs, by construction:
   norm 5 on its own (burn-optim 0.21, `OptimizerAdaptor::step`), so PyTorch does the same by
   default; --global-clip clips the norm of all gradients together
   (`torch.nn.utils.clip_grad_norm_`) instead.
+- The allocator. Both sides run with glibc keeping freed memory (ours sets it with mallopt,
+  this script re-executes itself with GLIBC_TUNABLES): without it every step's big tensors
+  come back as fresh pages on both sides.
 - The timing. PyTorch's ms/step counts the training step only (forward, loss, backward,
   clipping, Adam), not reading or standardizing the batch. Ours is `metrics.json`'s
   ms_per_step, which also counts drawing each batch from the fonts and making its tensors;
@@ -323,7 +326,17 @@ def percent(x):
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
+# The allocator policy of our examples (rnn_example_common::keep_freed_memory): glibc keeps
+# freed memory instead of unmapping it. PyTorch runs under the same policy (it measured
+# 77-84 ms/step with it, 104-108 without, on the same machine), so this script re-executes
+# itself with it.
+KEEP_FREED = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
+
+
 def main():
+    if sys.platform.startswith("linux") and os.environ.get("GLIBC_TUNABLES") != KEEP_FREED:
+        env = dict(os.environ, GLIBC_TUNABLES=KEEP_FREED)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     ap = argparse.ArgumentParser(
         description="Train the CRNN example's model in PyTorch on the same rendered batches "
         "as `crnn train`, then run ours, and compare held-out CER, exact lines and ms/step.",

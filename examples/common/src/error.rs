@@ -49,15 +49,37 @@ pub fn input(msg: impl Into<String>) -> Error {
 /// Runs a command: on success returns; on an error prints `error: {message}` as one line on
 /// stderr and exits the process with the error's [exit code](Error::exit_code).
 ///
+/// Before the command it calls [`keep_freed_memory`]: training loops allocate and free
+/// the same multi-megabyte tensors every step.
+///
 /// It is the whole of an example's `main`:
 /// ```no_run
 /// // Prints "error: --steps must be at least 1" and exits with code 2.
 /// rnn_example_common::run(|| Err(rnn_example_common::input("--steps must be at least 1")));
 /// ```
 pub fn run(command: impl FnOnce() -> Result<(), Error>) {
+    keep_freed_memory();
     if let Err(e) = command() {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
+    }
+}
+
+/// Makes glibc keep freed memory in the process instead of returning it to the system
+/// (`M_MMAP_MAX = 0`, `M_TRIM_THRESHOLD` at its maximum; a no-op elsewhere than glibc).
+///
+/// By default glibc serves each allocation of 128 KiB or more with a fresh `mmap` and unmaps
+/// it on free, so every step's multi-megabyte activations and gradients come back as new
+/// pages: a page fault and a kernel page clear per 4 KiB, every step. Measured on the crnn
+/// example (AMD EPYC, 2 threads, 100 steps, runs 2 and 3 of 3 interleaved): 99.8 / 101.0
+/// ms/step with glibc's defaults, 88.6 / 87.3 with freed memory kept. The process's resident
+/// set then stays at its peak instead of shrinking between steps.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation policy.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
 }
 
