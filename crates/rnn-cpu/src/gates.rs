@@ -241,7 +241,15 @@ pub(crate) unsafe fn lstm_backward<S: Simd>(
     );
     let one = S::splat(1.0);
     for c in chunks::<S>(w) {
-        let [i, f, g, o, tc] = acts.map(|a| c.ld::<S>(a));
+        // Element by element, not `acts.map(..)`: `array::map` is not inlined into the
+        // `#[target_feature]` caller, and its loads became calls (measured in perf).
+        let [i, f, g, o, tc] = [
+            c.ld::<S>(acts[0]),
+            c.ld::<S>(acts[1]),
+            c.ld::<S>(acts[2]),
+            c.ld::<S>(acts[3]),
+            c.ld::<S>(acts[4]),
+        ];
         let dht = S::add(c.ld::<S>(d[0]), c.ld::<S>(d[1]));
         let dct = S::fma(S::mul(dht, o), S::fnma(tc, tc, one), c.ld::<S>(dc));
         // s (1 - s) for the sigmoid gates, 1 - g^2 for the tanh one.
@@ -273,7 +281,13 @@ pub(crate) unsafe fn gru_backward<S: Simd>(
     check(w, &ins, &outs);
     let one = S::splat(1.0);
     for c in chunks::<S>(w) {
-        let [r, z, n, ghn] = acts.map(|a| c.ld::<S>(a));
+        // Element by element, not `acts.map(..)` (see `lstm_backward`).
+        let [r, z, n, ghn] = [
+            c.ld::<S>(acts[0]),
+            c.ld::<S>(acts[1]),
+            c.ld::<S>(acts[2]),
+            c.ld::<S>(acts[3]),
+        ];
         let dht = S::add(c.ld::<S>(d[0]), c.ld::<S>(d[1]));
         let ds = |s: S::V| S::fnma(s, s, s);
         let dpn = S::mul(S::mul(dht, S::sub(one, z)), S::fnma(n, n, one));

@@ -441,7 +441,6 @@ fn conv_lstm_gates_match_their_formula_forward_and_backward() {
                 conv_lstm_forward(&s, &gates, &c_prev, &mut h, &mut c, Some(&mut saved));
                 let (mut h2, mut c2) = (vec![0.0; len], vec![0.0; len]);
                 conv_lstm_forward(&s, &gates, &c_prev, &mut h2, &mut c2, None);
-                assert_eq!((&h, &c), (&h2, &c2), "{what}: saving changes nothing");
 
                 let grads = |dh_on: bool, dc_on: bool| {
                     let mut d_gates = vec![f32::NAN; s.gates_len()];
@@ -496,6 +495,9 @@ fn conv_lstm_gates_match_their_formula_forward_and_backward() {
                     }
                     assert_close(&format!("{what}: h"), &h, &want[0]);
                     assert_close(&format!("{what}: c"), &c, &want[1]);
+                    // (Not bit for bit: the other tests of this binary switch the path too.)
+                    assert_close(&format!("{what}: h, not saving"), &h2, &want[0]);
+                    assert_close(&format!("{what}: c, not saving"), &c2, &want[1]);
                     assert_close(&format!("{what}: saved"), &saved, &want[2]);
                     let on = format!("{what}, dh {dh_on}, dc {dc_on}");
                     assert_close(&format!("{on}: d_gates"), &d_gates, &want[3]);

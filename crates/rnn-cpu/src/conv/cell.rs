@@ -248,10 +248,12 @@ impl WithSimd for Forward<'_> {
             let tc = tanh::<S>(cn);
             st::<S>(c.add(at), lanes, cn);
             st::<S>(h.add(at), lanes, S::mul(o, tc));
-            if let Some(saved) = saved {
-                for (p, v) in saved.into_iter().zip([i, f, o, g, tc]) {
-                    st::<S>(p.add(at), lanes, v);
-                }
+            if let Some([si, sf, so, sg, stc]) = saved {
+                st::<S>(si.add(at), lanes, i);
+                st::<S>(sf.add(at), lanes, f);
+                st::<S>(so.add(at), lanes, o);
+                st::<S>(sg.add(at), lanes, g);
+                st::<S>(stc.add(at), lanes, tc);
             }
         }
     }
@@ -292,7 +294,15 @@ impl WithSimd for Backward<'_> {
         // s (1 - s): the sigmoid's derivative from its value.
         let ds = |s: S::V| S::fnma(s, s, s);
         for (at, lanes) in chunks::<S>(0..len) {
-            let [i, f, o, g, tc] = [ai, af, ao, ag, atc].map(|p| ld::<S>(p.add(at), lanes));
+            // Element by element, not `array::map` (not inlined into the `#[target_feature]`
+            // caller: its loads became calls).
+            let [i, f, o, g, tc] = [
+                ld::<S>(ai.add(at), lanes),
+                ld::<S>(af.add(at), lanes),
+                ld::<S>(ao.add(at), lanes),
+                ld::<S>(ag.add(at), lanes),
+                ld::<S>(atc.add(at), lanes),
+            ];
             let dht = dh.map_or(zero, |p| ld::<S>(p.add(at), lanes));
             let dcn = dc.map_or(zero, |p| ld::<S>(p.add(at), lanes));
             let dct = S::fma(S::mul(dht, o), S::fnma(tc, tc, one), dcn);
