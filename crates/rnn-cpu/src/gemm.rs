@@ -149,3 +149,119 @@ pub fn sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) {
         );
     }
 }
+
+/// Columns of one packed panel of `B` in [`tile_sgemm`].
+const PANEL: usize = 64;
+
+/// `c = a b + beta c` on the recurrent kernels' register tiles ([`crate::simd`]), for an `a`
+/// whose rows are contiguous (`col_stride` 1): `b` is packed once into panels of 64 columns
+/// (`[k][64]` each, zero past `n`), then each worker computes its rows' tiles, `MR` rows by one
+/// panel at a time, over the whole `k`. Returns `false` (and does nothing) for an `a` of
+/// another layout.
+pub fn tile_sgemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: MatMut<'_>) -> bool {
+    use crate::simd::dispatch;
+    use crate::threads::{num_threads, parallel, split, Ptr};
+    assert!(
+        a.cols == b.rows && a.rows == c.rows && b.cols == c.cols,
+        "sgemm: [{}, {}] x [{}, {}] into [{}, {}]",
+        a.rows,
+        a.cols,
+        b.rows,
+        b.cols,
+        c.rows,
+        c.cols
+    );
+    if a.col_stride != 1 {
+        return false;
+    }
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let panels = n.div_ceil(PANEL);
+    let mut packed = vec![0.0f32; panels * k * PANEL];
+    for (j, panel) in packed.chunks_exact_mut(k * PANEL).enumerate() {
+        for col in 0..PANEL.min(n - j * PANEL) {
+            let at = (j * PANEL + col) * b.col_stride;
+            for p in 0..k {
+                panel[p * PANEL + col] = b.data[at + p * b.row_stride];
+            }
+        }
+    }
+    let work = m * k * n;
+    let threads = match work >= 1 << 21 && m >= 32 {
+        true => num_threads(),
+        false => 1,
+    };
+    let ldc = c.cols;
+    let out = Ptr::of(c.data);
+    parallel(threads, |tid, workers, _| {
+        let op = TileGemm {
+            a,
+            packed: &packed,
+            k,
+            n,
+            beta,
+            out,
+            ldc,
+            rows: split(m, workers, tid),
+        };
+        // SAFETY: the path is available (dispatch); each worker writes its own rows of `c`.
+        unsafe { dispatch(op) }
+    });
+    true
+}
+
+struct TileGemm<'a> {
+    a: Mat<'a>,
+    packed: &'a [f32],
+    k: usize,
+    n: usize,
+    beta: f32,
+    out: crate::threads::Ptr,
+    ldc: usize,
+    rows: std::ops::Range<usize>,
+}
+
+impl crate::simd::WithSimd for TileGemm<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    unsafe fn run<S: crate::simd::Simd>(self) {
+        let mr = S::rows_per_tile(PANEL / 16);
+        let mut tmp = [0.0f32; 8 * PANEL];
+        let (k, n) = (self.k, self.n);
+        let lda = self.a.row_stride;
+        for (j, panel) in self.packed.chunks_exact(k * PANEL).enumerate() {
+            let cols = PANEL.min(n - j * PANEL);
+            let mut r0 = self.rows.start;
+            while r0 < self.rows.end {
+                let rows = mr.min(self.rows.end - r0);
+                let a = self.a.data.as_ptr().add(r0 * lda);
+                S::tile(
+                    rows,
+                    k,
+                    a,
+                    lda,
+                    panel.as_ptr(),
+                    PANEL,
+                    tmp.as_mut_ptr(),
+                    false,
+                );
+                for i in 0..rows {
+                    let dst = self.out.slice_mut((r0 + i) * self.ldc + j * PANEL, cols);
+                    let src = &tmp[i * PANEL..i * PANEL + cols];
+                    match self.beta == 0.0 {
+                        true => dst.copy_from_slice(src),
+                        false => {
+                            for (d, &s) in dst.iter_mut().zip(src) {
+                                *d = s + self.beta * *d;
+                            }
+                        }
+                    }
+                }
+                r0 += rows;
+            }
+        }
+    }
+}
