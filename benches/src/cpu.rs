@@ -76,63 +76,23 @@ fn gemm_crate_gemm(m: usize, k: usize, n: usize) -> impl FnMut(&[f32], &[f32], &
     }
 }
 
-/// `c = a b` on rnn-cpu's register tiles ([`rnn_cpu::tile_sgemm`], on the kernels' threads),
-/// row-major `[m, k] x [k, n]`.
-fn tiles_gemm(m: usize, k: usize, n: usize) -> impl FnMut(&[f32], &[f32], &mut [f32]) {
-    move |a, b, c| {
-        let (a, b) = (rnn_cpu::Mat::new(a, m, k), rnn_cpu::Mat::new(b, k, n));
-        assert!(rnn_cpu::tile_sgemm(
-            a,
-            b,
-            0.0,
-            rnn_cpu::MatMut::new(c, m, n)
-        ));
-    }
-}
-
-/// `c = a b` by [`rnn_cpu::par_sgemm`] (matrixmultiply, rows split over the kernels'
-/// threads), row-major `[m, k] x [k, n]`.
-fn par_gemm(m: usize, k: usize, n: usize) -> impl FnMut(&[f32], &[f32], &mut [f32]) {
-    move |a, b, c| {
-        let (a, b) = (rnn_cpu::Mat::new(a, m, k), rnn_cpu::Mat::new(b, k, n));
-        rnn_cpu::par_sgemm(a, b, 0.0, rnn_cpu::MatMut::new(c, m, n));
-    }
-}
-
-/// Prints the GEMM table (empty with `--no-gemm`) and returns the best one-thread rate in it,
-/// GFLOP/s.
+/// Prints the GEMM table (empty with `--no-gemm`) and returns the best rate in it, GFLOP/s.
 fn gemm_table(args: &Args) -> f64 {
-    let threads = burn_rnn::kernels::num_threads();
-    println!("## GEMM on this CPU (GFLOP/s)\n");
-    println!(
-        "| shape (m x k x n) | matrixmultiply | gemm crate | rnn-cpu tiles | matrixmultiply, \
-         {threads} threads | rnn-cpu tiles, {threads} threads |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("## GEMM on this CPU (one thread, GFLOP/s)\n");
+    println!("| shape (m x k x n) | matrixmultiply | gemm crate |");
+    println!("| --- | --- | --- |");
     let shapes = [
         (1024, 1024, 1024, "square"),
         (32, 256, 1024, "LSTM step h W_hh^T, N=32 H=256"),
         (2048, 128, 1024, "hoisted input x W_ih^T, L*N=2048"),
         (1024, 2048, 256, "weight gradient dG^T h, L*N=2048"),
-        (1024, 128, 512, "CRNN BiLSTM layer 1 x W_ih^T, T*N=1024"),
-        (6400, 123, 1280, "Braun x W_ih^T"),
-        (6400, 1280, 123, "Braun dG W_ih"),
-        (400, 512, 2048, "DeepBench x W_ih^T"),
     ];
     let mut peak = 0.0f64;
     for (m, k, n, what) in shapes.into_iter().filter(|_| !args.no_gemm) {
         let mm = gemm_rate(m, k, n, matrixmultiply_gemm(m, k, n));
         let gc = gemm_rate(m, k, n, gemm_crate_gemm(m, k, n));
-        burn_rnn::kernels::set_num_threads(1);
-        let tiles = gemm_rate(m, k, n, tiles_gemm(m, k, n));
-        burn_rnn::kernels::set_num_threads(threads);
-        let par = gemm_rate(m, k, n, par_gemm(m, k, n));
-        let par_tiles = gemm_rate(m, k, n, tiles_gemm(m, k, n));
         peak = peak.max(mm).max(gc);
-        println!(
-            "| {m} x {k} x {n} ({what}) | {mm:.0} | {gc:.0} | {tiles:.0} | {par:.0} | \
-             {par_tiles:.0} |"
-        );
+        println!("| {m} x {k} x {n} ({what}) | {mm:.0} | {gc:.0} |");
     }
     peak
 }

@@ -67,7 +67,7 @@ pub use conv::{
     max_pool2d_backward, max_pool2d_forward, Conv2dShape, ConvLstmShape, Pool2dShape,
 };
 pub use forward::forward;
-pub use gemm::{sgemm, tile_sgemm, Mat, MatMut};
+pub use gemm::{sgemm, Mat, MatMut};
 pub use kind::{CellKind, Nonlinearity, Spec, UnknownCellKind};
 pub use simd::{isa, set_isa, Isa, IsaError, ISA_ENV};
 pub use threads::{num_threads, par_sgemm, set_num_threads, zeroed};
