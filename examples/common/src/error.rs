@@ -71,8 +71,9 @@ pub fn run(command: impl FnOnce() -> Result<(), Error>) {
 /// By default glibc serves each allocation of 128 KiB or more with a fresh `mmap` and unmaps
 /// it on free, so every step's multi-megabyte activations and gradients come back as new
 /// pages: a page fault and a kernel page clear per 4 KiB, every step. Measured on the crnn
-/// example (AMD EPYC, 2 threads, 100 steps, runs 2 and 3 of 3 interleaved): 99.8 / 101.0
-/// ms/step with glibc's defaults, 88.6 / 87.3 with freed memory kept. The process's resident
+/// example (AMD EPYC, 2 threads, 100 steps, runs 2 and 3 of 3 interleaved; the first was
+/// 110.6 / 112.5): 99.8 / 101.0 ms/step with glibc's defaults, 88.6 / 87.3 with freed memory
+/// kept. The process's resident
 /// set then stays at its peak instead of shrinking between steps.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
