@@ -83,12 +83,70 @@ fn bidirectional_layer_rejects_unidirectional_state() {
 }
 
 #[test]
-#[should_panic(expected = "LSTM state: hidden and cell must have the same shape, \
-                           got hidden [1, 2, 3] and cell [1, 2, 4]")]
-fn layer_rejects_lstm_state_parts_of_different_shapes() {
+#[should_panic(expected = "LSTM: expected initial cell state of shape [1, 2, 3], got [1, 2, 4]")]
+fn layer_rejects_lstm_cell_state_of_wrong_width() {
     let lstm = LstmConfig::new(4, 3).init::<B>(&device());
     let state = LstmState::from_hidden_and_cell(zeros([1, 2, 3]), zeros([1, 2, 4]));
     lstm.forward(zeros([2, 5, 4]), Some(state));
+}
+
+#[test]
+#[should_panic(
+    expected = "LSTM state: hidden and cell must have the same [num_layers*D, batch] \
+                           dimensions, got hidden [1, 2, 3] and cell [1, 3, 3]"
+)]
+fn layer_rejects_lstm_state_parts_of_different_batches() {
+    let lstm = LstmConfig::new(4, 3).init::<B>(&device());
+    let state = LstmState::from_hidden_and_cell(zeros([1, 2, 3]), zeros([1, 3, 3]));
+    lstm.forward(zeros([2, 5, 4]), Some(state));
+}
+
+/// With a projection, `h` is `[layers*D, N, P]` and `c` `[layers*D, N, H]`: a state of the
+/// unprojected shape is refused with both shapes named.
+#[test]
+fn projected_lstm_checks_each_state_part_against_its_own_width() {
+    let lstm = LstmConfig::new(4, 5)
+        .with_proj_size(2)
+        .with_num_layers(2)
+        .init::<B>(&device());
+    let run = |h: [usize; 3], c: [usize; 3]| {
+        let lstm = lstm.clone();
+        let state = LstmState::from_hidden_and_cell(zeros(h), zeros(c));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            lstm.forward(zeros([3, 4, 4]), Some(state))
+        }))
+        .err()
+        .map(|e| e.downcast_ref::<String>().cloned().unwrap_or_default())
+    };
+    assert_eq!(run([2, 3, 2], [2, 3, 5]), None);
+    assert_eq!(
+        run([2, 3, 5], [2, 3, 5]).as_deref(),
+        Some(
+            "LSTM: expected initial state of shape [2, 3, 2] [num_layers*D, batch, proj_size], \
+             got [2, 3, 5]"
+        )
+    );
+    assert_eq!(
+        run([2, 3, 2], [2, 3, 2]).as_deref(),
+        Some("LSTM: expected initial cell state of shape [2, 3, 5], got [2, 3, 2]")
+    );
+    let cell = LstmCellConfig::new(4, 5)
+        .with_proj_size(2)
+        .init::<B>(&device());
+    let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cell.forward(
+            zeros([3, 4]),
+            Some(LstmState::from_hidden_and_cell(
+                zeros([3, 5]),
+                zeros([3, 5]),
+            )),
+        )
+    }));
+    let message = step.expect_err("a cell state of the unprojected shape is refused");
+    assert_eq!(
+        message.downcast_ref::<String>().map(String::as_str),
+        Some("LSTMCell: expected hidden state of shape [3, 2], got [3, 5]")
+    );
 }
 
 #[test]
@@ -181,6 +239,29 @@ fn try_init_refuses_each_bad_setting_with_a_typed_error() {
             any(AnyRecurrentConfig::new(CellKind::RnnRelu, 2, 0)),
             zero("RNN", "d_hidden"),
         ),
+        (
+            lstm(LstmConfig::new(2, 3).with_proj_size(3)),
+            ConfigError::ProjSize {
+                module: "LSTM",
+                proj_size: 3,
+                d_hidden: 3,
+            },
+        ),
+        (
+            any(AnyRecurrentConfig::new(CellKind::Lstm, 2, 3).with_proj_size(4)),
+            ConfigError::ProjSize {
+                module: "LSTM",
+                proj_size: 4,
+                d_hidden: 3,
+            },
+        ),
+        (
+            any(AnyRecurrentConfig::new(CellKind::Gru, 2, 3).with_proj_size(1)),
+            ConfigError::Unsupported {
+                module: "GRU",
+                setting: "proj_size",
+            },
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, Err(want));
@@ -221,6 +302,14 @@ fn cell_try_init_refuses_zero_sizes() {
     assert_eq!(rnn(0, 0), zero("RNNCell", "d_input"));
     assert_eq!(rnn(2, 0), zero("RNNCell", "d_hidden"));
     assert_eq!(lstm(2, 3), Ok(()));
+    assert_eq!(
+        LstmCellConfig::new(2, 3)
+            .with_proj_size(5)
+            .try_init::<B>(&dev)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err("LSTMCell: expected proj_size < d_hidden = 3 (or 0 for no projection), got 5".into())
+    );
     let message = std::panic::catch_unwind(|| GruCellConfig::new(2, 0).init::<B>(&dev))
         .expect_err("init panics on a zero size");
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Finite-difference gradient checks of each cell, in f64 on ndarray: autodiff's gradients of a
+//! Finite-difference gradient checks of each cell (the LSTM with and without a projection), in f64 on ndarray: autodiff's gradients of a
 //! 3-step unroll equal central differences for every parameter and every input element; and
 //! the input gradients of the ConvLSTM and ConvGRU layers (with lengths, both directions).
 #![cfg(feature = "ndarray")]
@@ -38,11 +38,11 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
 /// `sum_t sum(h_t * w_t)` over a 3-step unroll from the zero state.
 fn loss<Bk: Backend, C: Cell<Bk>>(cell: &C, x: Tensor<Bk, 3>) -> Tensor<Bk, 1> {
     let device = x.device();
-    let hidden = cell.d_hidden();
-    let mut state = C::State::zeros(BATCH, hidden, &device);
+    let (hidden, output) = (cell.d_hidden(), cell.d_output());
+    let mut state = C::State::zeros_sized(BATCH, output, hidden, &device);
     let mut total = Tensor::<Bk, 1>::zeros([1], &device);
     let w = Tensor::<Bk, 3>::from_data(
-        TensorData::new(values(STEPS * BATCH * hidden, 99), [STEPS, BATCH, hidden]),
+        TensorData::new(values(STEPS * BATCH * output, 99), [STEPS, BATCH, output]),
         &device,
     );
     for t in 0..STEPS {
@@ -163,6 +163,17 @@ fn lstm_cell_gradients_match_finite_differences() {
     let d = Default::default();
     let config = LstmCellConfig::new(INPUT, 2);
     gradcheck("lstm", config.init::<AD64>(&d), config.init::<F64>(&d));
+}
+
+#[test]
+fn lstm_cell_with_projection_gradients_match_finite_differences() {
+    let d = Default::default();
+    for bias in [true, false] {
+        let config = LstmCellConfig::new(INPUT, 3)
+            .with_proj_size(2)
+            .with_bias(bias);
+        gradcheck("lstm proj", config.init::<AD64>(&d), config.init::<F64>(&d));
+    }
 }
 
 #[test]

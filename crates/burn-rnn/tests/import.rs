@@ -84,6 +84,29 @@ fn safetensors_round_trip_keeps_names_and_values() {
     let a = original.forward(x.clone(), None).output.into_data();
     let b = loaded.forward(x, None).output.into_data();
     assert_eq!(a, b, "a saved and reloaded LSTM computes the same outputs");
+
+    // With a projection: PyTorch's `weight_hr_l{k}[_reverse]` after each cell's four tensors.
+    let projected = || {
+        LstmConfig::new(4, 5)
+            .with_proj_size(3)
+            .with_bidirectional(true)
+            .with_num_layers(2)
+            .init::<B>(&device())
+    };
+    let original = projected();
+    let path = dir.join("lstm-proj.safetensors");
+    original.save_safetensors(&path).unwrap();
+    let shapes = original.pytorch_shapes();
+    assert_eq!(shapes[4], ("weight_hr_l0".into(), vec![3, 5]));
+    assert_eq!(shapes[1], ("weight_hh_l0".into(), vec![20, 3]));
+    assert_eq!(shapes[15], ("weight_ih_l1_reverse".into(), vec![20, 6]));
+    assert_eq!(shapes[19], ("weight_hr_l1_reverse".into(), vec![3, 5]));
+    let loaded = projected().load_pytorch(&path).unwrap();
+    let x = Tensor::<B, 3>::random([2, 6, 4], Distribution::Default, &device());
+    let (a, b) = (original.forward(x.clone(), None), loaded.forward(x, None));
+    assert_eq!(a.output.dims(), [2, 6, 6]);
+    assert_eq!(a.output.into_data(), b.output.into_data());
+    assert_eq!(a.state.cell.dims(), [4, 2, 5]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

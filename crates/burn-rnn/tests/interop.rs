@@ -774,6 +774,11 @@ fn layers_burn_nn_cannot_hold_are_refused_by_name() {
         .with_bidirectional(true)
         .init::<B>(&dev);
     assert!(!bi_seq_first.to_burn_bidirectional().unwrap().batch_first);
+    let projected = LstmConfig::new(H_IN, H).with_proj_size(1).init::<B>(&dev);
+    assert_eq!(
+        unsupported_setting(projected.to_burn()),
+        ("proj_size".into(), "1".into())
+    );
 }
 
 #[test]

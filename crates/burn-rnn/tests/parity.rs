@@ -121,6 +121,16 @@ where
     let layer = layer
         .load_tensors(fx.params(case), Path::new(case))
         .unwrap_or_else(|e| panic!("{case}: {e}"));
+    check_loaded_case(fx, case, layer, worst);
+}
+
+/// Runs a layer holding a case's parameters on the case's input, initial state and lengths,
+/// and compares outputs, final states and every gradient with PyTorch's.
+fn check_loaded_case<C>(fx: &Fixture, case: &str, layer: Recurrent<AD, C>, worst: &mut Worst)
+where
+    C: Cell<AD> + FusedParams<AD>,
+    LayerState<AD, C>: StateParts,
+{
     let x = fx.tensor::<AD, 3>(case, "x").require_grad();
     let state = LayerState::<AD, C>::from_fixture(fx, case);
     let mut input = RecurrentInput::new(x.clone());
@@ -217,6 +227,47 @@ fn check_layers(kind: &str, path: ExecutionPath) {
         }
     }
     worst.report(&format!("{kind} ({path:?} path)"));
+}
+
+/// 20 random `nn.LSTM(proj_size=P)` configurations of `generate_proj.py` (1-3 layers, either
+/// direction, bias, lengths, layout, initial state): each case's `state_dict` loads through
+/// `load_pytorch_prefixed` from the `torch.save` file and from the safetensors file with the
+/// same values; outputs, both final states and every gradient match PyTorch's.
+#[test]
+fn lstm_with_projection_matches_pytorch_from_pt_and_safetensors() {
+    let fx = Fixture::load("lstm_proj.safetensors");
+    let cases = fx.cases("proj/");
+    assert_eq!(cases.len(), 20, "generate_proj.py writes 20 cases");
+    let device = Default::default();
+    let mut worst = Worst::default();
+    for case in &cases {
+        let layer = LstmConfig::new(flag(case, "in"), flag(case, "hid"))
+            .with_proj_size(flag(case, "proj"))
+            .with_num_layers(flag(case, "l"))
+            .with_bidirectional(flag(case, "bi") == 1)
+            .with_bias(flag(case, "bias") == 1)
+            .with_batch_first(flag(case, "bf") == 1)
+            .init::<AD>(&device);
+        assert_eq!(layer.d_output(), flag(case, "proj"));
+        let prefix = format!("{case}/p.");
+        let load = |file: &str| {
+            layer
+                .clone()
+                .load_pytorch_prefixed(common::fixture_path(file), &prefix)
+                .unwrap_or_else(|e| panic!("{case}: {e}"))
+        };
+        let (from_pt, from_safetensors) = (load("lstm_proj.pt"), load("lstm_proj.safetensors"));
+        let pt = from_pt.pytorch_tensors();
+        assert!(pt.iter().any(|(k, _)| k.starts_with("weight_hr_l0")));
+        for ((key, a), (_, b)) in pt.into_iter().zip(from_safetensors.pytorch_tensors()) {
+            assert_eq!(
+                a, b,
+                "{case}: {key} differs between the .pt and the .safetensors file"
+            );
+        }
+        check_loaded_case(&fx, case, from_pt, &mut worst);
+    }
+    worst.report("LSTM with projection");
 }
 
 /// The RNN nonlinearity a fixture kind names (`rnn_tanh`, `rnn_relu`).

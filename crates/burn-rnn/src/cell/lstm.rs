@@ -4,7 +4,10 @@ use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
-use super::{check_sizes, folded_bias, forward_step, init_weights, Cell, FusedCell, LstmState};
+use super::{
+    check_sizes, folded_bias, forward_step, init_weights, pytorch_default_init, Cell, FusedCell,
+    LstmState,
+};
 use crate::math::{self, lstm_step, CellKind};
 use crate::ConfigError;
 
@@ -23,6 +26,11 @@ pub struct LstmCellConfig {
     /// If set, the forget gate's bias starts at this value (`b_ih[f] = value`, `b_hh[f] = 0`),
     /// as Jozefowicz et al. (2015) recommend with 1.0. Ignored without bias.
     pub forget_bias: Option<f64>,
+    /// Projection size `P` (Sak et al., 2014; PyTorch's `proj_size`): `h` is the cell's
+    /// output projected by `W_hr [P, H]`, so `h` is `[N, P]` and `W_hh` is `[4*H, P]`.
+    /// 0 (the default) is no projection; otherwise `0 < P < H`.
+    #[config(default = 0)]
+    pub proj_size: usize,
 }
 
 /// An LSTM cell: one time step of an LSTM, with PyTorch's fused parameters.
@@ -35,25 +43,34 @@ pub struct LstmCellConfig {
 /// c' = f * c + i * g
 /// h' = o * tanh(c')
 /// ```
+///
+/// With a projection ([`LstmCellConfig::proj_size`] `P`, Sak et al. 2014, "Long Short-Term
+/// Memory Based Recurrent Neural Network Architectures for Large Vocabulary Speech
+/// Recognition"; PyTorch's `proj_size`), the last line is `h' = W_hr (o * tanh(c'))`:
+/// `W_hr: [P, H]`, `h: [N, P]`, `W_h*: [H, P]` (so `weight_hh` is `[4*H, P]`), `c: [N, H]`.
 #[derive(Module, Debug)]
 pub struct LstmCell<B: Backend> {
     /// Input weights `[4*H, H_in]`, gate blocks in the order i, f, g, o.
     pub(crate) weight_ih: Param<Tensor<B, 2>>,
-    /// Hidden weights `[4*H, H]`, gate blocks in the order i, f, g, o.
+    /// Hidden weights `[4*H, P]` (`P = H` without a projection), gate blocks i, f, g, o.
     pub(crate) weight_hh: Param<Tensor<B, 2>>,
     /// Input bias `[4*H]` (i, f, g, o), if the cell has biases.
     pub(crate) bias_ih: Option<Param<Tensor<B, 1>>>,
     /// Hidden bias `[4*H]` (i, f, g, o), if the cell has biases.
     pub(crate) bias_hh: Option<Param<Tensor<B, 1>>>,
+    /// Projection weights `[P, H]` (PyTorch's `weight_hr`), if the cell has a projection.
+    pub(crate) weight_hr: Option<Param<Tensor<B, 2>>>,
 }
 
 impl LstmCellConfig {
     /// Creates a [`LstmCell`] on `device`.
     ///
     /// # Errors
-    /// `d_input` or `d_hidden` of 0 ([`ConfigError`]).
+    /// `d_input` or `d_hidden` of 0, or a `proj_size` not below `d_hidden`
+    /// ([`ConfigError`]).
     pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<LstmCell<B>, ConfigError> {
         check_sizes("LSTMCell", self.d_input, self.d_hidden)?;
+        check_proj_size("LSTMCell", self.proj_size, self.d_hidden)?;
         Ok(self.build(device))
     }
 
@@ -75,6 +92,21 @@ impl LstmCellConfig {
             device,
         );
         let h = self.d_hidden;
+        let (weight_hh, weight_hr) = match self.proj_size {
+            0 => (w.weight_hh, None),
+            p => {
+                // PyTorch draws every parameter from U(-1/sqrt(H), 1/sqrt(H)), `H` being the
+                // hidden size even where the fan-in is `P`.
+                let init = self
+                    .initializer
+                    .clone()
+                    .unwrap_or_else(|| pytorch_default_init(h));
+                (
+                    init.init_with([4 * h, p], Some(p), Some(4 * h), device),
+                    Some(init.init_with([p, h], Some(h), Some(p), device)),
+                )
+            }
+        };
         let (mut bias_ih, mut bias_hh) = (w.bias_ih, w.bias_hh);
         if let Some(value) = self.forget_bias {
             let set = |b: Param<Tensor<B, 1>>, v: f64| {
@@ -88,11 +120,28 @@ impl LstmCellConfig {
         }
         LstmCell {
             weight_ih: w.weight_ih,
-            weight_hh: w.weight_hh,
+            weight_hh,
             bias_ih,
             bias_hh,
+            weight_hr,
         }
     }
+}
+
+/// `proj_size` is 0 (off) or below `d_hidden`, as PyTorch requires.
+pub(crate) fn check_proj_size(
+    module: &'static str,
+    proj_size: usize,
+    d_hidden: usize,
+) -> Result<(), ConfigError> {
+    if proj_size >= d_hidden && proj_size > 0 {
+        return Err(ConfigError::ProjSize {
+            module,
+            proj_size,
+            d_hidden,
+        });
+    }
+    Ok(())
 }
 
 impl<B: Backend> LstmCell<B> {
@@ -100,17 +149,28 @@ impl<B: Backend> LstmCell<B> {
     ///
     /// # Shapes
     /// - `x`: `[N, H_in]`
-    /// - `state`: `h` and `c` `[N, H]`; `None` is the zero state
-    /// - returns the new state, `h'` and `c'` `[N, H]`
+    /// - `state`: `h` `[N, P]` and `c` `[N, H]` (`P = H` without a projection); `None` is
+    ///   the zero state
+    /// - returns the new state, `h'` `[N, P]` and `c'` `[N, H]`
     ///
     /// # Panics
-    /// If `x` has not `H_in` features, or the state is not `[N, H]`.
+    /// If `x` has not `H_in` features, or the state's parts are not `[N, P]` and `[N, H]`.
     pub fn forward(&self, x: Tensor<B, 2>, state: Option<LstmState<B, 2>>) -> LstmState<B, 2> {
         forward_step(self, x, state)
     }
+
+    /// Projection weights `[P, H]` (PyTorch's `weight_hr`), if the cell has a projection.
+    pub fn weight_hr(&self) -> Option<&Param<Tensor<B, 2>>> {
+        self.weight_hr.as_ref()
+    }
+
+    /// Projection size `P`, or `None` without a projection.
+    pub fn proj_size(&self) -> Option<usize> {
+        self.weight_hr.as_ref().map(|w| w.lazy_shape()[0])
+    }
 }
 
-builtin_cell_params!(LstmCell, 4, "i, f, g, o");
+builtin_cell_params!(LstmCell, 4, "i, f, g, o", "P");
 
 impl<B: Backend> Cell<B> for LstmCell<B> {
     type State = LstmState<B, 2>;
@@ -125,6 +185,10 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         LstmCell::d_hidden(self)
     }
 
+    fn d_output(&self) -> usize {
+        self.proj_size().unwrap_or_else(|| LstmCell::d_hidden(self))
+    }
+
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         math::linear(
             x,
@@ -136,13 +200,23 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
     fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
         let gates = gates_x + state.hidden.matmul(self.weight_hh.val().transpose());
         let step = lstm_step(gates, state.cell);
+        let hidden = match &self.weight_hr {
+            None => step.hidden,
+            Some(w) => step.hidden.matmul(w.val().transpose()),
+        };
         LstmState {
-            hidden: step.hidden,
+            hidden,
             cell: step.cell,
         }
     }
 
+    /// `None` with a projection: the whole-sequence kernels have no projection, so such a
+    /// layer unrolls [`Cell::step`] on every backend (its input projection still runs as one
+    /// matmul over all time steps).
     fn fused(&self) -> Option<FusedCell<B>> {
+        if self.weight_hr.is_some() {
+            return None;
+        }
         Some(FusedCell {
             kind: CellKind::Lstm,
             weight_ih: self.weight_ih.val(),

@@ -12,13 +12,16 @@
 /// `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`, and reads its sizes from the weights.
 macro_rules! builtin_cell_params {
     ($cell:ident, $gates:literal, $order:literal) => {
+        builtin_cell_params!($cell, $gates, $order, "H");
+    };
+    ($cell:ident, $gates:literal, $order:literal, $hh_cols:literal) => {
         impl<B: Backend> $cell<B> {
             #[doc = concat!("Input weights `[", $gates, "*H, H_in]`, gate blocks ", $order, ".")]
             pub fn weight_ih(&self) -> &Param<Tensor<B, 2>> {
                 &self.weight_ih
             }
 
-            #[doc = concat!("Hidden weights `[", $gates, "*H, H]`, gate blocks ", $order, ".")]
+            #[doc = concat!("Hidden weights `[", $gates, "*H, ", $hh_cols, "]`, gate blocks ", $order, ".")]
             pub fn weight_hh(&self) -> &Param<Tensor<B, 2>> {
                 &self.weight_hh
             }
@@ -38,9 +41,9 @@ macro_rules! builtin_cell_params {
                 self.weight_ih.lazy_shape()[1]
             }
 
-            /// Hidden size `H`, read from `weight_hh` (without initializing it).
+            #[doc = concat!("Hidden size `H`, read from `weight_hh`'s `", $gates, "*H` rows (without initializing it).")]
             pub fn d_hidden(&self) -> usize {
-                self.weight_hh.lazy_shape()[1]
+                self.weight_hh.lazy_shape()[0] / $gates
             }
         }
     };
@@ -52,6 +55,7 @@ mod rnn;
 pub(crate) mod state;
 
 pub use gru::{GruCell, GruCellConfig};
+pub(crate) use lstm::check_proj_size;
 pub use lstm::{LstmCell, LstmCellConfig};
 pub use rnn::{RnnCell, RnnCellConfig};
 pub use state::{CellState, GruState, LstmState, RnnState, StateShapeError};
@@ -140,6 +144,14 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
 
     /// Hidden size `H`.
     fn d_hidden(&self) -> usize;
+
+    /// Output size: the width of `h`, of the layer's output and of the next layer's input.
+    /// `H` (the default) for every cell but an LSTM with a projection, whose `h` is `P` wide
+    /// ([`LstmCellConfig::proj_size`]). A cell that overrides it keeps its state's parts
+    /// apart with [`CellState::zeros_sized`] and [`CellState::check_sized`].
+    fn d_output(&self) -> usize {
+        self.d_hidden()
+    }
 
     /// The input's share of a step, for any number of rows at once: the layer calls it once
     /// on every time step (`M = L * N`) before the time loop. The default is the identity.
@@ -256,22 +268,23 @@ pub(crate) fn forward_step<B: Backend, C: Cell<B>>(
 ) -> C::State {
     let dims = x.dims();
     check_step_input(C::NAME, &dims, cell.d_input());
-    let state = step_state(C::NAME, state, dims[0], cell.d_hidden(), &x.device());
+    let sizes = (cell.d_output(), cell.d_hidden());
+    let state = step_state(C::NAME, state, dims[0], sizes, &x.device());
     cell.step(cell.project_input(x), state)
 }
 
-/// The given state checked against `[batch, hidden]`, or the zero state.
+/// The given state checked against `[batch, output]` / `[batch, hidden]`, or the zero state.
 fn step_state<B: Backend, S: CellState<B>>(
     name: &str,
     state: Option<S>,
     batch: usize,
-    hidden: usize,
+    (output, hidden): (usize, usize),
     device: &B::Device,
 ) -> S {
     match state {
-        None => S::zeros(batch, hidden, device),
+        None => S::zeros_sized(batch, output, hidden, device),
         Some(s) => {
-            if let Err(e) = s.check_dims([batch, hidden]) {
+            if let Err(e) = s.check_sized(batch, output, hidden) {
                 panic!("{name}: {e}");
             }
             s

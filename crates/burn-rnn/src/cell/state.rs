@@ -15,10 +15,11 @@ pub struct RnnState<B: Backend, const D: usize> {
 /// The GRU's state is a hidden state alone, as the vanilla RNN's.
 pub type GruState<B, const D: usize> = RnnState<B, D>;
 
-/// The state of an LSTM: hidden state `h` and cell state `c`, of the same shape.
+/// The state of an LSTM: hidden state `h` and cell state `c`.
 ///
-/// `D = 2` for a cell (`[N, H]` each), `D = 3` for a layer (`[num_layers*D, N, H]` each,
-/// PyTorch's `(h_n, c_n)`).
+/// `D = 2` for a cell (`h: [N, P]`, `c: [N, H]`), `D = 3` for a layer
+/// (`[num_layers*D, N, P]` and `[num_layers*D, N, H]`, PyTorch's `(h_n, c_n)`). `P = H`
+/// unless the LSTM has a projection (`proj_size`).
 ///
 /// Build it with named fields, `LstmState { hidden, cell }`, or
 /// [`LstmState::from_hidden_and_cell`]. There is deliberately no `new(a, b)`: `burn::nn`'s
@@ -77,7 +78,8 @@ impl<B: Backend, const D: usize> LstmState<B, D> {
         &self.hidden
     }
 
-    /// The cell state `c`, same shape as [`LstmState::hidden`].
+    /// The cell state `c`: `[N, H]` (cell) or `[num_layers*D, N, H]` (layer); the shape of
+    /// [`LstmState::hidden`] unless the LSTM has a projection.
     pub fn cell(&self) -> &Tensor<B, D> {
         &self.cell
     }
@@ -132,6 +134,32 @@ pub trait CellState<B: Backend>: Clone + Sized {
     /// The zero state `[batch, hidden]`.
     fn zeros(batch: usize, hidden: usize, device: &B::Device) -> Self;
 
+    /// The zero state of a cell whose output width differs from its hidden width
+    /// ([`Cell::d_output`](crate::Cell::d_output), an LSTM with a projection): parts that
+    /// carry the output `[batch, output]`, the others `[batch, hidden]`.
+    ///
+    /// The default is [`CellState::zeros`]`(batch, hidden)`, right wherever
+    /// `output == hidden`; a state of a cell with a narrower output overrides it.
+    fn zeros_sized(batch: usize, output: usize, hidden: usize, device: &B::Device) -> Self {
+        let _ = output;
+        Self::zeros(batch, hidden, device)
+    }
+
+    /// Checks every part against `[batch, output]` (the parts that carry the output) or
+    /// `[batch, hidden]` (the others); the error names the part and both shapes.
+    ///
+    /// The default is [`CellState::check_dims`]`([batch, hidden])`; override it with
+    /// [`CellState::zeros_sized`].
+    fn check_sized(
+        &self,
+        batch: usize,
+        output: usize,
+        hidden: usize,
+    ) -> Result<(), StateShapeError> {
+        let _ = output;
+        self.check_dims([batch, hidden])
+    }
+
     /// The hidden state `h: [N, H]`, which is also the cell's output.
     fn output(&self) -> Tensor<B, 2>;
 
@@ -159,7 +187,8 @@ pub trait CellState<B: Backend>: Clone + Sized {
     /// Splits a layer state `[num_layers*D, N, H]` into its `[N, H]` parts.
     fn unstack(layer: Self::Layer) -> Vec<Self>;
 
-    /// The shape `[num_layers*D, N, H]` of a layer state (every part; they are checked equal).
+    /// The shape `[num_layers*D, N, P]` of a layer state's output part (`h`); the other parts
+    /// are checked to have the same `num_layers*D` and `N`.
     fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError>;
 }
 
@@ -185,7 +214,7 @@ pub enum StateShapeError {
         /// The shape it got.
         actual: Vec<usize>,
     },
-    /// An LSTM layer state whose hidden and cell parts differ in shape.
+    /// An LSTM layer state whose hidden and cell parts differ in `num_layers*D` or `N`.
     Mismatch {
         /// The hidden part's shape.
         hidden: Vec<usize>,
@@ -207,8 +236,8 @@ impl core::fmt::Display for StateShapeError {
             ),
             StateShapeError::Mismatch { hidden, cell } => write!(
                 f,
-                "LSTM state: hidden and cell must have the same shape, got hidden {hidden:?} \
-                 and cell {cell:?}"
+                "LSTM state: hidden and cell must have the same [num_layers*D, batch] \
+                 dimensions, got hidden {hidden:?} and cell {cell:?}"
             ),
         }
     }
@@ -257,6 +286,19 @@ impl<B: Backend> CellState<B> for RnnState<B, 2> {
         RnnState::<B, 2>::zeros(batch, hidden, device)
     }
 
+    fn zeros_sized(batch: usize, output: usize, _hidden: usize, device: &B::Device) -> Self {
+        RnnState::<B, 2>::zeros(batch, output, device)
+    }
+
+    fn check_sized(
+        &self,
+        batch: usize,
+        output: usize,
+        _hidden: usize,
+    ) -> Result<(), StateShapeError> {
+        check_part("hidden", &self.hidden, [batch, output])
+    }
+
     fn output(&self) -> Tensor<B, 2> {
         self.hidden.clone()
     }
@@ -300,6 +342,23 @@ impl<B: Backend> CellState<B> for LstmState<B, 2> {
         LstmState::<B, 2>::zeros(batch, hidden, device)
     }
 
+    fn zeros_sized(batch: usize, output: usize, hidden: usize, device: &B::Device) -> Self {
+        Self::from_hidden_and_cell(
+            Tensor::zeros([batch, output], device),
+            Tensor::zeros([batch, hidden], device),
+        )
+    }
+
+    fn check_sized(
+        &self,
+        batch: usize,
+        output: usize,
+        hidden: usize,
+    ) -> Result<(), StateShapeError> {
+        check_part("hidden", &self.hidden, [batch, output])?;
+        check_part("cell", &self.cell, [batch, hidden])
+    }
+
     fn output(&self) -> Tensor<B, 2> {
         self.hidden.clone()
     }
@@ -331,7 +390,7 @@ impl<B: Backend> CellState<B> for LstmState<B, 2> {
 
     fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError> {
         let (h, c) = (layer.hidden.dims(), layer.cell.dims());
-        if h != c {
+        if h[..2] != c[..2] {
             return Err(StateShapeError::Mismatch {
                 hidden: h.to_vec(),
                 cell: c.to_vec(),

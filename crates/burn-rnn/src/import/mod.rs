@@ -4,8 +4,9 @@
 //!
 //! Names, as PyTorch has them:
 //! - cells: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`
-//! - layers: `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, and the same
-//!   with `_reverse` for the reverse direction of a bidirectional layer.
+//! - layers: `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, an LSTM with
+//!   a projection's `weight_hr_l{k}`, and the same with `_reverse` for the reverse direction
+//!   of a bidirectional layer.
 //!
 //! The shapes and the gate order are PyTorch's own (see the crate docs), so no tensor is
 //! reordered. Every key is checked before anything is replaced: a missing key, an extra key or
@@ -189,15 +190,17 @@ fn check_shapes(
     })
 }
 
-/// The four fused parameters of a cell by their PyTorch names (without the layer suffix):
-/// `weight_ih: [G*H, H_in]`, `weight_hh: [G*H, H]`, `bias_ih: [G*H]`, `bias_hh: [G*H]`.
+/// The fused parameters of a cell by their PyTorch names (without the layer suffix):
+/// `weight_ih: [G*H, H_in]`, `weight_hh: [G*H, P]`, `bias_ih: [G*H]`, `bias_hh: [G*H]`, and
+/// an LSTM's projection `weight_hr: [P, H]` when it has one (`P = H` without).
 ///
 /// Implemented by the three cells; it is what lets [`Recurrent`] name its parameters.
 pub trait FusedParams<B: Backend> {
-    /// The parameters, in PyTorch's `state_dict` order.
-    fn params(&self) -> [(&'static str, ParamRef<'_, B>); 4];
+    /// The parameters, in PyTorch's `state_dict` order (an absent bias as
+    /// `ParamRef::Vector(None)`; an absent projection not at all).
+    fn params(&self) -> Vec<(&'static str, ParamRef<'_, B>)>;
     /// The parameters, mutably, in the same order.
-    fn params_mut(&mut self) -> [(&'static str, ParamMut<'_, B>); 4];
+    fn params_mut(&mut self) -> Vec<(&'static str, ParamMut<'_, B>)>;
 }
 
 /// A borrowed fused parameter: a weight matrix, or an optional bias vector.
@@ -217,24 +220,38 @@ pub enum ParamMut<'a, B: Backend> {
 }
 
 macro_rules! fused_params {
-    ($($cell:ident),*) => {$(
+    ($($cell:ident $(+ $extra:ident)?),*) => {$(
         impl<B: Backend> FusedParams<B> for $cell<B> {
-            fn params(&self) -> [(&'static str, ParamRef<'_, B>); 4] {
-                [
+            fn params(&self) -> Vec<(&'static str, ParamRef<'_, B>)> {
+                #[allow(unused_mut)]
+                let mut params = vec![
                     ("weight_ih", ParamRef::Matrix(&self.weight_ih)),
                     ("weight_hh", ParamRef::Matrix(&self.weight_hh)),
                     ("bias_ih", ParamRef::Vector(self.bias_ih.as_ref())),
                     ("bias_hh", ParamRef::Vector(self.bias_hh.as_ref())),
-                ]
+                ];
+                $(
+                    if let Some(p) = &self.$extra {
+                        params.push((stringify!($extra), ParamRef::Matrix(p)));
+                    }
+                )?
+                params
             }
 
-            fn params_mut(&mut self) -> [(&'static str, ParamMut<'_, B>); 4] {
-                [
+            fn params_mut(&mut self) -> Vec<(&'static str, ParamMut<'_, B>)> {
+                #[allow(unused_mut)]
+                let mut params = vec![
                     ("weight_ih", ParamMut::Matrix(&mut self.weight_ih)),
                     ("weight_hh", ParamMut::Matrix(&mut self.weight_hh)),
                     ("bias_ih", ParamMut::Vector(&mut self.bias_ih)),
                     ("bias_hh", ParamMut::Vector(&mut self.bias_hh)),
-                ]
+                ];
+                $(
+                    if let Some(p) = &mut self.$extra {
+                        params.push((stringify!($extra), ParamMut::Matrix(p)));
+                    }
+                )?
+                params
             }
         }
 
@@ -255,7 +272,7 @@ macro_rules! fused_params {
     )*};
 }
 
-fused_params!(RnnCell, LstmCell, GruCell);
+fused_params!(RnnCell, LstmCell + weight_hr, GruCell);
 
 fn shapes_of<B: Backend>(cell: &impl FusedParams<B>, suffix: &str) -> Vec<(String, Vec<usize>)> {
     cell.params()

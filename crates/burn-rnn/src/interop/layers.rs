@@ -268,10 +268,14 @@ impl<B: Backend> BurnLayer<B> for bnn::Lstm<B> {
             weight_hh: p.weight_hh,
             bias_ih: p.bias_ih,
             bias_hh: p.bias_hh,
+            weight_hr: None,
         })
     }
 
-    fn from_cell(cell: &LstmCell<B>, batch_first: bool, _ctx: &Ctx) -> Result<Self, InteropError> {
+    fn from_cell(cell: &LstmCell<B>, batch_first: bool, ctx: &Ctx) -> Result<Self, InteropError> {
+        if let Some(p) = cell.proj_size() {
+            return Err(ctx.unsupported("proj_size", p, "0: burn::nn::Lstm has no projection"));
+        }
         let [input_gate, forget_gate, cell_gate, output_gate]: [GateController<B>; 4] =
             split(cell, &cell.bias_ih, &cell.bias_hh)
                 .try_into()

@@ -61,7 +61,8 @@ pub type AnyRecurrent<B> = Recurrent<B, AnyCell<B>>;
 pub struct AnyState<B: Backend, const D: usize> {
     /// The hidden state `h`.
     pub hidden: Tensor<B, D>,
-    /// The cell state `c` of an LSTM, the same shape as `hidden`; `None` for RNN and GRU. An
+    /// The cell state `c` of an LSTM (`[N, H]` or `[num_layers*D, N, H]`: the shape of
+    /// `hidden` unless the LSTM has a projection); `None` for RNN and GRU. An
     /// LSTM started from a state without it starts from `c = 0`.
     pub cell: Option<Tensor<B, D>>,
 }
@@ -93,6 +94,35 @@ impl<B: Backend> CellState<B> for AnyState<B, 2> {
         }
     }
 
+    fn zeros_sized(batch: usize, output: usize, _hidden: usize, device: &B::Device) -> Self {
+        Self::zeros(batch, output, device)
+    }
+
+    fn check_sized(
+        &self,
+        batch: usize,
+        output: usize,
+        hidden: usize,
+    ) -> Result<(), StateShapeError> {
+        let parts = [
+            ("hidden", Some(&self.hidden), output),
+            ("cell", self.cell.as_ref(), hidden),
+        ];
+        for (part, t, width) in parts {
+            let Some(actual) = t.map(|t| t.dims()) else {
+                continue;
+            };
+            if actual != [batch, width] {
+                return Err(StateShapeError::Part {
+                    part,
+                    expected: vec![batch, width],
+                    actual: actual.to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn output(&self) -> Tensor<B, 2> {
         self.hidden.clone()
     }
@@ -106,20 +136,7 @@ impl<B: Backend> CellState<B> for AnyState<B, 2> {
     }
 
     fn check_dims(&self, expected: [usize; 2]) -> Result<(), StateShapeError> {
-        let parts = [("hidden", Some(&self.hidden)), ("cell", self.cell.as_ref())];
-        for (part, t) in parts {
-            let Some(actual) = t.map(|t| t.dims()) else {
-                continue;
-            };
-            if actual != expected {
-                return Err(StateShapeError::Part {
-                    part,
-                    expected: expected.to_vec(),
-                    actual: actual.to_vec(),
-                });
-            }
-        }
-        Ok(())
+        self.check_sized(expected[0], expected[1], expected[1])
     }
 
     fn select(self, previous: Self, mask: &Tensor<B, 2>) -> Self {
@@ -158,7 +175,7 @@ impl<B: Backend> CellState<B> for AnyState<B, 2> {
     fn layer_dims(layer: &Self::Layer) -> Result<[usize; 3], StateShapeError> {
         let h = layer.hidden.dims();
         match &layer.cell {
-            Some(c) if c.dims() != h => Err(StateShapeError::Mismatch {
+            Some(c) if c.dims()[..2] != h[..2] => Err(StateShapeError::Mismatch {
                 hidden: h.to_vec(),
                 cell: c.dims().to_vec(),
             }),
@@ -202,6 +219,10 @@ impl<B: Backend> Cell<B> for AnyCell<B> {
         each!(self, c => c.d_hidden())
     }
 
+    fn d_output(&self) -> usize {
+        each!(self, c => c.d_output())
+    }
+
     fn project_input(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         each!(self, c => c.project_input(x))
     }
@@ -216,7 +237,9 @@ impl<B: Backend> Cell<B> for AnyCell<B> {
                 AnyState::from_parts(c.step(x_t, RnnState::new(hidden)).hidden, None)
             }
             AnyCell::Lstm(c) => {
-                let cell = state.cell.unwrap_or_else(|| hidden.zeros_like());
+                let cell = state.cell.unwrap_or_else(|| {
+                    Tensor::zeros([hidden.dims()[0], c.d_hidden()], &hidden.device())
+                });
                 let s = c.step(x_t, LstmState::from_hidden_and_cell(hidden, cell));
                 AnyState::from_parts(s.hidden, Some(s.cell))
             }
@@ -229,11 +252,11 @@ impl<B: Backend> Cell<B> for AnyCell<B> {
 }
 
 impl<B: Backend> FusedParams<B> for AnyCell<B> {
-    fn params(&self) -> [(&'static str, ParamRef<'_, B>); 4] {
+    fn params(&self) -> Vec<(&'static str, ParamRef<'_, B>)> {
         each!(self, c => c.params())
     }
 
-    fn params_mut(&mut self) -> [(&'static str, ParamMut<'_, B>); 4] {
+    fn params_mut(&mut self) -> Vec<(&'static str, ParamMut<'_, B>)> {
         each!(self, c => c.params_mut())
     }
 }
@@ -289,17 +312,30 @@ pub struct AnyRecurrentConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
     pub initializer: Option<Initializer>,
+    /// The LSTM's projection size `P` ([`LstmConfig::proj_size`](super::LstmConfig::proj_size));
+    /// 0 (the default) is none, and the only value the RNN and the GRU take.
+    #[config(default = 0)]
+    pub proj_size: usize,
 }
 
 impl AnyRecurrentConfig {
     /// Creates an [`AnyRecurrent`] on `device`.
     ///
     /// # Errors
-    /// A size or `num_layers` of 0, or a `dropout` outside `[0, 1)` ([`ConfigError`], naming
-    /// the layer as PyTorch does: `RNN`, `LSTM` or `GRU`).
+    /// A size or `num_layers` of 0, a `dropout` outside `[0, 1)`, a `proj_size` not below
+    /// `d_hidden`, or one on a cell other than the LSTM ([`ConfigError`], naming the layer as
+    /// PyTorch does: `RNN`, `LSTM` or `GRU`).
     pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<AnyRecurrent<B>, ConfigError> {
+        let name = self.kind.layer_name();
+        if self.proj_size != 0 && self.kind != CellKind::Lstm {
+            return Err(ConfigError::Unsupported {
+                module: name,
+                setting: "proj_size",
+            });
+        }
         let stack = Stack {
-            name: self.kind.layer_name(),
+            name,
+            proj_size: self.proj_size,
             d_input: self.d_input,
             d_hidden: self.d_hidden,
             num_layers: self.num_layers,
@@ -326,6 +362,7 @@ impl AnyRecurrentConfig {
                 LstmCellConfig::new(d_input, self.d_hidden)
                     .with_bias(self.bias)
                     .with_initializer(init)
+                    .with_proj_size(self.proj_size)
                     .init(device),
             ),
             CellKind::Gru => AnyCell::Gru(

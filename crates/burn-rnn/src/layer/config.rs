@@ -66,6 +66,13 @@ pub struct LstmConfig {
     /// If set, every cell's forget-gate bias starts at this value (see
     /// [`LstmCellConfig::forget_bias`]).
     pub forget_bias: Option<f64>,
+    /// Projection size `P`, PyTorch's `proj_size` (see [`LstmCellConfig::proj_size`]): every
+    /// cell's `h` is projected to `P` features by `weight_hr [P, H]`, so the output is
+    /// `[N, L, D*P]`, the final `hidden` `[num_layers*D, N, P]` (the final `cell` stays
+    /// `[num_layers*D, N, H]`) and layers above the first take `D*P` inputs. 0 (the
+    /// default) is no projection; otherwise `0 < P < H`.
+    #[config(default = 0)]
+    pub proj_size: usize,
 }
 
 /// Configuration of a [`Gru`] (PyTorch's `nn.GRU`); see [`GruCell`](crate::GruCell) for the
@@ -104,6 +111,8 @@ pub(super) struct Stack {
     pub(super) bidirectional: bool,
     pub(super) batch_first: bool,
     pub(super) dropout: f64,
+    /// The LSTM's projection size `P`, 0 for none (and for the other cells).
+    pub(super) proj_size: usize,
 }
 
 /// A setting that cannot build a layer or a cell, from `try_init` ([`LstmConfig::try_init`],
@@ -150,6 +159,15 @@ pub enum ConfigError {
         /// The kernel size given.
         kernel_size: usize,
     },
+    /// An LSTM projection size that is not below the hidden size (PyTorch refuses it too).
+    ProjSize {
+        /// The layer or cell (`"LSTM"`, `"LSTMCell"`).
+        module: &'static str,
+        /// The `proj_size` given.
+        proj_size: usize,
+        /// The hidden size `H`.
+        d_hidden: usize,
+    },
     /// A dropout probability outside `[0, 1)` (or NaN).
     Dropout {
         /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
@@ -190,6 +208,15 @@ impl core::fmt::Display for ConfigError {
                 "{module}: expected an odd kernel_size (padding kernel_size / 2 keeps H and W), \
                  got {kernel_size}"
             ),
+            ConfigError::ProjSize {
+                module,
+                proj_size,
+                d_hidden,
+            } => write!(
+                f,
+                "{module}: expected proj_size < d_hidden = {d_hidden} (or 0 for no projection), \
+                 got {proj_size}"
+            ),
             ConfigError::Dropout { module, value } => {
                 write!(f, "{module}: expected dropout in [0, 1), got {value}")
             }
@@ -217,7 +244,7 @@ impl Stack {
                 value: self.dropout,
             });
         }
-        Ok(())
+        crate::cell::check_proj_size(module, self.proj_size, self.d_hidden)
     }
 
     /// Builds `num_layers * D` cells with `make(d_input_of_that_layer)`, after [`Stack::check`].
@@ -229,10 +256,14 @@ impl Stack {
         let dirs = if self.bidirectional { 2 } else { 1 };
         let cells = (0..self.num_layers)
             .flat_map(|layer| {
+                let d_output = match self.proj_size {
+                    0 => self.d_hidden,
+                    p => p,
+                };
                 let d_in = if layer == 0 {
                     self.d_input
                 } else {
-                    dirs * self.d_hidden
+                    dirs * d_output
                 };
                 (0..dirs).map(move |_| d_in)
             })
@@ -255,7 +286,8 @@ macro_rules! layer_init {
             #[doc = concat!("Creates a [`", stringify!($layer), "`] on `device`.")]
             ///
             /// # Errors
-            /// A size or `num_layers` of 0, or a `dropout` outside `[0, 1)` ([`ConfigError`]).
+            /// A size or `num_layers` of 0, a `dropout` outside `[0, 1)`, or (LSTM) a
+            /// `proj_size` not below `d_hidden` ([`ConfigError`]).
             pub fn try_init<B: Backend>(
                 &self,
                 device: &B::Device,
@@ -280,6 +312,7 @@ macro_rules! layer_init {
                     bidirectional: self.bidirectional,
                     batch_first: self.batch_first,
                     dropout: self.dropout,
+                    proj_size: self.proj_size(),
                 }
             }
         }
@@ -287,6 +320,10 @@ macro_rules! layer_init {
 }
 
 impl RnnConfig {
+    fn proj_size(&self) -> usize {
+        0
+    }
+
     fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::RnnCell<B> {
         RnnCellConfig::new(d_input, self.d_hidden)
             .with_bias(self.bias)
@@ -297,16 +334,25 @@ impl RnnConfig {
 }
 
 impl LstmConfig {
+    fn proj_size(&self) -> usize {
+        self.proj_size
+    }
+
     fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::LstmCell<B> {
         LstmCellConfig::new(d_input, self.d_hidden)
             .with_bias(self.bias)
             .with_initializer(self.initializer.clone())
             .with_forget_bias(self.forget_bias)
+            .with_proj_size(self.proj_size)
             .init(device)
     }
 }
 
 impl GruConfig {
+    fn proj_size(&self) -> usize {
+        0
+    }
+
     fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::GruCell<B> {
         GruCellConfig::new(d_input, self.d_hidden)
             .with_bias(self.bias)

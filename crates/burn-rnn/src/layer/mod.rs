@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell};
+use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell, StateShapeError};
 use crate::kernels::{self, reference, ExecutionPath, RnnBackend, Spec};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
@@ -89,8 +89,12 @@ pub type Rnn<B> = Recurrent<B, RnnCell<B>>;
 /// h' = o * tanh(c')
 /// ```
 ///
-/// Parameters per cell ([`LstmCell`]): `weight_ih [4*H, H_in]` (`[4*H, D*H]` above layer 0),
-/// `weight_hh [4*H, H]`, `bias_ih [4*H]`, `bias_hh [4*H]`, gate blocks stacked `i, f, g, o`.
+/// Parameters per cell ([`LstmCell`]): `weight_ih [4*H, H_in]` (`[4*H, D*P]` above layer 0),
+/// `weight_hh [4*H, P]`, `bias_ih [4*H]`, `bias_hh [4*H]`, gate blocks stacked `i, f, g, o`,
+/// and with a projection ([`LstmConfig::proj_size`]) `weight_hr [P, H]`: then
+/// `h' = W_hr (o * tanh(c'))`, as PyTorch's `proj_size` (Sak et al., 2014). Without one,
+/// `P = H`. A layer with a projection unrolls [`Cell::step`] (plain ops, every backend): the
+/// whole-sequence kernels have no projection.
 ///
 /// # Shapes
 /// | letter | meaning |
@@ -100,10 +104,12 @@ pub type Rnn<B> = Recurrent<B, RnnCell<B>>;
 /// | `D` | directions: 2 if bidirectional, else 1 |
 /// | `H_in` | input features |
 /// | `H` | hidden size |
+/// | `P` | projection size (`proj_size`), `H` without a projection |
 ///
 /// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
-/// - output `[N, L, D*H]` (or `[L, N, D*H]`), the forward direction's features first
-/// - states `[num_layers*D, N, H]`, index `layer * D + direction`
+/// - output `[N, L, D*P]` (or `[L, N, D*P]`), the forward direction's features first
+/// - states: `hidden` `[num_layers*D, N, P]` and `cell` `[num_layers*D, N, H]`, index
+///   `layer * D + direction`
 ///
 /// The state is an [`LstmState`](crate::LstmState) `{ hidden, cell }`; build one with named
 /// fields or [`LstmState::from_hidden_and_cell`](crate::LstmState::from_hidden_and_cell)
@@ -218,18 +224,24 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             num_layers * dirs,
             cells.len()
         );
-        let hidden = cells[0].d_hidden();
+        let (hidden, output) = (cells[0].d_hidden(), cells[0].d_output());
         for (index, cell) in cells.iter().enumerate() {
             assert!(
                 cell.d_hidden() == hidden,
                 "{name}: cell {index}: expected hidden size {hidden}, got {}",
                 cell.d_hidden()
             );
+            assert!(
+                cell.d_output() == output,
+                "{name}: cell {index}: expected output size {output}, got {}",
+                cell.d_output()
+            );
             if index >= dirs {
                 assert!(
-                    cell.d_input() == dirs * hidden,
-                    "{name}: cell {index}: expected input size D * H = {}, got {}",
-                    dirs * hidden,
+                    cell.d_input() == dirs * output,
+                    "{name}: cell {index}: expected input size D * {} = {}, got {}",
+                    if output == hidden { "H" } else { "P" },
+                    dirs * output,
                     cell.d_input()
                 );
             }
@@ -301,6 +313,12 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         self.cells[0].d_hidden()
     }
 
+    /// Output size per direction: `P` for an LSTM with a projection, else `H`
+    /// ([`Cell::d_output`]). The output has `D * d_output` features.
+    pub fn d_output(&self) -> usize {
+        self.cells[0].d_output()
+    }
+
     /// The cell of one layer and direction (0 forward, 1 reverse).
     pub fn cell(&self, layer: usize, direction: usize) -> &C {
         &self.cells[layer * self.num_directions() + direction]
@@ -354,14 +372,14 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         let name = C::LAYER_NAME;
         let x = input.input;
         let (batch, seq) = self.check_input(&x.dims());
-        let (d_hidden, dirs) = (self.d_hidden(), self.num_directions());
+        let (d_hidden, d_output, dirs) = (self.d_hidden(), self.d_output(), self.num_directions());
         let device = x.device();
         let lengths = input
             .lengths
             .as_deref()
             .and_then(|lengths| check_lengths(name, lengths, batch, seq));
-        let expected_state = [self.num_layers * dirs, batch, d_hidden];
-        let mut initial = initial_states::<B, C>(input.state, expected_state);
+        let layers = self.num_layers * dirs;
+        let mut initial = initial_states::<B, C>(input.state, [layers, batch, d_output], d_hidden);
 
         // Time-major from here on: each step's slice is contiguous.
         let mut layer_input = if self.batch_first {
@@ -369,7 +387,7 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         } else {
             x
         };
-        let mut finals = Vec::with_capacity(expected_state[0]);
+        let mut finals = Vec::with_capacity(layers);
         for layer in 0..self.num_layers {
             if layer > 0 {
                 layer_input = self.dropout.forward(layer_input);
@@ -380,7 +398,7 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
                 let cell = &self.cells[index];
                 let state = initial[index]
                     .take()
-                    .unwrap_or_else(|| C::State::zeros(batch, d_hidden, &device));
+                    .unwrap_or_else(|| C::State::zeros_sized(batch, d_output, d_hidden, &device));
                 let run = Direction {
                     input: layer_input.clone(),
                     lengths: lengths.clone(),
@@ -409,25 +427,48 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
 }
 
 /// The initial state of each layer and direction, checked against `expected`
-/// (`[num_layers*D, N, H]`); `None` where it starts at zero.
+/// (`[num_layers*D, N, P]` for `h`, `P = H` without a projection) and `d_hidden` (the width of
+/// the other parts, an LSTM's `c`); `None` where it starts at zero.
 ///
 /// # Panics
-/// If the state's shape is not `expected`, naming both.
+/// If a part's shape is not the expected one, naming both.
 fn initial_states<B: Backend, C: Cell<B>>(
     state: Option<LayerState<B, C>>,
     expected: [usize; 3],
+    d_hidden: usize,
 ) -> Vec<Option<C::State>> {
     let name = C::LAYER_NAME;
+    let [layers, batch, d_output] = expected;
     let Some(state) = state else {
-        return (0..expected[0]).map(|_| None).collect();
+        return (0..layers).map(|_| None).collect();
     };
     let got = C::State::layer_dims(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let width = if d_output == d_hidden {
+        "hidden"
+    } else {
+        "proj_size"
+    };
     assert!(
         got == expected,
         "{name}: expected initial state of shape {expected:?} \
-         [num_layers*D, batch, hidden], got {got:?}"
+         [num_layers*D, batch, {width}], got {got:?}"
     );
-    C::State::unstack(state).into_iter().map(Some).collect()
+    let states = C::State::unstack(state);
+    for s in &states {
+        if let Err(StateShapeError::Part {
+            part,
+            expected,
+            actual,
+        }) = s.check_sized(batch, d_output, d_hidden)
+        {
+            panic!(
+                "{name}: expected initial {part} state of shape {:?}, got {:?}",
+                [&[layers][..], &expected].concat(),
+                [&[layers][..], &actual].concat()
+            );
+        }
+    }
+    states.into_iter().map(Some).collect()
 }
 
 /// One layer and direction's share of a [`Recurrent::run`] call.
