@@ -6,6 +6,7 @@ forward only (no grad) and a training step (forward + backward of mean(output**2
 median of repeated runs after warm-up. Also measures torch's sgemm rate (1024^3).
 
 Usage: pytorch_bench.py --threads 2 --budget 1.0 --configs lstm:32:64:128:256,gru:64:50:500:500
+       (kind:batch:seq:input:hidden, and :proj_size after it for an LSTM with a projection)
        [--device cuda]   (the GPU table: cuDNN, synchronized inside the timed region)
 Prints one JSON object on stdout: {"torch": version, "device": name, "sgemm_gflops": x,
 "results": [{"config": "lstm:32:64:128:256", "forward_ms": a, "train_ms": b,
@@ -60,9 +61,9 @@ def with_peak(fn):
     return result, max(peak - before, 0) / 1024
 
 
-def make(kind, inp, hid):
+def make(kind, inp, hid, proj):
     if kind == "lstm":
-        return torch.nn.LSTM(inp, hid, batch_first=True)
+        return torch.nn.LSTM(inp, hid, batch_first=True, proj_size=proj)
     if kind == "gru":
         return torch.nn.GRU(inp, hid, batch_first=True)
     return torch.nn.RNN(inp, hid, batch_first=True, nonlinearity="tanh")
@@ -102,9 +103,9 @@ def main():
 
     results = []
     for config in args.configs.split(","):
-        kind, batch, seq, inp, hid = config.split(":")
-        batch, seq, inp, hid = int(batch), int(seq), int(inp), int(hid)
-        model = make(kind, inp, hid).to(dev)
+        kind, *sizes = config.split(":")
+        batch, seq, inp, hid, proj = (int(v) for v in (sizes + ["0"])[:5])
+        model = make(kind, inp, hid, proj).to(dev)
         x = torch.randn(batch, seq, inp, device=dev)
 
         def forward():

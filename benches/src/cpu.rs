@@ -150,7 +150,7 @@ pub fn tables(args: &Args, budget: Duration, threads: usize) -> Vec<serde_json::
             if round == 0 && slow {
                 baselines[i] = (
                     Some(time(s, *train, Impl::Reference)),
-                    Some(time(s, *train, Impl::BurnNn)),
+                    (s.proj == 0).then(|| time(s, *train, Impl::BurnNn)),
                 );
             }
         }
@@ -177,8 +177,8 @@ pub fn tables(args: &Args, budget: Duration, threads: usize) -> Vec<serde_json::
     println!(
         "\nTimes in ms, medians of {} interleaved round(s) (ours on every row, then PyTorch); \
          ratios are the other's time over ours fused (above 1.00x ours is faster), PyTorch's the \
-         median of the rounds' ratios. GFLOP/s counts the two matmuls, 2*N*(H_in+H)*G*H per \
-         step, x3 for training. Peak heap MiB: the most our process's heap rose above its size \
+         median of the rounds' ratios. GFLOP/s counts the matmuls, 2*N*(H_in+P)*G*H per \
+         step (P = H, or the projection's size plus its 2*N*H*P), x3 for training. Peak heap MiB: the most our process's heap rose above its size \
          before the row's timed runs (a counting allocator; PyTorch's resident-set rise is in \
          --json).\n",
         args.repeat

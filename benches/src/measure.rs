@@ -27,6 +27,7 @@ pub fn median_ms(budget: Duration, mut f: impl FnMut()) -> f64 {
 /// Our layer of `s`'s kind and sizes, running on `path`.
 fn ours<Bk: RnnBackend>(s: &Shape, path: ExecutionPath, device: &Bk::Device) -> AnyRecurrent<Bk> {
     AnyRecurrentConfig::new(s.kind, s.input, s.hidden)
+        .with_proj_size(s.proj)
         .init(device)
         .with_path(path)
 }
@@ -77,7 +78,7 @@ pub enum Impl {
     Fused,
     /// burn-rnn on [`ExecutionPath::Reference`].
     Reference,
-    /// `burn::nn`'s layer.
+    /// `burn::nn`'s layer (which has no LSTM projection).
     BurnNn,
 }
 

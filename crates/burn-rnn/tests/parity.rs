@@ -232,7 +232,8 @@ fn check_layers(kind: &str, path: ExecutionPath) {
 /// 20 random `nn.LSTM(proj_size=P)` configurations of `generate_proj.py` (1-3 layers, either
 /// direction, bias, lengths, layout, initial state): each case's `state_dict` loads through
 /// `load_pytorch_prefixed` from the `torch.save` file and from the safetensors file with the
-/// same values; outputs, both final states and every gradient match PyTorch's.
+/// same values; outputs, both final states and every gradient match PyTorch's, on the fused
+/// path (the folded-projection kernel) and the reference path (the unrolled cell).
 #[test]
 fn lstm_with_projection_matches_pytorch_from_pt_and_safetensors() {
     let fx = Fixture::load("lstm_proj.safetensors");
@@ -265,9 +266,11 @@ fn lstm_with_projection_matches_pytorch_from_pt_and_safetensors() {
                 "{case}: {key} differs between the .pt and the .safetensors file"
             );
         }
-        check_loaded_case(&fx, case, from_pt, &mut worst);
+        for path in [ExecutionPath::Fused, ExecutionPath::Reference] {
+            check_loaded_case(&fx, case, from_pt.clone().with_path(path), &mut worst);
+        }
     }
-    worst.report("LSTM with projection");
+    worst.report("LSTM with projection (both paths)");
 }
 
 /// The RNN nonlinearity a fixture kind names (`rnn_tanh`, `rnn_relu`).

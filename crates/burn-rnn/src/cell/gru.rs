@@ -135,6 +135,7 @@ impl<B: Backend> Cell<B> for GruCell<B> {
             input_bias: self.bias_ih.as_ref().map(|b| b.val()),
             weight_hh: self.weight_hh.val(),
             step_bias: self.bias_hh.as_ref().map(|b| b.val()),
+            projection: None,
         })
     }
 }

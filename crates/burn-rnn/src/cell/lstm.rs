@@ -210,19 +210,14 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
         }
     }
 
-    /// `None` with a projection: the whole-sequence kernels have no projection, so such a
-    /// layer unrolls [`Cell::step`] on every backend (its input projection still runs as one
-    /// matmul over all time steps).
     fn fused(&self) -> Option<FusedCell<B>> {
-        if self.weight_hr.is_some() {
-            return None;
-        }
         Some(FusedCell {
             kind: CellKind::Lstm,
             weight_ih: self.weight_ih.val(),
             input_bias: folded_bias(&self.bias_ih, &self.bias_hh),
             weight_hh: self.weight_hh.val(),
             step_bias: None,
+            projection: self.weight_hr.as_ref().map(|w| w.val()),
         })
     }
 }

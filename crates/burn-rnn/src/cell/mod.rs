@@ -188,10 +188,14 @@ pub struct FusedCell<B: Backend> {
     /// `[G*H]`: `b_ih + b_hh` where the math allows folding `b_hh` into the input projection
     /// (RNN, LSTM), else `b_ih` (GRU); `None` without biases.
     pub input_bias: Option<Tensor<B, 1>>,
-    /// `[G*H, H]`
+    /// `[G*H, P]` (`P = H` without a projection)
     pub weight_hh: Tensor<B, 2>,
     /// `[G*H]`: added to `h W_hh^T` every step (GRU's `b_hh`); `None` where it was folded.
     pub step_bias: Option<Tensor<B, 1>>,
+    /// An LSTM's projection `W_hr: [P, H]` (`h = W_hr m`, `m = o * tanh(c)`), or `None`. The
+    /// layers run such a cell as an LSTM over `m` with the folded recurrent weight
+    /// `W_hh W_hr: [4*H, H]`, then project all steps' `m` at once.
+    pub projection: Option<Tensor<B, 2>>,
 }
 
 /// Parameters shared by the three cells, in PyTorch's layout.

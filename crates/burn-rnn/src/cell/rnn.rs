@@ -135,6 +135,7 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
             input_bias: folded_bias(&self.bias_ih, &self.bias_hh),
             weight_hh: self.weight_hh.val(),
             step_bias: None,
+            projection: None,
         })
     }
 }

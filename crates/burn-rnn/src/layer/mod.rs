@@ -93,8 +93,8 @@ pub type Rnn<B> = Recurrent<B, RnnCell<B>>;
 /// `weight_hh [4*H, P]`, `bias_ih [4*H]`, `bias_hh [4*H]`, gate blocks stacked `i, f, g, o`,
 /// and with a projection ([`LstmConfig::proj_size`]) `weight_hr [P, H]`: then
 /// `h' = W_hr (o * tanh(c'))`, as PyTorch's `proj_size` (Sak et al., 2014). Without one,
-/// `P = H`. A layer with a projection unrolls [`Cell::step`] (plain ops, every backend): the
-/// whole-sequence kernels have no projection.
+/// `P = H`. On the fused path a projected layer runs the LSTM kernel over `m = o * tanh(c)`
+/// with the folded recurrent weight `W_hh W_hr` (`[4*H, H]`), then projects every step at once.
 ///
 /// # Shapes
 /// | letter | meaning |
@@ -541,14 +541,85 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     let width = fused.kind.gates() * cell.d_hidden();
     let gates_x =
         kernels::linear(rows, fused.weight_ih, fused.input_bias).reshape([seq, batch, width]);
+    let (h0, c0) = state.into_parts();
+    if let Some(w_hr) = fused.projection {
+        let spec = Spec {
+            kind: fused.kind,
+            lengths: run.lengths,
+            reverse: run.reverse,
+        };
+        return projected(spec, gates_x, fused.weight_hh, w_hr, h0, c0);
+    }
     let spec = Spec {
         kind: fused.kind,
         lengths: run.lengths,
         reverse: run.reverse,
     };
-    let (h0, c0) = state.into_parts();
     let out = kernels::sequence(&spec, gates_x, fused.weight_hh, fused.step_bias, h0, c0);
     (out.output, C::State::from_parts(out.hidden, out.cell))
+}
+
+/// An LSTM with a projection through the unprojected whole-sequence kernel.
+///
+/// With `m_t = o_t * tanh(c_t)` and `h_t = W_hr m_t`, the recurrent term is
+/// `W_hh h_(t-1) = (W_hh W_hr) m_(t-1)`: the kernel runs an LSTM over `m` with the folded
+/// weight `W_hh W_hr: [4*H, H]`, from `m = 0`, with each sequence's first step given
+/// `W_hh h_0` in its input projection; then one matmul projects every step's `m` (zero past a
+/// sequence's length, as the output must be) and the final `m`. Autodiff differentiates the
+/// fold and the projections, so `W_hh` and `W_hr` get their gradients through the kernel's.
+///
+/// # Shapes
+/// - `gates_x`: `[L, N, 4*H]`; `w_hh`: `[4*H, P]`; `w_hr`: `[P, H]`
+/// - `h0`: `[N, P]`; `c0`: `[N, H]`
+/// - returns the output `[L, N, P]` and the final state (`h [N, P]`, `c [N, H]`)
+fn projected<B: RnnBackend, S: CellState<B>>(
+    spec: Spec,
+    gates_x: Tensor<B, 3>,
+    w_hh: Tensor<B, 2>,
+    w_hr: Tensor<B, 2>,
+    h0: Tensor<B, 2>,
+    c0: Option<Tensor<B, 2>>,
+) -> (Tensor<B, 3>, S) {
+    let [seq, batch, width] = gates_x.dims();
+    let d_hidden = width / 4;
+    let device = gates_x.device();
+    let first = h0.matmul(w_hh.clone().transpose()).unsqueeze_dim::<3>(0); // [1, N, 4H]
+    let gates_x = match (&spec.lengths, spec.reverse) {
+        (_, false) => {
+            let head = gates_x.clone().slice(0..1) + first;
+            gates_x.slice_assign(0..1, head)
+        }
+        (None, true) => {
+            let tail = gates_x.clone().slice(seq - 1..seq) + first;
+            gates_x.slice_assign(seq - 1..seq, tail)
+        }
+        (Some(lengths), true) => {
+            // Each sequence's first step is its own last element.
+            let values: Vec<f32> = (0..seq)
+                .flat_map(|t| {
+                    lengths
+                        .iter()
+                        .map(move |&len| if t + 1 == len { 1.0 } else { 0.0 })
+                })
+                .collect();
+            let mask = Tensor::<B, 3>::from_data(
+                burn::tensor::TensorData::new(values, [seq, batch, 1]),
+                &device,
+            );
+            gates_x + mask * first
+        }
+    };
+    let folded = w_hh.matmul(w_hr.clone()); // [4H, H]
+    let m0 = Tensor::zeros([batch, d_hidden], &device);
+    let out = kernels::sequence(&spec, gates_x, folded, None, m0, c0);
+    let w_hr_t = w_hr.transpose(); // [H, P]
+    let d_output = w_hr_t.dims()[1];
+    let output = out
+        .output
+        .reshape([seq * batch, d_hidden])
+        .matmul(w_hr_t.clone())
+        .reshape([seq, batch, d_output]);
+    (output, S::from_parts(out.hidden.matmul(w_hr_t), out.cell))
 }
 
 impl<B: RnnBackend, C: Cell<B>> Recurrent<B, C> {
