@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::Vocab;
 use crate::error::{input, Error};
-use crate::model::{CharModel, CharModelConfig};
+use crate::model::{CellKind, CharModel, CharModelConfig};
 
 /// The recorder of weights and optimizer state: Burn's named MessagePack, written durably and
 /// checked on load ([`CheckedRecorder`]).
@@ -71,7 +71,19 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
             dir.display()
         )));
     }
-    read_json(&path)
+    let mut config: serde_json::Value = read_json(&path)?;
+    // Checkpoints written before LSTM projections have no `proj_size`: they had none.
+    if let Some(fields) = config.as_object_mut() {
+        fields
+            .entry("proj_size")
+            .or_insert(serde_json::Value::from(0));
+    }
+    serde_json::from_value(config).map_err(|e| {
+        input(format!(
+            "{} is not what char-rnn wrote: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The carried state's tensors, saved as JSON.
@@ -100,6 +112,18 @@ impl CharModelConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if self.proj_size != 0 && self.cell != CellKind::Lstm {
+            return Err(format!(
+                "proj_size {} needs an LSTM, the cell is {:?}",
+                self.proj_size, self.cell
+            ));
+        }
+        if self.proj_size >= self.hidden {
+            return Err(format!(
+                "proj_size must be below hidden = {} (or 0), got {}",
+                self.hidden, self.proj_size
+            ));
         }
         Ok(())
     }
@@ -141,12 +165,8 @@ pub fn load_model<Bk: Backend>(
 
 /// Checks a saved carried state: none, or `count` f32 tensors of `shape`, their bytes
 /// matching it.
-pub fn check_carry(
-    data: &CarryData,
-    count: usize,
-    shape: [usize; 3],
-    path: &Path,
-) -> Result<(), Error> {
+pub fn check_carry(data: &CarryData, shapes: &[[usize; 3]], path: &Path) -> Result<(), Error> {
+    let count = shapes.len();
     if !data.is_empty() && data.len() != count {
         return Err(input(format!(
             "{}: {} tensors, expected {count}",
@@ -154,7 +174,7 @@ pub fn check_carry(
             data.len()
         )));
     }
-    for (i, t) in data.iter().enumerate() {
+    for (i, (t, &shape)) in data.iter().zip(shapes).enumerate() {
         let numel: usize = t.shape.iter().product();
         if t.dtype != DType::F32 || t.shape.as_slice() != shape || t.bytes.len() != numel * 4 {
             return Err(input(format!(

@@ -23,6 +23,10 @@ pub struct CharModelConfig {
     pub embedding: usize,
     /// Dropout between recurrent layers and before the read-out (training only).
     pub dropout: f64,
+    /// LSTM projection size `P` (PyTorch's `proj_size`; 0: none): `h` is `[N, P]` and the
+    /// read-out takes `P` features.
+    #[config(default = 0)]
+    pub proj_size: usize,
 }
 
 /// Embedding -> recurrent layers -> Linear.
@@ -34,7 +38,8 @@ pub struct CharModel<B: Backend> {
     head: Linear<B>,
 }
 
-/// The recurrent state carried between chunks: `h` (and `c` for an LSTM), `[layers, N, H]`.
+/// The recurrent state carried between chunks: `h` `[layers, N, P]` (`P = H` without a
+/// projection) and, for an LSTM, `c` `[layers, N, H]`.
 pub type Carry<B> = AnyState<B, 3>;
 
 /// Rebuilds a carried state from [`AnyState::tensors`]'s output: `h`, then `c` for an LSTM.
@@ -47,6 +52,14 @@ pub fn carry_from_tensors<B: Backend>(mut t: Vec<Tensor<B, 3>>) -> Carry<B> {
 }
 
 impl CharModelConfig {
+    /// The width of `h` and of the read-out's input: `proj_size`, or `hidden` without one.
+    pub fn d_output(&self) -> usize {
+        match self.proj_size {
+            0 => self.hidden,
+            p => p,
+        }
+    }
+
     /// Creates the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CharModel<B> {
         let (e, h, p) = (self.embedding, self.hidden, self.dropout);
@@ -55,9 +68,10 @@ impl CharModelConfig {
             rnn: AnyRecurrentConfig::new(self.cell, e, h)
                 .with_num_layers(self.layers)
                 .with_dropout(p)
+                .with_proj_size(self.proj_size)
                 .init(device),
             dropout: DropoutConfig::new(p).init(),
-            head: LinearConfig::new(h, self.vocab).init(device),
+            head: LinearConfig::new(self.d_output(), self.vocab).init(device),
         }
     }
 }

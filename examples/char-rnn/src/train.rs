@@ -46,6 +46,9 @@ pub struct TrainArgs {
     /// Hidden size [default: 128].
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// LSTM projection size P, below --hidden (PyTorch's proj_size) [default: none].
+    #[arg(long)]
+    pub proj_size: Option<usize>,
     /// Embedding size [default: 128].
     #[arg(long)]
     pub embedding: Option<usize>,
@@ -132,6 +135,21 @@ impl TrainArgs {
         if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
             return bad("dropout", "in [0, 1)", d.to_string());
         }
+        if let Some(p) = self.proj_size {
+            let hidden = self.hidden.unwrap_or(128);
+            if !(1..hidden).contains(&p) {
+                return bad(
+                    "proj-size",
+                    &format!("in 1..{hidden} (below --hidden; leave it out for none)"),
+                    p.to_string(),
+                );
+            }
+            if let Some(cell) = self.cell.filter(|c| *c != CellKind::Lstm) {
+                return Err(input(format!(
+                    "--proj-size must be left out with --cell {cell} (it projects an LSTM)"
+                )));
+            }
+        }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("lr", "positive", self.lr.to_string());
         }
@@ -153,6 +171,7 @@ impl TrainArgs {
             self.embedding.unwrap_or(128),
             self.dropout.unwrap_or(0.0),
         )
+        .with_proj_size(self.proj_size.unwrap_or(0))
     }
 
     /// Checks the model options given on the command line against a checkpoint's config.
@@ -182,6 +201,13 @@ impl TrainArgs {
         }
         if let Some(d) = self.dropout.filter(|d| *d != saved.dropout) {
             return Err(differs("dropout", d.to_string(), saved.dropout.to_string()));
+        }
+        if let Some(p) = self.proj_size.filter(|p| *p != saved.proj_size) {
+            return Err(differs(
+                "proj-size",
+                p.to_string(),
+                saved.proj_size.to_string(),
+            ));
         }
         Ok(())
     }
@@ -349,13 +375,12 @@ impl<'a> Session<'a> {
         self.optim = self.optim.load_record(record);
         let carry_path = ckpt.join("carry.json");
         let saved: CarryData = read_json(&carry_path)?;
-        let count = if self.config.cell == CellKind::Lstm {
-            2
-        } else {
-            1
-        };
-        let shape = [self.config.layers, self.streams.batch(), self.config.hidden];
-        check_carry(&saved, count, shape, &carry_path)?;
+        let (layers, batch) = (self.config.layers, self.streams.batch());
+        let mut shapes = vec![[layers, batch, self.config.d_output()]];
+        if self.config.cell == CellKind::Lstm {
+            shapes.push([layers, batch, self.config.hidden]);
+        }
+        check_carry(&saved, &shapes, &carry_path)?;
         if !saved.is_empty() {
             let tensors = saved
                 .into_iter()

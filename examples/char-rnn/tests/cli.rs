@@ -52,6 +52,8 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
         ("--lr-decay", "1.5"),
         ("--clip", "0"),
         ("--clip", "inf"),
+        ("--proj-size", "0"),
+        ("--proj-size", "128"),
     ] {
         refused(
             &dir,
@@ -59,6 +61,11 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
             flag,
         );
     }
+    refused(
+        &dir,
+        &["train", "--quiet", "--cell", "gru", "--proj-size", "64"],
+        "--proj-size",
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
