@@ -129,13 +129,15 @@ pub mod train;
 
 pub use cell::{
     Cell, CellState, FusedCell, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig,
-    LstmState, RnnCell, RnnCellConfig, RnnState, StateShapeError,
+    LstmState, MinGruCell, MinGruCellConfig, MinLstmCell, MinLstmCellConfig, RnnCell,
+    RnnCellConfig, RnnState, StateShapeError,
 };
 pub use import::{ImportError, PytorchParams};
 pub use kernels::{ExecutionPath, RnnBackend};
 pub use layer::{
     AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState, ConfigError, Gru, GruConfig, LayerState,
-    Lstm, LstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn, RnnConfig,
+    Lstm, LstmConfig, MinGru, MinGruConfig, MinLstm, MinLstmConfig, Recurrent, RecurrentInput,
+    RecurrentOutput, Rnn, RnnConfig,
 };
 pub use math::{CellKind, Nonlinearity, UnknownCellKind};
 

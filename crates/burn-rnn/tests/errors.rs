@@ -302,6 +302,27 @@ fn cell_try_init_refuses_zero_sizes() {
     assert_eq!(rnn(0, 0), zero("RNNCell", "d_input"));
     assert_eq!(rnn(2, 0), zero("RNNCell", "d_hidden"));
     assert_eq!(lstm(2, 3), Ok(()));
+    let min_gru = |i, h| MinGruCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
+    let min_lstm = |i, h| MinLstmCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
+    assert_eq!(min_gru(0, 3), zero("minGRUCell", "d_input"));
+    assert_eq!(min_lstm(2, 0), zero("minLSTMCell", "d_hidden"));
+    assert_eq!(
+        MinGruConfig::new(2, 3)
+            .with_num_layers(0)
+            .try_init::<B>(&dev)
+            .map(|_| ()),
+        zero("minGRU", "num_layers")
+    );
+    assert_eq!(
+        MinLstmConfig::new(2, 3)
+            .with_dropout(1.0)
+            .try_init::<B>(&dev)
+            .map(|_| ()),
+        Err(ConfigError::Dropout {
+            module: "minLSTM",
+            value: 1.0
+        })
+    );
     assert_eq!(
         LstmCellConfig::new(2, 3)
             .with_proj_size(5)

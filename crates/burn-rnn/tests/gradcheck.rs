@@ -177,6 +177,17 @@ fn lstm_cell_with_projection_gradients_match_finite_differences() {
 }
 
 #[test]
+fn min_gru_and_min_lstm_cell_gradients_match_finite_differences() {
+    let d = Default::default();
+    for bias in [true, false] {
+        let gru = MinGruCellConfig::new(INPUT, 2).with_bias(bias);
+        gradcheck("minGRU", gru.init::<AD64>(&d), gru.init::<F64>(&d));
+        let lstm = MinLstmCellConfig::new(INPUT, 2).with_bias(bias);
+        gradcheck("minLSTM", lstm.init::<AD64>(&d), lstm.init::<F64>(&d));
+    }
+}
+
+#[test]
 fn gru_cell_gradients_match_finite_differences() {
     let d = Default::default();
     for bias in [true, false] {

@@ -250,3 +250,160 @@ fn any_recurrent_runs_as_the_layer_it_wraps() {
         );
     }
 }
+
+/// `h' = a * h + b` of a minGRU or minLSTM step, in f64 from the cell's weights: the
+/// equations of Feng et al. (2024) written out, blocks `h, z` (minGRU) or `h, f, i` (minLSTM).
+fn min_step_by_hand(w: &[f32], b: &[f32], x: &[f32], h: &[f32], lstm: bool) -> Vec<f64> {
+    let (d_in, d_h) = (x.len(), h.len());
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let g = |v: f64| if v >= 0.0 { v + 0.5 } else { sig(v) };
+    let row = |r: usize| {
+        (0..d_in)
+            .map(|k| f64::from(w[r * d_in + k]) * f64::from(x[k]))
+            .sum::<f64>()
+            + f64::from(b[r])
+    };
+    (0..d_h)
+        .map(|j| {
+            let cand = g(row(j));
+            let h = f64::from(h[j]);
+            if lstm {
+                let (f, i) = (sig(row(d_h + j)), sig(row(2 * d_h + j)));
+                f / (f + i) * h + i / (f + i) * cand
+            } else {
+                let z = sig(row(d_h + j));
+                (1.0 - z) * h + z * cand
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn min_gru_and_min_lstm_steps_follow_their_equations() {
+    let dev = device();
+    let x = random([2, 3]);
+    let h = random([2, 4]) * 2.0 - 1.0;
+    let vec = |t: Tensor<B, 2>| t.into_data().to_vec::<f32>().unwrap();
+    for lstm in [false, true] {
+        let (out, w, b) = if lstm {
+            let cell = MinLstmCellConfig::new(3, 4).init::<B>(&dev);
+            let out = cell.forward(x.clone(), Some(RnnState::new(h.clone())));
+            (out, cell.weight_ih().val(), cell.bias_ih().unwrap().val())
+        } else {
+            let cell = MinGruCellConfig::new(3, 4).init::<B>(&dev);
+            let out = cell.forward(x.clone(), Some(RnnState::new(h.clone())));
+            (out, cell.weight_ih().val(), cell.bias_ih().unwrap().val())
+        };
+        let (w, b) = (vec(w), b.into_data().to_vec::<f32>().unwrap());
+        let (xs, hs, out) = (vec(x.clone()), vec(h.clone()), vec(out.hidden));
+        for n in 0..2 {
+            let expected =
+                min_step_by_hand(&w, &b, &xs[n * 3..n * 3 + 3], &hs[n * 4..n * 4 + 4], lstm);
+            for (j, e) in expected.iter().enumerate() {
+                let got = f64::from(out[n * 4 + j]);
+                assert!(
+                    (got - e).abs() < 1e-6,
+                    "lstm={lstm} [{n}, {j}]: {got} vs {e}"
+                );
+            }
+        }
+    }
+}
+
+/// The parallel scan (fused path) and step mode (reference path) of a min layer: outputs,
+/// final states and the gradients of the input, the initial state and every parameter.
+fn min_modes_agree<C>(name: &str, fused: Recurrent<AD, C>, lengths: Option<Vec<usize>>, state: bool)
+where
+    C: Cell<AD, State = RnnState<AD, 2>> + burn_rnn::import::FusedParams<AD>,
+    Recurrent<AD, C>: Clone,
+{
+    use burn_rnn::import::ParamRef;
+    // Parameters initialize lazily: materialize them before cloning, or the clone draws anew.
+    for cell in fused.cells() {
+        for (_, p) in cell.params() {
+            match p {
+                ParamRef::Matrix(p) => drop(p.val()),
+                ParamRef::Vector(Some(p)) => drop(p.val()),
+                ParamRef::Vector(None) => {}
+            }
+        }
+    }
+    let reference = fused.clone().with_path(ExecutionPath::Reference);
+    let dirs = fused.num_directions();
+    let (batch, seq) = (lengths.as_ref().map_or(1, Vec::len), 13);
+    let x = Tensor::<AD, 3>::random(
+        [batch, seq, fused.d_input()],
+        Distribution::Default,
+        &device(),
+    );
+    let h0 = Tensor::<AD, 3>::random(
+        [fused.num_layers() * dirs, batch, fused.d_hidden()],
+        Distribution::Uniform(-1.0, 1.0),
+        &device(),
+    );
+    let run = |layer: &Recurrent<AD, C>| {
+        let (x, h0) = (
+            x.clone().detach().require_grad(),
+            h0.clone().detach().require_grad(),
+        );
+        let mut input = RecurrentInput::new(x.clone());
+        if state {
+            input = input.with_state(RnnState::new(h0.clone()));
+        }
+        if let Some(l) = &lengths {
+            input = input.with_lengths(l.clone());
+        }
+        let out = layer.forward_with(input);
+        let w = Tensor::<AD, 3>::ones(out.output.dims(), &device()).cumsum(1) / seq as f64;
+        let loss = (out.output.clone() * w).sum() + out.state.hidden.clone().powi_scalar(2).sum();
+        let grads = loss.backward();
+        let mut parts = vec![
+            ("output".to_string(), out.output.inner().into_data()),
+            ("h_n".to_string(), out.state.hidden.inner().into_data()),
+            ("grad x".to_string(), x.grad(&grads).unwrap().into_data()),
+        ];
+        if state {
+            parts.push(("grad h0".into(), h0.grad(&grads).unwrap().into_data()));
+        }
+        for (i, cell) in layer.cells().iter().enumerate() {
+            for (key, p) in cell.params() {
+                let g = match p {
+                    ParamRef::Matrix(p) => p.val().grad(&grads).map(|g| g.into_data()),
+                    ParamRef::Vector(Some(p)) => p.val().grad(&grads).map(|g| g.into_data()),
+                    ParamRef::Vector(None) => continue,
+                };
+                parts.push((format!("grad {key} of cell {i}"), g.unwrap()));
+            }
+        }
+        parts
+    };
+    for ((what, a), (_, b)) in run(&fused).into_iter().zip(run(&reference)) {
+        assert_close(&format!("{name}: {what}"), a, b, 1e-5);
+    }
+}
+
+#[test]
+fn min_gru_and_min_lstm_parallel_scan_equals_step_mode() {
+    let dev = device();
+    let cases = [
+        (1, false, None, false),
+        (1, false, Some(vec![4, 13]), false),
+        (1, true, None, false),
+        (1, true, Some(vec![4, 13]), false),
+        (2, true, Some(vec![13, 1, 7]), true),
+    ];
+    for (layers, bi, lengths, state) in cases {
+        let name = format!("layers {layers} bi {bi} lengths {lengths:?} state {state}");
+        let gru = MinGruConfig::new(3, 5)
+            .with_num_layers(layers)
+            .with_bidirectional(bi)
+            .init::<AD>(&dev);
+        min_modes_agree(&format!("minGRU {name}"), gru, lengths.clone(), state);
+        let lstm = MinLstmConfig::new(3, 5)
+            .with_num_layers(layers)
+            .with_bidirectional(bi)
+            .with_bias(layers == 1)
+            .init::<AD>(&dev);
+        min_modes_agree(&format!("minLSTM {name}"), lstm, lengths, state);
+    }
+}

@@ -51,12 +51,14 @@ macro_rules! builtin_cell_params {
 
 mod gru;
 mod lstm;
+mod min;
 mod rnn;
 pub(crate) mod state;
 
 pub use gru::{GruCell, GruCellConfig};
 pub(crate) use lstm::check_proj_size;
 pub use lstm::{LstmCell, LstmCellConfig};
+pub use min::{MinGruCell, MinGruCellConfig, MinLstmCell, MinLstmCellConfig};
 pub use rnn::{RnnCell, RnnCellConfig};
 pub use state::{CellState, GruState, LstmState, RnnState, StateShapeError};
 
@@ -168,6 +170,28 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// - `x_t`: `[N, P]`, one time step of [`Cell::project_input`]'s output
     /// - `state`: `[N, H]` tensors; returns the new state, same shapes
     fn step(&self, x_t: Tensor<B, 2>, state: Self::State) -> Self::State;
+
+    /// A whole direction at once, for cells with a parallel form ([`MinGruCell`],
+    /// [`MinLstmCell`]): the layers' fused path calls it before [`Cell::fused`]. `None` (the
+    /// default) leaves the direction to the kernels or the unroll.
+    ///
+    /// # Shapes
+    /// - `gates_x`: `[L, N, P]`, [`Cell::project_input`] of every step, time-major
+    /// - `state`: the initial state, `[N, H]` tensors
+    /// - `lengths`: `N` values in `1..=L` (past its length a sequence's state is frozen and
+    ///   its output zero); `reverse`: from `t = L - 1` down (each sequence from its own last
+    ///   element)
+    /// - returns the outputs `[L, N, H]` and the final state
+    fn scan(
+        &self,
+        gates_x: Tensor<B, 3>,
+        state: Self::State,
+        lengths: Option<&[usize]>,
+        reverse: bool,
+    ) -> Option<(Tensor<B, 3>, Self::State)> {
+        let _ = (gates_x, state, lengths, reverse);
+        None
+    }
 
     /// The cell as the whole-sequence kernels run it ([`RnnBackend`](crate::RnnBackend)), or
     /// `None` (the default) for a cell the kernels do not know: the layers then unroll

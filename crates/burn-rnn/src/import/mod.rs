@@ -40,7 +40,7 @@ use std::path::Path;
 use burn::module::Param;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use crate::cell::{Cell, GruCell, LstmCell, RnnCell};
+use crate::cell::{Cell, GruCell, LstmCell, MinGruCell, MinLstmCell, RnnCell};
 use crate::layer::Recurrent;
 
 /// A module whose parameters have PyTorch names: load them from and save them to PyTorch files.
@@ -255,6 +255,12 @@ macro_rules! fused_params {
             }
         }
 
+    )*};
+}
+
+/// [`PytorchParams`] of cells, from their [`FusedParams`] names.
+macro_rules! cell_pytorch_params {
+    ($($cell:ident),*) => {$(
         impl<B: Backend> PytorchParams<B> for $cell<B> {
             fn pytorch_shapes(&self) -> Vec<(String, Vec<usize>)> {
                 shapes_of(self, "")
@@ -273,6 +279,7 @@ macro_rules! fused_params {
 }
 
 fused_params!(RnnCell, LstmCell + weight_hr, GruCell);
+cell_pytorch_params!(RnnCell, LstmCell, GruCell, MinGruCell, MinLstmCell);
 
 fn shapes_of<B: Backend>(cell: &impl FusedParams<B>, suffix: &str) -> Vec<(String, Vec<usize>)> {
     cell.params()

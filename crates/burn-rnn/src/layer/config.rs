@@ -5,7 +5,7 @@ use burn::module::Initializer;
 use burn::nn::DropoutConfig;
 use burn::tensor::backend::Backend;
 
-use super::{Gru, Lstm, Recurrent, Rnn};
+use super::{Gru, Lstm, MinGru, MinLstm, Recurrent, Rnn};
 use crate::cell::{Cell, GruCellConfig, LstmCellConfig, RnnCellConfig};
 use crate::math::Nonlinearity;
 
@@ -99,6 +99,60 @@ pub struct GruConfig {
     #[config(default = false)]
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+    pub initializer: Option<Initializer>,
+}
+
+/// Configuration of a [`MinGru`](super::MinGru) layer stack; see
+/// [`MinGruCell`](crate::MinGruCell) for the equations.
+#[derive(Config, Debug)]
+pub struct MinGruConfig {
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+    /// Number of stacked layers.
+    #[config(default = 1)]
+    pub num_layers: usize,
+    /// Whether the input projections have biases.
+    #[config(default = true)]
+    pub bias: bool,
+    /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
+    #[config(default = true)]
+    pub batch_first: bool,
+    /// Dropout probability on the outputs of every layer but the last (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Whether each layer also runs backwards over the sequence.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Initializer of every parameter; `None` is `nn.Linear`'s U(-1/sqrt(H_in), 1/sqrt(H_in)).
+    pub initializer: Option<Initializer>,
+}
+
+/// Configuration of a [`MinLstm`](super::MinLstm) layer stack; see
+/// [`MinLstmCell`](crate::MinLstmCell) for the equations.
+#[derive(Config, Debug)]
+pub struct MinLstmConfig {
+    /// Input features `H_in`.
+    pub d_input: usize,
+    /// Hidden size `H`.
+    pub d_hidden: usize,
+    /// Number of stacked layers.
+    #[config(default = 1)]
+    pub num_layers: usize,
+    /// Whether the input projections have biases.
+    #[config(default = true)]
+    pub bias: bool,
+    /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
+    #[config(default = true)]
+    pub batch_first: bool,
+    /// Dropout probability on the outputs of every layer but the last (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Whether each layer also runs backwards over the sequence.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Initializer of every parameter; `None` is `nn.Linear`'s U(-1/sqrt(H_in), 1/sqrt(H_in)).
     pub initializer: Option<Initializer>,
 }
 
@@ -361,6 +415,34 @@ impl GruConfig {
     }
 }
 
+impl MinGruConfig {
+    fn proj_size(&self) -> usize {
+        0
+    }
+
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::MinGruCell<B> {
+        crate::MinGruCellConfig::new(d_input, self.d_hidden)
+            .with_bias(self.bias)
+            .with_initializer(self.initializer.clone())
+            .init(device)
+    }
+}
+
+impl MinLstmConfig {
+    fn proj_size(&self) -> usize {
+        0
+    }
+
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::MinLstmCell<B> {
+        crate::MinLstmCellConfig::new(d_input, self.d_hidden)
+            .with_bias(self.bias)
+            .with_initializer(self.initializer.clone())
+            .init(device)
+    }
+}
+
+layer_init!(MinGruConfig, MinGru, "minGRU");
+layer_init!(MinLstmConfig, MinLstm, "minLSTM");
 layer_init!(RnnConfig, Rnn, "RNN");
 layer_init!(LstmConfig, Lstm, "LSTM");
 layer_init!(GruConfig, Gru, "GRU");

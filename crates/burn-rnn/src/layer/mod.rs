@@ -7,7 +7,7 @@ mod any;
 mod config;
 
 pub use any::{AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState};
-pub use config::{ConfigError, GruConfig, LstmConfig, RnnConfig};
+pub use config::{ConfigError, GruConfig, LstmConfig, MinGruConfig, MinLstmConfig, RnnConfig};
 
 use core::marker::PhantomData;
 
@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::cell::{Cell, CellState, GruCell, LstmCell, RnnCell, StateShapeError};
+use crate::cell::{
+    Cell, CellState, GruCell, LstmCell, MinGruCell, MinLstmCell, RnnCell, StateShapeError,
+};
 use crate::kernels::{self, reference, ExecutionPath, RnnBackend, Spec};
 
 /// A stack of recurrent layers over whole sequences, PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`.
@@ -145,6 +147,30 @@ pub type Lstm<B> = Recurrent<B, LstmCell<B>>;
 ///
 /// The state is a [`GruState`](crate::GruState) `{ hidden }`.
 pub type Gru<B> = Recurrent<B, GruCell<B>>;
+
+/// A minGRU layer stack (Feng et al., 2024), built by [`MinGruConfig`]; see [`MinGruCell`]
+/// for the equations. The fused path runs each layer and direction as one parallel scan over
+/// the sequence, the reference path step by step; both give the same outputs and gradients.
+///
+/// Parameters per cell: `weight_ih [2*H, H_in]` (`[2*H, D*H]` above layer 0, blocks `h, z`)
+/// and `bias_ih [2*H]`.
+///
+/// # Shapes
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]` (or `[L, N, D*H]`); states `[num_layers*D, N, H]`
+pub type MinGru<B> = Recurrent<B, MinGruCell<B>>;
+
+/// A minLSTM layer stack (Feng et al., 2024), built by [`MinLstmConfig`]; see
+/// [`MinLstmCell`] for the equations. The fused path runs each layer and direction as one
+/// parallel scan over the sequence, the reference path step by step.
+///
+/// Parameters per cell: `weight_ih [3*H, H_in]` (`[3*H, D*H]` above layer 0, blocks
+/// `h, f, i`) and `bias_ih [3*H]`.
+///
+/// # Shapes
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]` (or `[L, N, D*H]`); states `[num_layers*D, N, H]`
+pub type MinLstm<B> = Recurrent<B, MinLstmCell<B>>;
 
 /// The layer-level state of a cell kind: `[num_layers*D, N, H]` tensors.
 pub type LayerState<B, C> = <<C as Cell<B>>::State as CellState<B>>::Layer;
@@ -490,9 +516,21 @@ fn unroll<B: Backend, C: Cell<B>>(
     state: C::State,
 ) -> (Tensor<B, 3>, C::State) {
     let [seq, batch, features] = run.input.dims();
-    let gates_x = cell.project_input(run.input.reshape([seq * batch, features]));
+    let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
     let width = gates_x.dims()[1];
     let gates_x = gates_x.reshape([seq, batch, width]);
+    unroll_projected(cell, gates_x, run, state)
+}
+
+/// [`unroll`] from the projected input `gates_x: [L, N, P]` ([`Cell::project_input`] of every
+/// step); `run.input` is not read.
+fn unroll_projected<B: Backend, C: Cell<B>>(
+    cell: &C,
+    gates_x: Tensor<B, 3>,
+    run: Direction<B>,
+    state: C::State,
+) -> (Tensor<B, 3>, C::State) {
+    let [seq, batch, _] = gates_x.dims();
     let device = gates_x.device();
     let masks = reference::step_masks::<B>(run.lengths.as_deref(), seq, batch, &device);
     let mut steps: Vec<(usize, Tensor<B, 2>)> = gates_x
@@ -533,10 +571,21 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     run: Direction<B>,
     state: C::State,
 ) -> (Tensor<B, 3>, C::State) {
-    let Some(fused) = cell.fused() else {
-        return unroll(cell, run, state);
-    };
     let [seq, batch, features] = run.input.dims();
+    let Some(fused) = cell.fused() else {
+        let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
+        let width = gates_x.dims()[1];
+        let gates_x = gates_x.reshape([seq, batch, width]);
+        return match cell.scan(
+            gates_x.clone(),
+            state.clone(),
+            run.lengths.as_deref(),
+            run.reverse,
+        ) {
+            Some(done) => done,
+            None => unroll_projected(cell, gates_x, run, state),
+        };
+    };
     let rows = run.input.reshape([seq * batch, features]);
     let width = fused.kind.gates() * cell.d_hidden();
     let gates_x =
