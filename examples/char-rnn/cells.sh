@@ -13,6 +13,8 @@ variants=(
   "LSTM + projection (proj_size 64)|--cell lstm --proj-size 64"
   "GRU|--cell gru"
   "RNN (tanh)|--cell rnn"
+  "minGRU|--cell mingru"
+  "minLSTM|--cell minlstm"
 )
 echo "| cell | flags | validation loss after $steps steps (nats/char) | ms/step |"
 echo "| --- | --- | ---: | ---: |"

@@ -470,3 +470,91 @@ fn default_bodies_equal_the_fused_kernels() {
         }
     }
 }
+
+/// `h_t = a_t * h_(t-1) + b_t` written out on the host, in f64.
+fn scan_by_hand(a: &[f32], b: &[f32], h0: &[f32]) -> Vec<f32> {
+    let m = h0.len();
+    let mut prev: Vec<f64> = h0.iter().map(|&v| f64::from(v)).collect();
+    let mut out = Vec::with_capacity(a.len());
+    for (a, b) in a.chunks(m).zip(b.chunks(m)) {
+        for i in 0..m {
+            prev[i] = f64::from(a[i]) * prev[i] + f64::from(b[i]);
+            out.push(prev[i] as f32);
+        }
+    }
+    out
+}
+
+/// The backend's linear scan (the CPU pass on ndarray; the Hillis–Steele default body on the
+/// GPU backends) and the default body: the recurrence by hand, and equal gradients through
+/// the autodiff node and through the default body's own backward, at a length that is not a
+/// power of two.
+#[test]
+fn linear_scan_equals_the_recurrence_and_its_default_body() {
+    use burn_rnn::kernels::{linear_scan, reference};
+    type Inner = <AD as AutodiffBackend>::InnerBackend;
+    let (seq, m) = (37, 11);
+    let a = Tensor::<AD, 2>::random([seq, m], Distribution::Uniform(0.0, 1.0), &device());
+    let b = Tensor::<AD, 2>::random([seq, m], Distribution::Uniform(-1.0, 1.0), &device());
+    let h0 = Tensor::<AD, 1>::random([m], Distribution::Uniform(-1.0, 1.0), &device());
+    let w = Tensor::<AD, 2>::random([seq, m], Distribution::Uniform(-1.0, 1.0), &device());
+    let values = |t: Tensor<AD, 2>| t.into_data().to_vec::<f32>().unwrap();
+    let expected = scan_by_hand(
+        &values(a.clone()),
+        &values(b.clone()),
+        &h0.to_data().to_vec().unwrap(),
+    );
+
+    let (ag, bg, hg) = (
+        a.clone().require_grad(),
+        b.clone().require_grad(),
+        h0.clone().require_grad(),
+    );
+    let h = linear_scan(ag.clone(), bg.clone(), hg.clone());
+    let by_hand = TensorData::new(expected, [seq, m]);
+    assert_close(
+        "scan vs by hand",
+        h.clone().into_data(),
+        by_hand.clone(),
+        TOL,
+    );
+    let grads = (h.clone() * w.clone()).sum().backward();
+
+    let prim = |t: Tensor<AD, 2>| t.inner().into_primitive().tensor();
+    let h0_prim = h0.clone().inner().into_primitive().tensor();
+    let h_ref =
+        reference::linear_scan_forward::<Inner>(prim(a.clone()), prim(b.clone()), h0_prim.clone());
+    let h_ref = Tensor::<Inner, 2>::from_primitive(burn::tensor::TensorPrimitive::Float(h_ref));
+    assert_close(
+        "default body vs by hand",
+        h_ref.clone().into_data(),
+        by_hand,
+        TOL,
+    );
+    let g = reference::linear_scan_backward::<Inner>(
+        prim(a.clone()),
+        h0_prim,
+        h_ref.into_primitive().tensor(),
+        prim(w.clone()),
+    );
+    let wrap = |p| Tensor::<Inner, 2>::from_primitive(burn::tensor::TensorPrimitive::Float(p));
+    let h0_grad = Tensor::<Inner, 1>::from_primitive(burn::tensor::TensorPrimitive::Float(g.h0));
+    assert_close(
+        "grad a",
+        ag.grad(&grads).unwrap().into_data(),
+        wrap(g.a).into_data(),
+        TOL,
+    );
+    assert_close(
+        "grad b",
+        bg.grad(&grads).unwrap().into_data(),
+        wrap(g.b).into_data(),
+        TOL,
+    );
+    assert_close(
+        "grad h0",
+        hg.grad(&grads).unwrap().into_data(),
+        h0_grad.into_data(),
+        TOL,
+    );
+}

@@ -56,6 +56,7 @@ mod gates;
 mod gemm;
 mod kind;
 mod pool;
+mod scan;
 mod simd;
 mod threads;
 mod tile;
@@ -69,6 +70,7 @@ pub use conv::{
 pub use forward::forward;
 pub use gemm::{sgemm, Mat, MatMut};
 pub use kind::{CellKind, Nonlinearity, Spec, UnknownCellKind};
+pub use scan::{linear_scan_backward, linear_scan_forward};
 pub use simd::{isa, set_isa, Isa, IsaError, ISA_ENV};
 pub use threads::{num_threads, par_sgemm, set_num_threads, zeroed};
 

@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::Vocab;
 use crate::error::{input, Error};
-use crate::model::{CellKind, CharModel, CharModelConfig};
+use crate::model::{Cell, CellKind, CharModel, CharModelConfig};
 
 /// The recorder of weights and optimizer state: Burn's named MessagePack, written durably and
 /// checked on load ([`CheckedRecorder`]).
@@ -113,9 +113,9 @@ impl CharModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
-        if self.proj_size != 0 && self.cell != CellKind::Lstm {
+        if self.proj_size != 0 && self.cell != Cell::Kernel(CellKind::Lstm) {
             return Err(format!(
-                "proj_size {} needs an LSTM, the cell is {:?}",
+                "proj_size {} needs an LSTM, the cell is {}",
                 self.proj_size, self.cell
             ));
         }

@@ -4,9 +4,96 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Int, Tensor};
-use burn_rnn::{AnyRecurrent, AnyRecurrentConfig, AnyState};
+use burn_rnn::{
+    AnyRecurrent, AnyRecurrentConfig, AnyState, MinGru, MinGruConfig, MinLstm, MinLstmConfig,
+    RnnState,
+};
 
 pub use burn_rnn::CellKind;
+
+/// The model's recurrent cell: one of burn-rnn's kernel cells ([`CellKind`]) or a minGRU /
+/// minLSTM (parallel scan). Parses from and prints as `rnn`, `rnn_relu`, `lstm`, `gru`,
+/// `mingru`, `minlstm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// A cell the fused kernels run.
+    Kernel(CellKind),
+    /// minGRU (Feng et al., 2024).
+    MinGru,
+    /// minLSTM (Feng et al., 2024).
+    MinLstm,
+}
+
+impl Cell {
+    /// Every cell, in the order of `--help`.
+    pub fn all() -> Vec<Cell> {
+        let mut all: Vec<Cell> = CellKind::ALL.into_iter().map(Cell::Kernel).collect();
+        all.extend([Cell::MinGru, Cell::MinLstm]);
+        all
+    }
+
+    /// The name `--cell` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cell::Kernel(kind) => kind.as_str(),
+            Cell::MinGru => "mingru",
+            Cell::MinLstm => "minlstm",
+        }
+    }
+
+    /// Whether the state has a cell part `c` (the LSTM's).
+    pub fn has_cell_state(self) -> bool {
+        self == Cell::Kernel(CellKind::Lstm)
+    }
+}
+
+impl From<CellKind> for Cell {
+    fn from(kind: CellKind) -> Self {
+        Cell::Kernel(kind)
+    }
+}
+
+impl core::fmt::Display for Cell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl core::str::FromStr for Cell {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "mingru" => Ok(Cell::MinGru),
+            "minlstm" => Ok(Cell::MinLstm),
+            _ => s.parse::<CellKind>().map(Cell::Kernel).map_err(|_| {
+                let names: Vec<&str> = Cell::all().into_iter().map(Cell::as_str).collect();
+                format!("unknown cell `{s}`, expected one of {}", names.join(", "))
+            }),
+        }
+    }
+}
+
+impl serde::Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The `--cell` parser: one of [`Cell::all`]'s names.
+pub fn cell_parser() -> impl clap::builder::TypedValueParser<Value = Cell> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = Cell::all().into_iter().map(Cell::as_str).collect();
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|name| name.parse::<Cell>().expect("one of the listed names"))
+}
 
 /// The model's shape; saved beside its weights.
 #[derive(Config, Debug, PartialEq)]
@@ -14,7 +101,7 @@ pub struct CharModelConfig {
     /// Vocabulary size.
     pub vocab: usize,
     /// Cell kind.
-    pub cell: CellKind,
+    pub cell: Cell,
     /// Recurrent layers.
     pub layers: usize,
     /// Hidden size.
@@ -33,9 +120,22 @@ pub struct CharModelConfig {
 #[derive(Module, Debug)]
 pub struct CharModel<B: Backend> {
     embedding: Embedding<B>,
-    rnn: AnyRecurrent<B>,
+    /// The layers of a kernel cell (`None` for a min cell).
+    rnn: Option<AnyRecurrent<B>>,
+    /// The layers of a min cell (`None` for a kernel cell).
+    min: Option<MinLayers<B>>,
     dropout: Dropout,
     head: Linear<B>,
+}
+
+/// A minGRU or minLSTM stack.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one per model
+pub enum MinLayers<B: Backend> {
+    /// minGRU layers.
+    Gru(MinGru<B>),
+    /// minLSTM layers.
+    Lstm(MinLstm<B>),
 }
 
 /// The recurrent state carried between chunks: `h` `[layers, N, P]` (`P = H` without a
@@ -63,13 +163,34 @@ impl CharModelConfig {
     /// Creates the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CharModel<B> {
         let (e, h, p) = (self.embedding, self.hidden, self.dropout);
+        let (rnn, min) = match self.cell {
+            Cell::Kernel(kind) => {
+                let rnn = AnyRecurrentConfig::new(kind, e, h)
+                    .with_num_layers(self.layers)
+                    .with_dropout(p)
+                    .with_proj_size(self.proj_size)
+                    .init(device);
+                (Some(rnn), None)
+            }
+            Cell::MinGru => {
+                let layers = MinGruConfig::new(e, h)
+                    .with_num_layers(self.layers)
+                    .with_dropout(p)
+                    .init(device);
+                (None, Some(MinLayers::Gru(layers)))
+            }
+            Cell::MinLstm => {
+                let layers = MinLstmConfig::new(e, h)
+                    .with_num_layers(self.layers)
+                    .with_dropout(p)
+                    .init(device);
+                (None, Some(MinLayers::Lstm(layers)))
+            }
+        };
         CharModel {
             embedding: EmbeddingConfig::new(self.vocab, e).init(device),
-            rnn: AnyRecurrentConfig::new(self.cell, e, h)
-                .with_num_layers(self.layers)
-                .with_dropout(p)
-                .with_proj_size(self.proj_size)
-                .init(device),
+            rnn,
+            min,
             dropout: DropoutConfig::new(p).init(),
             head: LinearConfig::new(self.d_output(), self.vocab).init(device),
         }
@@ -85,10 +206,26 @@ impl<B: burn_rnn::RnnBackend> CharModel<B> {
         ids: Tensor<B, 2, Int>,
         state: Option<Carry<B>>,
     ) -> (Tensor<B, 3>, Carry<B>) {
-        let out = self.rnn.forward(self.embedding.forward(ids), state);
-        (
-            self.head.forward(self.dropout.forward(out.output)),
-            out.state,
-        )
+        let x = self.embedding.forward(ids);
+        let (output, state) = match (&self.rnn, &self.min) {
+            (Some(rnn), _) => {
+                let out = rnn.forward(x, state);
+                (out.output, out.state)
+            }
+            (None, Some(min)) => {
+                let state = state.map(|s| RnnState::new(s.hidden));
+                let out = match min {
+                    MinLayers::Gru(m) => m.forward(x, state),
+                    MinLayers::Lstm(m) => m.forward(x, state),
+                };
+                let carry = AnyState {
+                    hidden: out.state.hidden,
+                    cell: None,
+                };
+                (out.output, carry)
+            }
+            (None, None) => unreachable!("a model has recurrent layers"),
+        };
+        (self.head.forward(self.dropout.forward(output)), state)
     }
 }

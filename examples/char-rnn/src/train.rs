@@ -20,7 +20,7 @@ use crate::checkpoint::{
 };
 use crate::data::{load_corpus, Splits, Streams, Vocab};
 use crate::error::{input, Error};
-use crate::model::{carry_from_tensors, Carry, CellKind, CharModel, CharModelConfig};
+use crate::model::{carry_from_tensors, Carry, Cell, CellKind, CharModel, CharModelConfig};
 
 /// Arguments of `char-rnn train`.
 #[derive(clap::Args, Debug, Clone)]
@@ -38,8 +38,8 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
     /// Recurrent cell [default: lstm].
-    #[arg(long, value_parser = rnn_example_common::cell_kind_parser())]
-    pub cell: Option<CellKind>,
+    #[arg(long, value_parser = crate::model::cell_parser())]
+    pub cell: Option<Cell>,
     /// Recurrent layers [default: 2].
     #[arg(long)]
     pub layers: Option<usize>,
@@ -144,7 +144,7 @@ impl TrainArgs {
                     p.to_string(),
                 );
             }
-            if let Some(cell) = self.cell.filter(|c| *c != CellKind::Lstm) {
+            if let Some(cell) = self.cell.filter(|c| !c.has_cell_state()) {
                 return Err(input(format!(
                     "--proj-size must be left out with --cell {cell} (it projects an LSTM)"
                 )));
@@ -165,7 +165,7 @@ impl TrainArgs {
     fn model_config(&self, vocab: usize) -> CharModelConfig {
         CharModelConfig::new(
             vocab,
-            self.cell.unwrap_or(CellKind::Lstm),
+            self.cell.unwrap_or(Cell::Kernel(CellKind::Lstm)),
             self.layers.unwrap_or(2),
             self.hidden.unwrap_or(128),
             self.embedding.unwrap_or(128),
@@ -184,11 +184,7 @@ impl TrainArgs {
             ))
         };
         if let Some(c) = self.cell.filter(|c| *c != saved.cell) {
-            return Err(differs(
-                "cell",
-                format!("{c:?}"),
-                format!("{:?}", saved.cell),
-            ));
+            return Err(differs("cell", c.to_string(), saved.cell.to_string()));
         }
         for (name, given, was) in [
             ("layers", self.layers, saved.layers),
@@ -377,7 +373,7 @@ impl<'a> Session<'a> {
         let saved: CarryData = read_json(&carry_path)?;
         let (layers, batch) = (self.config.layers, self.streams.batch());
         let mut shapes = vec![[layers, batch, self.config.d_output()]];
-        if self.config.cell == CellKind::Lstm {
+        if self.config.cell.has_cell_state() {
             shapes.push([layers, batch, self.config.hidden]);
         }
         check_carry(&saved, &shapes, &carry_path)?;

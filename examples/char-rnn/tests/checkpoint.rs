@@ -27,7 +27,7 @@ fn trained(dir: &Path) -> (PathBuf, TrainArgs) {
     let out = dir.join("run");
     let mut a = TrainArgs::defaults(&out);
     a.corpus = Some(corpus);
-    a.cell = Some(char_rnn::model::CellKind::Gru);
+    a.cell = Some(char_rnn::model::CellKind::Gru.into());
     a.layers = Some(1);
     a.hidden = Some(16);
     a.embedding = Some(8);

@@ -27,7 +27,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn tiny(out: &Path, corpus: &Path, steps: usize) -> TrainArgs {
     let mut a = TrainArgs::defaults(out);
     a.corpus = Some(corpus.to_path_buf());
-    a.cell = Some(char_rnn::model::CellKind::Gru);
+    a.cell = Some(char_rnn::model::CellKind::Gru.into());
     a.layers = Some(1);
     a.hidden = Some(16);
     a.embedding = Some(8);

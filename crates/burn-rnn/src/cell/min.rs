@@ -1,13 +1,15 @@
 //! minGRU and minLSTM (Feng et al., 2024, "Were RNNs All We Needed?"): recurrences whose gates
 //! read only the input, so a whole sequence runs as one parallel scan.
 //!
-//! Both are `h_t = a_t * h_(t-1) + b_t` with `a_t`, `b_t` functions of `x_t` alone. Step mode
-//! ([`Cell::step`], the layers' reference path and generation) applies it one step at a time;
-//! the parallel mode ([`Cell::scan`], the layers' fused path) composes the affine maps of all
-//! steps with a Hillis–Steele scan: `log2(L)` passes of whole-sequence tensor ops, each
-//! `(a, b)_t <- (a_t * a_(t-d), a_t * b_(t-d) + b_t)`. The scan multiplies coefficients and
-//! never divides by their products, so it is stable in linear space for any sign of `h_0`
-//! (the paper's log-space form exists to make a cumulative-sum formulation stable).
+//! Both are `h_t = a_t * h_(t-1) + b_t` with `a_t`, `b_t` functions of `x_t` alone
+//! ([`Cell::affine`]). Step mode ([`Cell::step`], the layers' reference path and generation)
+//! applies it one step at a time; on the layers' fused path the coefficients of every step
+//! come from one matmul and one elementwise pass, and the recurrence runs as one op,
+//! [`RnnBackend::linear_scan_forward`](crate::RnnBackend::linear_scan_forward): a
+//! Hillis–Steele parallel scan on the GPU backends (`log2(L)` passes, each
+//! `(a, b)_t <- (a_t * a_(t-d), a_t * b_(t-d) + b_t)`), one pass in time order on the CPU.
+//! Neither divides by products of coefficients, so both are stable in linear space for any
+//! sign of `h_0` (the paper's log-space form makes a cumulative-sum formulation stable).
 
 use burn::config::Config;
 use burn::module::{Initializer, Module, Param};
@@ -155,18 +157,8 @@ macro_rules! min_cell {
                 RnnState::new(a * state.hidden + b)
             }
 
-            fn scan(
-                &self,
-                gates_x: Tensor<B, 3>,
-                state: Self::State,
-                lengths: Option<&[usize]>,
-                reverse: bool,
-            ) -> Option<(Tensor<B, 3>, Self::State)> {
-                let [seq, batch, width] = gates_x.dims();
-                let (a, b) = Self::coefficients(gates_x.reshape([seq * batch, width]));
-                let h = width / $gates;
-                let (a, b) = (a.reshape([seq, batch, h]), b.reshape([seq, batch, h]));
-                Some(affine_scan(a, b, state.hidden, lengths, reverse))
+            fn affine(&self, gates_x: Tensor<B, 2>) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+                Some(Self::coefficients(gates_x))
             }
         }
 
@@ -251,59 +243,4 @@ impl<B: Backend> MinLstmCell<B> {
 fn split<B: Backend, const K: usize>(t: Tensor<B, 2>) -> [Tensor<B, 2>; K] {
     let parts = t.chunk(K, 1);
     parts.try_into().expect("K equal blocks")
-}
-
-/// `h_t = a_t * h_(t-1) + b_t` over a whole sequence at once (Hillis–Steele: `log2(L)` passes),
-/// from `h0`, with per-sequence lengths (past its length a sequence's `h` is frozen and its
-/// output zero) and optionally from the end (each sequence from its own last element).
-///
-/// # Shapes
-/// - `a`, `b`: `[L, N, H]`; `h0`: `[N, H]`; `lengths`: `N` values in `1..=L`
-/// - returns the outputs `[L, N, H]` and the final state `[N, H]`
-fn affine_scan<B: Backend>(
-    a: Tensor<B, 3>,
-    b: Tensor<B, 3>,
-    h0: Tensor<B, 2>,
-    lengths: Option<&[usize]>,
-    reverse: bool,
-) -> (Tensor<B, 3>, RnnState<B, 2>) {
-    let [seq, batch, _] = a.dims();
-    let device = a.device();
-    // Past a sequence's length the step is the identity (a = 1, b = 0).
-    let mask = lengths.map(|lengths| {
-        let values: Vec<f32> = (0..seq)
-            .flat_map(|t| lengths.iter().map(move |&len| f32::from(u8::from(t < len))))
-            .collect();
-        Tensor::<B, 3>::from_data(
-            burn::tensor::TensorData::new(values, [seq, batch, 1]),
-            &device,
-        )
-    });
-    let (mut a, mut b) = match &mask {
-        None => (a, b),
-        Some(m) => ((a - 1.0) * m.clone() + 1.0, b * m.clone()),
-    };
-    if reverse {
-        a = a.flip([0]);
-        b = b.flip([0]);
-    }
-    // Fold h0 into the first step: b_0 <- a_0 * h0 + b_0.
-    let first = a.clone().slice(0..1) * h0.unsqueeze_dim::<3>(0) + b.clone().slice(0..1);
-    b = b.slice_assign(0..1, first);
-    let mut d = 1;
-    while d < seq {
-        let (a_prev, b_prev) = (a.clone().slice(0..seq - d), b.clone().slice(0..seq - d));
-        let (a_cur, b_cur) = (a.clone().slice(d..seq), b.clone().slice(d..seq));
-        let b_new = a_cur.clone() * b_prev + b_cur;
-        let a_new = a_cur * a_prev;
-        b = Tensor::cat(vec![b.slice(0..d), b_new], 0);
-        a = Tensor::cat(vec![a.slice(0..d), a_new], 0);
-        d *= 2;
-    }
-    let last = b.clone().slice(seq - 1..seq).squeeze_dim(0);
-    let mut out = if reverse { b.flip([0]) } else { b };
-    if let Some(m) = mask {
-        out = out * m;
-    }
-    (out, RnnState::new(last))
 }

@@ -171,25 +171,17 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     /// - `state`: `[N, H]` tensors; returns the new state, same shapes
     fn step(&self, x_t: Tensor<B, 2>, state: Self::State) -> Self::State;
 
-    /// A whole direction at once, for cells with a parallel form ([`MinGruCell`],
-    /// [`MinLstmCell`]): the layers' fused path calls it before [`Cell::fused`]. `None` (the
-    /// default) leaves the direction to the kernels or the unroll.
+    /// For a cell whose step is `h' = a * h + b` with `a` and `b` functions of the input
+    /// alone ([`MinGruCell`], [`MinLstmCell`]): both, for every step at once. The layers'
+    /// fused path then runs a whole direction as one scan
+    /// ([`RnnBackend::linear_scan_forward`](crate::RnnBackend::linear_scan_forward)); the
+    /// state must then be the hidden state alone. `None` (the default) for other cells.
     ///
     /// # Shapes
-    /// - `gates_x`: `[L, N, P]`, [`Cell::project_input`] of every step, time-major
-    /// - `state`: the initial state, `[N, H]` tensors
-    /// - `lengths`: `N` values in `1..=L` (past its length a sequence's state is frozen and
-    ///   its output zero); `reverse`: from `t = L - 1` down (each sequence from its own last
-    ///   element)
-    /// - returns the outputs `[L, N, H]` and the final state
-    fn scan(
-        &self,
-        gates_x: Tensor<B, 3>,
-        state: Self::State,
-        lengths: Option<&[usize]>,
-        reverse: bool,
-    ) -> Option<(Tensor<B, 3>, Self::State)> {
-        let _ = (gates_x, state, lengths, reverse);
+    /// - `gates_x`: `[M, P]`, [`Cell::project_input`] of `M` steps
+    /// - returns `(a, b)`, each `[M, H]`
+    fn affine(&self, gates_x: Tensor<B, 2>) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+        let _ = gates_x;
         None
     }
 

@@ -16,8 +16,8 @@ use burn_autodiff::Autodiff;
 
 use super::{
     BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward, ConvLstmGatesGrads,
-    ConvNeeds, LinearGrads, PoolOptions, RecurrentForward, RecurrentGrads, RecurrentSaved,
-    RecurrentTensors, RnnBackend, Spec,
+    ConvNeeds, LinearGrads, LinearScanGrads, PoolOptions, RecurrentForward, RecurrentGrads,
+    RecurrentSaved, RecurrentTensors, RnnBackend, Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -189,7 +189,72 @@ impl<B: RnnBackend> Backward<B, 2> for ConvLstmGatesBackward {
     }
 }
 
+/// The backward step of [`RnnBackend::linear_scan_forward`].
+#[derive(Debug)]
+struct LinearScanBackward;
+
+impl<B: RnnBackend> Backward<B, 3> for LinearScanBackward {
+    /// `a`, `h0` and the forward's output `h`.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (a, h0, h) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        let g = B::linear_scan_backward(a, h0, h, grad);
+        let [a_parent, b_parent, h0_parent] = ops.parents;
+        for (parent, grad) in [(a_parent, g.a), (b_parent, g.b), (h0_parent, g.h0)] {
+            if let Some(parent) = parent {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn linear_scan_forward(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let nodes = [a.node.clone(), b.node.clone(), h0.node.clone()];
+        match LinearScanBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let h =
+                    B::linear_scan_forward(a.primitive.clone(), b.primitive, h0.primitive.clone());
+                prep.finish((a.primitive, h0.primitive, h.clone()), h)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::linear_scan_forward(
+                a.primitive,
+                b.primitive,
+                h0.primitive,
+            )),
+        }
+    }
+
+    fn linear_scan_backward(
+        a: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearScanGrads<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        let g = B::linear_scan_backward(a.primitive, h0.primitive, h.primitive, grad.primitive);
+        LinearScanGrads {
+            a: Self::from_inner(g.a),
+            b: Self::from_inner(g.b),
+            h0: Self::from_inner(g.h0),
+        }
+    }
+
     fn conv_lstm_gates_forward(
         gates: FloatTensor<Self>,
         c_prev: FloatTensor<Self>,

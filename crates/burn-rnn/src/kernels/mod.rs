@@ -433,6 +433,59 @@ pub trait RnnBackend: Backend {
     ) -> ConvLstmGatesGrads<Self> {
         reference::conv_lstm_gates_backward::<Self>(saved, c_prev, grad_packed)
     }
+
+    /// The elementwise linear recurrence `h_t = a_t * h_(t-1) + b_t` over the leading axis,
+    /// from `h_(-1) = h0`: the whole recurrence of [`MinGru`](crate::MinGru) and
+    /// [`MinLstm`](crate::MinLstm). The default body is a Hillis–Steele scan in tensor ops
+    /// (`log2(L)` passes, parallel over time); on `NdArray<f32>` one pass in time order.
+    ///
+    /// # Shapes
+    /// - `a`, `b`: `[L, M]`; `h0`: `[M]`; returns `h`: `[L, M]`
+    fn linear_scan_forward(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::linear_scan_forward::<Self>(a, b, h0)
+    }
+
+    /// The gradients of [`RnnBackend::linear_scan_forward`] from `grad`, the gradient of
+    /// every `h_t`.
+    ///
+    /// # Shapes
+    /// - `a`, `h` (the forward's output), `grad`: `[L, M]`; `h0`: `[M]`
+    /// - returns `a`, `b`: `[L, M]` and `h0`: `[M]`
+    fn linear_scan_backward(
+        a: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearScanGrads<Self> {
+        reference::linear_scan_backward::<Self>(a, h0, h, grad)
+    }
+}
+
+/// The gradients of [`RnnBackend::linear_scan_forward`]'s inputs.
+#[derive(Debug, Clone)]
+pub struct LinearScanGrads<B: Backend> {
+    /// `[L, M]`
+    pub a: FloatTensor<B>,
+    /// `[L, M]`
+    pub b: FloatTensor<B>,
+    /// `[M]`
+    pub h0: FloatTensor<B>,
+}
+
+/// `h_t = a_t * h_(t-1) + b_t` through [`RnnBackend::linear_scan_forward`], on tensors.
+///
+/// # Shapes
+/// - `a`, `b`: `[L, M]`; `h0`: `[M]`; returns `[L, M]`
+pub fn linear_scan<B: RnnBackend>(
+    a: Tensor<B, 2>,
+    b: Tensor<B, 2>,
+    h0: Tensor<B, 1>,
+) -> Tensor<B, 2> {
+    wrap(B::linear_scan_forward(unwrap(a), unwrap(b), unwrap(h0)))
 }
 
 /// The gradients of [`RnnBackend::linear_forward`]'s inputs.

@@ -15,8 +15,8 @@ use burn_ndarray::{
 
 use super::{
     reference, BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward,
-    ConvLstmGatesGrads, ConvNeeds, LinearGrads, PoolOptions, RecurrentForward, RecurrentGrads,
-    RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
+    ConvLstmGatesGrads, ConvNeeds, LinearGrads, LinearScanGrads, PoolOptions, RecurrentForward,
+    RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
@@ -365,6 +365,42 @@ where
         ConvLstmGatesGrads {
             gates: tensor(d_gates, [n, 4 * ch, h, w]),
             c_prev: tensor(dc_prev, [n, ch, h, w]),
+        }
+    }
+
+    fn linear_scan_forward(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [Some(av), Some(bv), Some(hv)] = [&a, &b, &h0].map(f32_values) else {
+            return reference::linear_scan_forward::<Self>(a, b, h0);
+        };
+        let mut h = cpu::zeroed(av.len());
+        cpu::linear_scan_forward(&av, &bv, &hv, &mut h);
+        tensor(h, shape(&a))
+    }
+
+    fn linear_scan_backward(
+        a: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        h: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> LinearScanGrads<Self> {
+        let [Some(av), Some(h0v), Some(hv), Some(gv)] = [&a, &h0, &h, &grad].map(f32_values) else {
+            return reference::linear_scan_backward::<Self>(a, h0, h, grad);
+        };
+        let (mut ga, mut gb, mut gh0) = (
+            cpu::zeroed(av.len()),
+            cpu::zeroed(av.len()),
+            cpu::zeroed(h0v.len()),
+        );
+        cpu::linear_scan_backward(&av, &h0v, &hv, &gv, &mut ga, &mut gb, &mut gh0);
+        let dims = shape(&a);
+        LinearScanGrads {
+            a: tensor(ga, dims.clone()),
+            b: tensor(gb, dims),
+            h0: tensor(gh0, shape(&h0)),
         }
     }
 

@@ -13,8 +13,8 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::{
     unwrap, wrap, BatchNormForward, BatchNormGrads, CellKind, Conv2dGrads, ConvLstmGatesForward,
-    ConvLstmGatesGrads, ConvNeeds, LinearGrads, RecurrentForward, RecurrentGrads, RecurrentSaved,
-    RecurrentTensors, SequenceOutput, Spec,
+    ConvLstmGatesGrads, ConvNeeds, LinearGrads, LinearScanGrads, RecurrentForward, RecurrentGrads,
+    RecurrentSaved, RecurrentTensors, SequenceOutput, Spec,
 };
 use crate::math::{gru_step, lstm_step, rnn_step, sigmoid, Nonlinearity};
 
@@ -607,5 +607,70 @@ pub fn conv_lstm_gates_backward<B: Backend>(
     ConvLstmGatesGrads {
         gates: unwrap(d_gates),
         c_prev: unwrap(dct * f),
+    }
+}
+
+/// `h_t = a_t * h_(t-1) + b_t` over the leading axis by a Hillis–Steele scan of the affine
+/// maps: `log2(L)` passes of `(a, b)_t <- (a_t * a_(t-d), a_t * b_(t-d) + b_t)`, which multiply
+/// coefficients and never divide by their products. The default body of
+/// [`RnnBackend::linear_scan_forward`](super::RnnBackend::linear_scan_forward).
+///
+/// # Shapes
+/// - `a`, `b`: `[L, M]`; `h0`: `[M]`; returns `[L, M]`
+pub fn linear_scan_forward<B: Backend>(
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+    h0: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (mut a, mut b) = (wrap::<B, 2>(a), wrap::<B, 2>(b));
+    let h0 = wrap::<B, 1>(h0);
+    let seq = a.dims()[0];
+    // Fold h0 into the first step: b_0 <- a_0 * h0 + b_0.
+    let first = a.clone().slice(0..1) * h0.unsqueeze_dim::<2>(0) + b.clone().slice(0..1);
+    b = b.slice_assign(0..1, first);
+    let mut d = 1;
+    while d < seq {
+        let (a_prev, b_prev) = (a.clone().slice(0..seq - d), b.clone().slice(0..seq - d));
+        let (a_cur, b_cur) = (a.clone().slice(d..seq), b.clone().slice(d..seq));
+        let b_new = a_cur.clone() * b_prev + b_cur;
+        let a_new = a_cur * a_prev;
+        b = Tensor::cat(vec![b.slice(0..d), b_new], 0);
+        a = Tensor::cat(vec![a.slice(0..d), a_new], 0);
+        d *= 2;
+    }
+    unwrap(b)
+}
+
+/// The gradients of [`linear_scan_forward`]: the adjoints `λ_t = grad_t + a_(t+1) * λ_(t+1)`
+/// are the same recurrence run from the end, then `b: λ`, `a: λ_t * h_(t-1)`, `h0: a_0 * λ_0`.
+/// The default body of
+/// [`RnnBackend::linear_scan_backward`](super::RnnBackend::linear_scan_backward).
+pub fn linear_scan_backward<B: Backend>(
+    a: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    h: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> LinearScanGrads<B> {
+    let (a, h, grad) = (wrap::<B, 2>(a), wrap::<B, 2>(h), wrap::<B, 2>(grad));
+    let h0 = wrap::<B, 1>(h0);
+    let [seq, m] = a.dims();
+    let device = a.device();
+    // a_(t+1), with 0 after the last step, reversed in time.
+    let a_next = Tensor::cat(
+        vec![a.clone().slice(1..seq), Tensor::zeros([1, m], &device)],
+        0,
+    );
+    let lambda = wrap::<B, 2>(linear_scan_forward::<B>(
+        unwrap(a_next.flip([0])),
+        unwrap(grad.flip([0])),
+        unwrap(Tensor::<B, 1>::zeros([m], &device)),
+    ))
+    .flip([0]);
+    let h_prev = Tensor::cat(vec![h0.unsqueeze_dim(0), h.slice(0..seq - 1)], 0);
+    let grad_h0 = (a.slice(0..1) * lambda.clone().slice(0..1)).squeeze_dim::<1>(0);
+    LinearScanGrads {
+        a: unwrap(lambda.clone() * h_prev),
+        b: unwrap(lambda),
+        h0: unwrap(grad_h0),
     }
 }

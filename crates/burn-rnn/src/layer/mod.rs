@@ -574,17 +574,16 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     let [seq, batch, features] = run.input.dims();
     let Some(fused) = cell.fused() else {
         let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
+        if let Some((a, b)) = cell.affine(gates_x.clone()) {
+            let h = cell.d_hidden();
+            let (a, b) = (a.reshape([seq, batch, h]), b.reshape([seq, batch, h]));
+            let (h0, _) = state.into_parts();
+            let (output, last) = affine_scan(a, b, h0, run.lengths.as_deref(), run.reverse);
+            return (output, C::State::from_parts(last, None));
+        }
         let width = gates_x.dims()[1];
         let gates_x = gates_x.reshape([seq, batch, width]);
-        return match cell.scan(
-            gates_x.clone(),
-            state.clone(),
-            run.lengths.as_deref(),
-            run.reverse,
-        ) {
-            Some(done) => done,
-            None => unroll_projected(cell, gates_x, run, state),
-        };
+        return unroll_projected(cell, gates_x, run, state);
     };
     let rows = run.input.reshape([seq * batch, features]);
     let width = fused.kind.gates() * cell.d_hidden();
@@ -606,6 +605,51 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     };
     let out = kernels::sequence(&spec, gates_x, fused.weight_hh, fused.step_bias, h0, c0);
     (out.output, C::State::from_parts(out.hidden, out.cell))
+}
+
+/// `h_t = a_t * h_(t-1) + b_t` over one direction through [`kernels::linear_scan`], with
+/// per-sequence lengths (past its length a sequence's `h` is frozen and its output zero: the
+/// step there is the identity, `a = 1`, `b = 0`) and optionally from the end (each sequence
+/// from its own last element).
+///
+/// # Shapes
+/// - `a`, `b`: `[L, N, H]`; `h0`: `[N, H]`; `lengths`: `N` values in `1..=L`
+/// - returns the outputs `[L, N, H]` and the final `h` `[N, H]`
+fn affine_scan<B: RnnBackend>(
+    a: Tensor<B, 3>,
+    b: Tensor<B, 3>,
+    h0: Tensor<B, 2>,
+    lengths: Option<&[usize]>,
+    reverse: bool,
+) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    let [seq, batch, hidden] = a.dims();
+    let device = a.device();
+    let mask = lengths.map(|lengths| {
+        let values: Vec<f32> = (0..seq)
+            .flat_map(|t| lengths.iter().map(move |&len| f32::from(u8::from(t < len))))
+            .collect();
+        Tensor::<B, 3>::from_data(
+            burn::tensor::TensorData::new(values, [seq, batch, 1]),
+            &device,
+        )
+    });
+    let (mut a, mut b) = match &mask {
+        None => (a, b),
+        Some(m) => ((a - 1.0) * m.clone() + 1.0, b * m.clone()),
+    };
+    if reverse {
+        a = a.flip([0]);
+        b = b.flip([0]);
+    }
+    let flat = |t: Tensor<B, 3>| t.reshape([seq, batch * hidden]);
+    let h = kernels::linear_scan(flat(a), flat(b), h0.reshape([batch * hidden]))
+        .reshape([seq, batch, hidden]);
+    let last = h.clone().slice(seq - 1..seq).squeeze_dim(0);
+    let mut out = if reverse { h.flip([0]) } else { h };
+    if let Some(m) = mask {
+        out = out * m;
+    }
+    (out, last)
 }
 
 /// An LSTM with a projection through the unprojected whole-sequence kernel.
