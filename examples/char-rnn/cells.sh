@@ -11,6 +11,7 @@ cargo build --release -q -p char-rnn
 variants=(
   "LSTM|--cell lstm"
   "LSTM + projection (proj_size 64)|--cell lstm --proj-size 64"
+  "LSTM + peepholes|--cell lstm --peephole"
   "GRU|--cell gru"
   "RNN (tanh)|--cell rnn"
   "minGRU|--cell mingru"

@@ -262,6 +262,13 @@ fn try_init_refuses_each_bad_setting_with_a_typed_error() {
                 setting: "proj_size",
             },
         ),
+        (
+            any(AnyRecurrentConfig::new(CellKind::RnnTanh, 2, 3).with_peephole(true)),
+            ConfigError::Unsupported {
+                module: "RNN",
+                setting: "peephole",
+            },
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, Err(want));

@@ -177,6 +177,21 @@ fn lstm_cell_with_projection_gradients_match_finite_differences() {
 }
 
 #[test]
+fn lstm_cell_with_peepholes_gradients_match_finite_differences() {
+    let d = Default::default();
+    for proj in [0, 2] {
+        let config = LstmCellConfig::new(INPUT, 3)
+            .with_peephole(true)
+            .with_proj_size(proj);
+        gradcheck(
+            "lstm peephole",
+            config.init::<AD64>(&d),
+            config.init::<F64>(&d),
+        );
+    }
+}
+
+#[test]
 fn min_gru_and_min_lstm_cell_gradients_match_finite_differences() {
     let d = Default::default();
     for bias in [true, false] {

@@ -779,6 +779,11 @@ fn layers_burn_nn_cannot_hold_are_refused_by_name() {
         unsupported_setting(projected.to_burn()),
         ("proj_size".into(), "1".into())
     );
+    let peephole = LstmConfig::new(H_IN, H).with_peephole(true).init::<B>(&dev);
+    assert_eq!(
+        unsupported_setting(peephole.to_burn()),
+        ("peephole".into(), "true".into())
+    );
 }
 
 #[test]

@@ -407,3 +407,73 @@ fn min_gru_and_min_lstm_parallel_scan_equals_step_mode() {
         min_modes_agree(&format!("minLSTM {name}"), lstm, lengths, state);
     }
 }
+
+/// A peephole LSTM step against its equations (Gers and Schmidhuber, 2000) in f64, from the
+/// cell's own weights: `i` and `f` see `w_ci ⊙ c` and `w_cf ⊙ c`, `o` sees `w_co ⊙ c'`.
+#[test]
+fn peephole_lstm_step_follows_its_equations() {
+    let dev = device();
+    let cell = LstmCellConfig::new(3, 4)
+        .with_peephole(true)
+        .init::<B>(&dev);
+    let (x, h, c) = (
+        random([2, 3]),
+        random([2, 4]) - 0.5,
+        random([2, 4]) * 2.0 - 1.0,
+    );
+    let out = cell.forward(
+        x.clone(),
+        Some(LstmState::from_hidden_and_cell(h.clone(), c.clone())),
+    );
+    let v = |t: Tensor<B, 2>| -> Vec<f64> {
+        t.into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
+    let v1 = |t: Tensor<B, 1>| -> Vec<f64> {
+        t.into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
+    let (w_ih, w_hh, w_ch) = (
+        v(cell.weight_ih().val()),
+        v(cell.weight_hh().val()),
+        v(cell.weight_ch().expect("peepholes").val()),
+    );
+    let bias: Vec<f64> = v1(cell.bias_ih().unwrap().val())
+        .iter()
+        .zip(v1(cell.bias_hh().unwrap().val()))
+        .map(|(a, b)| a + b)
+        .collect();
+    let (xs, hs, cs) = (v(x), v(h), v(c));
+    let (ho, co) = (v(out.hidden), v(out.cell));
+    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+    for n in 0..2 {
+        let pre = |row: usize| {
+            bias[row]
+                + (0..3)
+                    .map(|k| w_ih[row * 3 + k] * xs[n * 3 + k])
+                    .sum::<f64>()
+                + (0..4)
+                    .map(|k| w_hh[row * 4 + k] * hs[n * 4 + k])
+                    .sum::<f64>()
+        };
+        for j in 0..4 {
+            let c_prev = cs[n * 4 + j];
+            let i = sig(pre(j) + w_ch[j] * c_prev);
+            let f = sig(pre(4 + j) + w_ch[4 + j] * c_prev);
+            let g = pre(8 + j).tanh();
+            let c_new = f * c_prev + i * g;
+            let o = sig(pre(12 + j) + w_ch[8 + j] * c_new);
+            let h_new = o * c_new.tanh();
+            assert!((co[n * 4 + j] - c_new).abs() < 1e-5, "c' [{n}, {j}]");
+            assert!((ho[n * 4 + j] - h_new).abs() < 1e-5, "h' [{n}, {j}]");
+        }
+    }
+}

@@ -72,11 +72,15 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
         )));
     }
     let mut config: serde_json::Value = read_json(&path)?;
-    // Checkpoints written before LSTM projections have no `proj_size`: they had none.
+    // Checkpoints written before LSTM projections and peepholes have neither field: they had
+    // neither.
     if let Some(fields) = config.as_object_mut() {
         fields
             .entry("proj_size")
             .or_insert(serde_json::Value::from(0));
+        fields
+            .entry("peephole")
+            .or_insert(serde_json::Value::from(false));
     }
     serde_json::from_value(config).map_err(|e| {
         input(format!(
@@ -118,6 +122,9 @@ impl CharModelConfig {
                 "proj_size {} needs an LSTM, the cell is {}",
                 self.proj_size, self.cell
             ));
+        }
+        if self.peephole && self.cell != Cell::Kernel(CellKind::Lstm) {
+            return Err(format!("peephole needs an LSTM, the cell is {}", self.cell));
         }
         if self.proj_size >= self.hidden {
             return Err(format!(

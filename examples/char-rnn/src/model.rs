@@ -114,6 +114,9 @@ pub struct CharModelConfig {
     /// read-out takes `P` features.
     #[config(default = 0)]
     pub proj_size: usize,
+    /// LSTM peepholes (Gers and Schmidhuber, 2000).
+    #[config(default = false)]
+    pub peephole: bool,
 }
 
 /// Embedding -> recurrent layers -> Linear.
@@ -169,6 +172,7 @@ impl CharModelConfig {
                     .with_num_layers(self.layers)
                     .with_dropout(p)
                     .with_proj_size(self.proj_size)
+                    .with_peephole(self.peephole)
                     .init(device);
                 (Some(rnn), None)
             }

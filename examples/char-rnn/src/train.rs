@@ -49,6 +49,9 @@ pub struct TrainArgs {
     /// LSTM projection size P, below --hidden (PyTorch's proj_size) [default: none].
     #[arg(long)]
     pub proj_size: Option<usize>,
+    /// LSTM with diagonal peepholes (Gers and Schmidhuber, 2000).
+    #[arg(long)]
+    pub peephole: bool,
     /// Embedding size [default: 128].
     #[arg(long)]
     pub embedding: Option<usize>,
@@ -135,6 +138,11 @@ impl TrainArgs {
         if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
             return bad("dropout", "in [0, 1)", d.to_string());
         }
+        if let Some(cell) = self.cell.filter(|c| self.peephole && !c.has_cell_state()) {
+            return Err(input(format!(
+                "--peephole must be left out with --cell {cell} (it is an LSTM's)"
+            )));
+        }
         if let Some(p) = self.proj_size {
             let hidden = self.hidden.unwrap_or(128);
             if !(1..hidden).contains(&p) {
@@ -172,6 +180,7 @@ impl TrainArgs {
             self.dropout.unwrap_or(0.0),
         )
         .with_proj_size(self.proj_size.unwrap_or(0))
+        .with_peephole(self.peephole)
     }
 
     /// Checks the model options given on the command line against a checkpoint's config.
@@ -197,6 +206,13 @@ impl TrainArgs {
         }
         if let Some(d) = self.dropout.filter(|d| *d != saved.dropout) {
             return Err(differs("dropout", d.to_string(), saved.dropout.to_string()));
+        }
+        if self.peephole && !saved.peephole {
+            return Err(input(format!(
+                "{} holds another model: it was trained without --peephole, this run asks for \
+                 it; nothing was changed",
+                dir.display()
+            )));
         }
         if let Some(p) = self.proj_size.filter(|p| *p != saved.proj_size) {
             return Err(differs(

@@ -66,6 +66,11 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
         &["train", "--quiet", "--cell", "gru", "--proj-size", "64"],
         "--proj-size",
     );
+    refused(
+        &dir,
+        &["train", "--quiet", "--cell", "mingru", "--peephole"],
+        "--peephole",
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -31,6 +31,10 @@ pub struct LstmCellConfig {
     /// 0 (the default) is no projection; otherwise `0 < P < H`.
     #[config(default = 0)]
     pub proj_size: usize,
+    /// Diagonal peephole connections (Gers and Schmidhuber, 2000): `i` and `f` also see
+    /// `w_ci ⊙ c`, `o` sees `w_co ⊙ c'` (`weight_ch [3, H]`, rows `i, f, o`).
+    #[config(default = false)]
+    pub peephole: bool,
 }
 
 /// An LSTM cell: one time step of an LSTM, with PyTorch's fused parameters.
@@ -48,6 +52,19 @@ pub struct LstmCellConfig {
 /// Memory Based Recurrent Neural Network Architectures for Large Vocabulary Speech
 /// Recognition"; PyTorch's `proj_size`), the last line is `h' = W_hr (o * tanh(c'))`:
 /// `W_hr: [P, H]`, `h: [N, P]`, `W_h*: [H, P]` (so `weight_hh` is `[4*H, P]`), `c: [N, H]`.
+///
+/// With peepholes ([`LstmCellConfig::peephole`]; Gers and Schmidhuber, 2000, "Recurrent Nets
+/// that Time and Count"), the gates also read the cell state through diagonal weights
+/// (`weight_ch [3, H]`, rows `w_ci, w_cf, w_co`):
+/// ```text
+/// i = σ(W_ii x + b_ii + W_hi h + b_hi + w_ci ⊙ c)
+/// f = σ(W_if x + b_if + W_hf h + b_hf + w_cf ⊙ c)
+/// c' = f * c + i * g
+/// o = σ(W_io x + b_io + W_ho h + b_ho + w_co ⊙ c')
+/// h' = o * tanh(c')
+/// ```
+/// A cell with peepholes runs step by step (plain ops) in the layers: the fused kernels have
+/// no peephole terms.
 #[derive(Module, Debug)]
 pub struct LstmCell<B: Backend> {
     /// Input weights `[4*H, H_in]`, gate blocks in the order i, f, g, o.
@@ -60,6 +77,8 @@ pub struct LstmCell<B: Backend> {
     pub(crate) bias_hh: Option<Param<Tensor<B, 1>>>,
     /// Projection weights `[P, H]` (PyTorch's `weight_hr`), if the cell has a projection.
     pub(crate) weight_hr: Option<Param<Tensor<B, 2>>>,
+    /// Peephole weights `[3, H]`, rows `w_ci, w_cf, w_co`, if the cell has peepholes.
+    pub(crate) weight_ch: Option<Param<Tensor<B, 2>>>,
 }
 
 impl LstmCellConfig {
@@ -124,6 +143,13 @@ impl LstmCellConfig {
             bias_ih,
             bias_hh,
             weight_hr,
+            weight_ch: self.peephole.then(|| {
+                let init = self
+                    .initializer
+                    .clone()
+                    .unwrap_or_else(|| pytorch_default_init(h));
+                init.init_with([3, h], Some(h), Some(3), device)
+            }),
         }
     }
 }
@@ -164,6 +190,11 @@ impl<B: Backend> LstmCell<B> {
         self.weight_hr.as_ref()
     }
 
+    /// Peephole weights `[3, H]` (rows `w_ci, w_cf, w_co`), if the cell has peepholes.
+    pub fn weight_ch(&self) -> Option<&Param<Tensor<B, 2>>> {
+        self.weight_ch.as_ref()
+    }
+
     /// Projection size `P`, or `None` without a projection.
     pub fn proj_size(&self) -> Option<usize> {
         self.weight_hr.as_ref().map(|w| w.lazy_shape()[0])
@@ -199,18 +230,25 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
 
     fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
         let gates = gates_x + state.hidden.matmul(self.weight_hh.val().transpose());
-        let step = lstm_step(gates, state.cell);
-        let hidden = match &self.weight_hr {
-            None => step.hidden,
-            Some(w) => step.hidden.matmul(w.val().transpose()),
+        let (hidden, cell) = match &self.weight_ch {
+            None => {
+                let step = lstm_step(gates, state.cell);
+                (step.hidden, step.cell)
+            }
+            Some(w) => peephole_step(gates, state.cell, w.val()),
         };
-        LstmState {
-            hidden,
-            cell: step.cell,
-        }
+        let hidden = match &self.weight_hr {
+            None => hidden,
+            Some(w) => hidden.matmul(w.val().transpose()),
+        };
+        LstmState { hidden, cell }
     }
 
+    /// `None` with peepholes (the kernels have no peephole terms): the layers then unroll.
     fn fused(&self) -> Option<FusedCell<B>> {
+        if self.weight_ch.is_some() {
+            return None;
+        }
         Some(FusedCell {
             kind: CellKind::Lstm,
             weight_ih: self.weight_ih.val(),
@@ -220,4 +258,20 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
             projection: self.weight_hr.as_ref().map(|w| w.val()),
         })
     }
+}
+
+/// One LSTM step with diagonal peepholes from the pre-activations `gates` (`[N, 4*H]`, blocks
+/// `i, f, g, o`), `c: [N, H]` and `w: [3, H]` (rows `w_ci, w_cf, w_co`): returns `(h', c')`.
+fn peephole_step<B: Backend>(
+    gates: Tensor<B, 2>,
+    c: Tensor<B, 2>,
+    w: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [i, f, g, o]: [Tensor<B, 2>; 4] = gates.chunk(4, 1).try_into().expect("4 gate blocks");
+    let [w_ci, w_cf, w_co]: [Tensor<B, 2>; 3] = w.chunk(3, 0).try_into().expect("3 rows");
+    let i = math::sigmoid(i + c.clone() * w_ci);
+    let f = math::sigmoid(f + c.clone() * w_cf);
+    let cell = f * c + i * g.tanh();
+    let o = math::sigmoid(o + cell.clone() * w_co);
+    (o * cell.clone().tanh(), cell)
 }

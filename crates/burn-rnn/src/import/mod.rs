@@ -192,7 +192,8 @@ fn check_shapes(
 
 /// The fused parameters of a cell by their PyTorch names (without the layer suffix):
 /// `weight_ih: [G*H, H_in]`, `weight_hh: [G*H, P]`, `bias_ih: [G*H]`, `bias_hh: [G*H]`, and
-/// an LSTM's projection `weight_hr: [P, H]` when it has one (`P = H` without).
+/// an LSTM's projection `weight_hr: [P, H]` when it has one (`P = H` without) and its peephole
+/// weights `weight_ch: [3, H]` (rows `i, f, o`) when it has them.
 ///
 /// Implemented by the three cells; it is what lets [`Recurrent`] name its parameters.
 pub trait FusedParams<B: Backend> {
@@ -220,7 +221,7 @@ pub enum ParamMut<'a, B: Backend> {
 }
 
 macro_rules! fused_params {
-    ($($cell:ident $(+ $extra:ident)?),*) => {$(
+    ($($cell:ident $(+ $extra:ident)*),*) => {$(
         impl<B: Backend> FusedParams<B> for $cell<B> {
             fn params(&self) -> Vec<(&'static str, ParamRef<'_, B>)> {
                 #[allow(unused_mut)]
@@ -234,7 +235,7 @@ macro_rules! fused_params {
                     if let Some(p) = &self.$extra {
                         params.push((stringify!($extra), ParamRef::Matrix(p)));
                     }
-                )?
+                )*
                 params
             }
 
@@ -250,7 +251,7 @@ macro_rules! fused_params {
                     if let Some(p) = &mut self.$extra {
                         params.push((stringify!($extra), ParamMut::Matrix(p)));
                     }
-                )?
+                )*
                 params
             }
         }
@@ -278,7 +279,7 @@ macro_rules! cell_pytorch_params {
     )*};
 }
 
-fused_params!(RnnCell, LstmCell + weight_hr, GruCell);
+fused_params!(RnnCell, LstmCell + weight_hr + weight_ch, GruCell);
 cell_pytorch_params!(RnnCell, LstmCell, GruCell, MinGruCell, MinLstmCell);
 
 fn shapes_of<B: Backend>(cell: &impl FusedParams<B>, suffix: &str) -> Vec<(String, Vec<usize>)> {

@@ -269,10 +269,18 @@ impl<B: Backend> BurnLayer<B> for bnn::Lstm<B> {
             bias_ih: p.bias_ih,
             bias_hh: p.bias_hh,
             weight_hr: None,
+            weight_ch: None,
         })
     }
 
     fn from_cell(cell: &LstmCell<B>, batch_first: bool, ctx: &Ctx) -> Result<Self, InteropError> {
+        if cell.weight_ch().is_some() {
+            return Err(ctx.unsupported(
+                "peephole",
+                true,
+                "false: burn::nn::Lstm has no peepholes",
+            ));
+        }
         if let Some(p) = cell.proj_size() {
             return Err(ctx.unsupported("proj_size", p, "0: burn::nn::Lstm has no projection"));
         }

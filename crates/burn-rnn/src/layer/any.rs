@@ -316,6 +316,10 @@ pub struct AnyRecurrentConfig {
     /// 0 (the default) is none, and the only value the RNN and the GRU take.
     #[config(default = 0)]
     pub proj_size: usize,
+    /// The LSTM's diagonal peepholes ([`LstmConfig::peephole`](super::LstmConfig::peephole));
+    /// the RNN and the GRU take only `false`.
+    #[config(default = false)]
+    pub peephole: bool,
 }
 
 impl AnyRecurrentConfig {
@@ -323,15 +327,20 @@ impl AnyRecurrentConfig {
     ///
     /// # Errors
     /// A size or `num_layers` of 0, a `dropout` outside `[0, 1)`, a `proj_size` not below
-    /// `d_hidden`, or one on a cell other than the LSTM ([`ConfigError`], naming the layer as
+    /// `d_hidden`, or a `proj_size` or `peephole` on a cell other than the LSTM ([`ConfigError`], naming the layer as
     /// PyTorch does: `RNN`, `LSTM` or `GRU`).
     pub fn try_init<B: Backend>(&self, device: &B::Device) -> Result<AnyRecurrent<B>, ConfigError> {
         let name = self.kind.layer_name();
-        if self.proj_size != 0 && self.kind != CellKind::Lstm {
-            return Err(ConfigError::Unsupported {
-                module: name,
-                setting: "proj_size",
-            });
+        for (set, setting) in [
+            (self.proj_size != 0, "proj_size"),
+            (self.peephole, "peephole"),
+        ] {
+            if set && self.kind != CellKind::Lstm {
+                return Err(ConfigError::Unsupported {
+                    module: name,
+                    setting,
+                });
+            }
         }
         let stack = Stack {
             name,
@@ -363,6 +372,7 @@ impl AnyRecurrentConfig {
                     .with_bias(self.bias)
                     .with_initializer(init)
                     .with_proj_size(self.proj_size)
+                    .with_peephole(self.peephole)
                     .init(device),
             ),
             CellKind::Gru => AnyCell::Gru(

@@ -73,6 +73,10 @@ pub struct LstmConfig {
     /// default) is no projection; otherwise `0 < P < H`.
     #[config(default = 0)]
     pub proj_size: usize,
+    /// Diagonal peephole connections in every cell (see [`LstmCellConfig::peephole`]); the
+    /// layer then runs step by step (plain ops).
+    #[config(default = false)]
+    pub peephole: bool,
 }
 
 /// Configuration of a [`Gru`] (PyTorch's `nn.GRU`); see [`GruCell`](crate::GruCell) for the
@@ -398,6 +402,7 @@ impl LstmConfig {
             .with_initializer(self.initializer.clone())
             .with_forget_bias(self.forget_bias)
             .with_proj_size(self.proj_size)
+            .with_peephole(self.peephole)
             .init(device)
     }
 }
