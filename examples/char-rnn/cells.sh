@@ -16,6 +16,8 @@ variants=(
   "RNN (tanh)|--cell rnn"
   "minGRU|--cell mingru"
   "minLSTM|--cell minlstm"
+  "LayerNorm LSTM|--cell lnlstm"
+  "LayerNorm GRU|--cell lngru"
 )
 echo "| cell | flags | validation loss after $steps steps (nats/char) | ms/step |"
 echo "| --- | --- | ---: | ---: |"

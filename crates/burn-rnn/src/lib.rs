@@ -128,16 +128,18 @@ pub mod math;
 pub mod train;
 
 pub use cell::{
-    Cell, CellState, FusedCell, GruCell, GruCellConfig, GruState, LstmCell, LstmCellConfig,
-    LstmState, MinGruCell, MinGruCellConfig, MinLstmCell, MinLstmCellConfig, RnnCell,
-    RnnCellConfig, RnnState, StateShapeError,
+    Cell, CellState, FusedCell, GruCell, GruCellConfig, GruState, LayerNormGruCell,
+    LayerNormGruCellConfig, LayerNormLstmCell, LayerNormLstmCellConfig, LayerNormParams, LstmCell,
+    LstmCellConfig, LstmState, MinGruCell, MinGruCellConfig, MinLstmCell, MinLstmCellConfig,
+    RnnCell, RnnCellConfig, RnnState, StateShapeError,
 };
 pub use import::{ImportError, PytorchParams};
 pub use kernels::{ExecutionPath, RnnBackend};
 pub use layer::{
-    AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState, ConfigError, Gru, GruConfig, LayerState,
-    Lstm, LstmConfig, MinGru, MinGruConfig, MinLstm, MinLstmConfig, Recurrent, RecurrentInput,
-    RecurrentOutput, Rnn, RnnConfig,
+    AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState, ConfigError, Gru, GruConfig, LayerNormGru,
+    LayerNormGruConfig, LayerNormLstm, LayerNormLstmConfig, LayerState, Lstm, LstmConfig, MinGru,
+    MinGruConfig, MinLstm, MinLstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
+    RnnConfig,
 };
 pub use math::{CellKind, Nonlinearity, UnknownCellKind};
 

@@ -309,6 +309,18 @@ fn cell_try_init_refuses_zero_sizes() {
     assert_eq!(rnn(0, 0), zero("RNNCell", "d_input"));
     assert_eq!(rnn(2, 0), zero("RNNCell", "d_hidden"));
     assert_eq!(lstm(2, 3), Ok(()));
+    let ln_lstm = |i, h| {
+        LayerNormLstmCellConfig::new(i, h)
+            .try_init::<B>(&dev)
+            .map(|_| ())
+    };
+    assert_eq!(ln_lstm(0, 3), zero("LayerNormLSTMCell", "d_input"));
+    assert_eq!(
+        LayerNormGruConfig::new(2, 0)
+            .try_init::<B>(&dev)
+            .map(|_| ()),
+        zero("LayerNormGRU", "d_hidden")
+    );
     let min_gru = |i, h| MinGruCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
     let min_lstm = |i, h| MinLstmCellConfig::new(i, h).try_init::<B>(&dev).map(|_| ());
     assert_eq!(min_gru(0, 3), zero("minGRUCell", "d_input"));

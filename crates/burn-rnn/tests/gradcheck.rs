@@ -192,6 +192,19 @@ fn lstm_cell_with_peepholes_gradients_match_finite_differences() {
 }
 
 #[test]
+fn layer_norm_lstm_and_gru_cell_gradients_match_finite_differences() {
+    let d = Default::default();
+    let lstm = LayerNormLstmCellConfig::new(INPUT, 3);
+    gradcheck(
+        "LayerNorm LSTM",
+        lstm.init::<AD64>(&d),
+        lstm.init::<F64>(&d),
+    );
+    let gru = LayerNormGruCellConfig::new(INPUT, 3);
+    gradcheck("LayerNorm GRU", gru.init::<AD64>(&d), gru.init::<F64>(&d));
+}
+
+#[test]
 fn min_gru_and_min_lstm_cell_gradients_match_finite_differences() {
     let d = Default::default();
     for bias in [true, false] {

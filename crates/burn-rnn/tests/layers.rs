@@ -477,3 +477,181 @@ fn peephole_lstm_step_follows_its_equations() {
         }
     }
 }
+
+/// `LN(v; γ, β)` of one row in f64.
+fn ln_by_hand(v: &[f64], gamma: &[f64], beta: &[f64]) -> Vec<f64> {
+    let k = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / k;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / k;
+    v.iter()
+        .zip(gamma.iter().zip(beta))
+        .map(|(x, (g, b))| (x - mean) / (var + 1e-5).sqrt() * g + b)
+        .collect()
+}
+
+/// A LayerNorm LSTM and a LayerNorm GRU step against Haste's equations in f64, from the
+/// cells' own parameters (the norms' gains and biases moved off their 1 / 0 start).
+#[test]
+fn layer_norm_lstm_and_gru_steps_follow_their_equations() {
+    use burn_rnn::import::{FusedParams, ParamRef};
+    let dev = device();
+    let (x, h, c) = (
+        random([2, 3]),
+        random([2, 4]) - 0.5,
+        random([2, 4]) * 2.0 - 1.0,
+    );
+    let rows = |t: Tensor<B, 2>| -> Vec<Vec<f64>> {
+        let [n, k] = t.dims();
+        let v: Vec<f64> = t
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        (0..n).map(|i| v[i * k..(i + 1) * k].to_vec()).collect()
+    };
+    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let matvec = |w: &[f64], v: &[f64]| -> Vec<f64> {
+        let k = v.len();
+        (0..w.len() / k)
+            .map(|r| (0..k).map(|j| w[r * k + j] * v[j]).sum())
+            .collect()
+    };
+    let spread = |p: Vec<(String, TensorData)>| -> std::collections::HashMap<String, TensorData> {
+        p.into_iter()
+            .map(|(k, d)| {
+                let v: Vec<f32> = d.to_vec::<f32>().unwrap();
+                let moved: Vec<f32> = v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| x + 0.3 * ((i as f32) * 0.7).sin())
+                    .collect();
+                (k, TensorData::new(moved, d.shape.clone()))
+            })
+            .collect()
+    };
+    let get = |cell_params: Vec<(&'static str, ParamRef<'_, B>)>| -> std::collections::HashMap<String, Vec<f64>> {
+        cell_params
+            .into_iter()
+            .map(|(k, p)| {
+                let data = match p {
+                    ParamRef::Matrix(p) => p.val().into_data(),
+                    ParamRef::Vector(Some(p)) => p.val().into_data(),
+                    ParamRef::Vector(None) => unreachable!("norm cells have every parameter"),
+                };
+                (k.to_string(), data.to_vec::<f32>().unwrap().into_iter().map(f64::from).collect())
+            })
+            .collect()
+    };
+
+    let lstm = LayerNormLstmCellConfig::new(3, 4).init::<B>(&dev);
+    let lstm = lstm
+        .clone()
+        .load_tensors(spread(lstm.pytorch_tensors()), std::path::Path::new("x"))
+        .unwrap();
+    let p = get(lstm.params());
+    let out = lstm.forward(
+        x.clone(),
+        Some(LstmState::from_hidden_and_cell(h.clone(), c.clone())),
+    );
+    let (xs, hs, cs) = (rows(x.clone()), rows(h.clone()), rows(c));
+    let (ho, co) = (rows(out.hidden), rows(out.cell));
+    for n in 0..2 {
+        let gx = ln_by_hand(
+            &matvec(&p["weight_ih"], &xs[n]),
+            &p["gamma_ih"],
+            &p["beta_ih"],
+        );
+        let gh = ln_by_hand(
+            &matvec(&p["weight_hh"], &hs[n]),
+            &p["gamma_hh"],
+            &p["beta_hh"],
+        );
+        let g: Vec<f64> = gx.iter().zip(&gh).map(|(a, b)| a + b).collect();
+        let c_new: Vec<f64> = (0..4)
+            .map(|j| sig(g[4 + j]) * cs[n][j] + sig(g[j]) * g[8 + j].tanh())
+            .collect();
+        let c_norm = ln_by_hand(&c_new, &p["gamma_c"], &p["beta_c"]);
+        for j in 0..4 {
+            let h_new = sig(g[12 + j]) * c_norm[j].tanh();
+            assert!(
+                (co[n][j] - c_new[j]).abs() < 1e-5,
+                "LN-LSTM c' [{n}, {j}]: {} vs {}",
+                co[n][j],
+                c_new[j]
+            );
+            assert!(
+                (ho[n][j] - h_new).abs() < 1e-5,
+                "LN-LSTM h' [{n}, {j}]: {} vs {h_new}",
+                ho[n][j]
+            );
+        }
+    }
+
+    let gru = LayerNormGruCellConfig::new(3, 4).init::<B>(&dev);
+    let gru = gru
+        .clone()
+        .load_tensors(spread(gru.pytorch_tensors()), std::path::Path::new("x"))
+        .unwrap();
+    let p = get(gru.params());
+    let out = rows(gru.forward(x, Some(RnnState::new(h))).hidden);
+    for n in 0..2 {
+        let gx = ln_by_hand(
+            &matvec(&p["weight_ih"], &xs[n]),
+            &p["gamma_ih"],
+            &p["beta_ih"],
+        );
+        let gh = ln_by_hand(
+            &matvec(&p["weight_hh"], &hs[n]),
+            &p["gamma_hh"],
+            &p["beta_hh"],
+        );
+        for j in 0..4 {
+            let r = sig(gx[j] + gh[j]);
+            let z = sig(gx[4 + j] + gh[4 + j]);
+            let cand = (gx[8 + j] + r * gh[8 + j]).tanh();
+            let h_new = (1.0 - z) * cand + z * hs[n][j];
+            assert!(
+                (out[n][j] - h_new).abs() < 1e-5,
+                "LN-GRU h' [{n}, {j}]: {} vs {h_new}",
+                out[n][j]
+            );
+        }
+    }
+}
+
+/// A LayerNorm LSTM layer with lengths, both directions and two layers equals its cells
+/// stepped by hand over each sequence alone (the reverse direction from its own last element).
+#[test]
+fn layer_norm_layers_run_lengths_and_directions_as_their_cells() {
+    let dev = device();
+    let layer = LayerNormLstmConfig::new(3, 4)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .init::<B>(&dev);
+    let x = random([2, 5, 3]);
+    let out = layer.forward_with(RecurrentInput::new(x.clone()).with_lengths(vec![5, 3]));
+    assert_eq!(out.output.dims(), [2, 5, 8]);
+    assert_eq!(out.state.cell.dims(), [4, 2, 4]);
+    // The short sequence alone, cut to its length, gives the same outputs and states.
+    let alone = layer.forward(x.clone().slice([1..2, 0..3]), None);
+    assert_close(
+        "short sequence",
+        out.output.clone().slice([1..2, 0..3]).into_data(),
+        alone.output.into_data(),
+        1e-5,
+    );
+    let zeros = out.output.slice([1..2, 3..5]).abs().max().into_scalar();
+    assert_eq!(zeros, 0.0, "outputs past a length are zero");
+    assert_close(
+        "final h of the short sequence",
+        out.state.hidden.slice([0..4, 1..2]).into_data(),
+        alone.state.hidden.into_data(),
+        1e-5,
+    );
+    let gru = LayerNormGruConfig::new(3, 4)
+        .with_bidirectional(true)
+        .init::<B>(&dev);
+    assert_eq!(gru.forward(x, None).output.dims(), [2, 5, 8]);
+}

@@ -5,15 +5,15 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Int, Tensor};
 use burn_rnn::{
-    AnyRecurrent, AnyRecurrentConfig, AnyState, MinGru, MinGruConfig, MinLstm, MinLstmConfig,
-    RnnState,
+    AnyRecurrent, AnyRecurrentConfig, AnyState, LayerNormGru, LayerNormGruConfig, LayerNormLstm,
+    LayerNormLstmConfig, LstmState, MinGru, MinGruConfig, MinLstm, MinLstmConfig, RnnState,
 };
 
 pub use burn_rnn::CellKind;
 
-/// The model's recurrent cell: one of burn-rnn's kernel cells ([`CellKind`]) or a minGRU /
-/// minLSTM (parallel scan). Parses from and prints as `rnn`, `rnn_relu`, `lstm`, `gru`,
-/// `mingru`, `minlstm`.
+/// The model's recurrent cell: one of burn-rnn's kernel cells ([`CellKind`]), a minGRU /
+/// minLSTM (one scan op), or a LayerNorm LSTM / GRU. Parses from and prints as `rnn`,
+/// `rnn_relu`, `lstm`, `gru`, `mingru`, `minlstm`, `lnlstm`, `lngru`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
     /// A cell the fused kernels run.
@@ -22,13 +22,17 @@ pub enum Cell {
     MinGru,
     /// minLSTM (Feng et al., 2024).
     MinLstm,
+    /// LayerNorm LSTM (Haste's formulation).
+    LnLstm,
+    /// LayerNorm GRU (Haste's formulation).
+    LnGru,
 }
 
 impl Cell {
     /// Every cell, in the order of `--help`.
     pub fn all() -> Vec<Cell> {
         let mut all: Vec<Cell> = CellKind::ALL.into_iter().map(Cell::Kernel).collect();
-        all.extend([Cell::MinGru, Cell::MinLstm]);
+        all.extend([Cell::MinGru, Cell::MinLstm, Cell::LnLstm, Cell::LnGru]);
         all
     }
 
@@ -38,11 +42,18 @@ impl Cell {
             Cell::Kernel(kind) => kind.as_str(),
             Cell::MinGru => "mingru",
             Cell::MinLstm => "minlstm",
+            Cell::LnLstm => "lnlstm",
+            Cell::LnGru => "lngru",
         }
     }
 
-    /// Whether the state has a cell part `c` (the LSTM's).
+    /// Whether the state has a cell part `c` (the LSTMs').
     pub fn has_cell_state(self) -> bool {
+        matches!(self, Cell::Kernel(CellKind::Lstm) | Cell::LnLstm)
+    }
+
+    /// Whether it is burn-rnn's `Lstm` (which takes a projection and peepholes).
+    pub fn is_lstm(self) -> bool {
         self == Cell::Kernel(CellKind::Lstm)
     }
 }
@@ -66,6 +77,8 @@ impl core::str::FromStr for Cell {
         match s.to_ascii_lowercase().as_str() {
             "mingru" => Ok(Cell::MinGru),
             "minlstm" => Ok(Cell::MinLstm),
+            "lnlstm" => Ok(Cell::LnLstm),
+            "lngru" => Ok(Cell::LnGru),
             _ => s.parse::<CellKind>().map(Cell::Kernel).map_err(|_| {
                 let names: Vec<&str> = Cell::all().into_iter().map(Cell::as_str).collect();
                 format!("unknown cell `{s}`, expected one of {}", names.join(", "))
@@ -123,22 +136,26 @@ pub struct CharModelConfig {
 #[derive(Module, Debug)]
 pub struct CharModel<B: Backend> {
     embedding: Embedding<B>,
-    /// The layers of a kernel cell (`None` for a min cell).
+    /// The layers of a kernel cell (`None` for the others).
     rnn: Option<AnyRecurrent<B>>,
-    /// The layers of a min cell (`None` for a kernel cell).
-    min: Option<MinLayers<B>>,
+    /// The layers of any other cell (`None` for a kernel cell).
+    zoo: Option<ZooLayers<B>>,
     dropout: Dropout,
     head: Linear<B>,
 }
 
-/// A minGRU or minLSTM stack.
+/// The layers of a cell the kernels do not run.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)] // one per model
-pub enum MinLayers<B: Backend> {
+pub enum ZooLayers<B: Backend> {
     /// minGRU layers.
-    Gru(MinGru<B>),
+    MinGru(MinGru<B>),
     /// minLSTM layers.
-    Lstm(MinLstm<B>),
+    MinLstm(MinLstm<B>),
+    /// LayerNorm LSTM layers.
+    LnLstm(LayerNormLstm<B>),
+    /// LayerNorm GRU layers.
+    LnGru(LayerNormGru<B>),
 }
 
 /// The recurrent state carried between chunks: `h` `[layers, N, P]` (`P = H` without a
@@ -166,7 +183,7 @@ impl CharModelConfig {
     /// Creates the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CharModel<B> {
         let (e, h, p) = (self.embedding, self.hidden, self.dropout);
-        let (rnn, min) = match self.cell {
+        let (rnn, zoo) = match self.cell {
             Cell::Kernel(kind) => {
                 let rnn = AnyRecurrentConfig::new(kind, e, h)
                     .with_num_layers(self.layers)
@@ -181,20 +198,34 @@ impl CharModelConfig {
                     .with_num_layers(self.layers)
                     .with_dropout(p)
                     .init(device);
-                (None, Some(MinLayers::Gru(layers)))
+                (None, Some(ZooLayers::MinGru(layers)))
             }
             Cell::MinLstm => {
                 let layers = MinLstmConfig::new(e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
                     .init(device);
-                (None, Some(MinLayers::Lstm(layers)))
+                (None, Some(ZooLayers::MinLstm(layers)))
+            }
+            Cell::LnLstm => {
+                let layers = LayerNormLstmConfig::new(e, h)
+                    .with_num_layers(self.layers)
+                    .with_dropout(p)
+                    .init(device);
+                (None, Some(ZooLayers::LnLstm(layers)))
+            }
+            Cell::LnGru => {
+                let layers = LayerNormGruConfig::new(e, h)
+                    .with_num_layers(self.layers)
+                    .with_dropout(p)
+                    .init(device);
+                (None, Some(ZooLayers::LnGru(layers)))
             }
         };
         CharModel {
             embedding: EmbeddingConfig::new(self.vocab, e).init(device),
             rnn,
-            min,
+            zoo,
             dropout: DropoutConfig::new(p).init(),
             head: LinearConfig::new(self.d_output(), self.vocab).init(device),
         }
@@ -211,16 +242,29 @@ impl<B: burn_rnn::RnnBackend> CharModel<B> {
         state: Option<Carry<B>>,
     ) -> (Tensor<B, 3>, Carry<B>) {
         let x = self.embedding.forward(ids);
-        let (output, state) = match (&self.rnn, &self.min) {
+        let (output, state) = match (&self.rnn, &self.zoo) {
             (Some(rnn), _) => {
                 let out = rnn.forward(x, state);
                 (out.output, out.state)
             }
-            (None, Some(min)) => {
-                let state = state.map(|s| RnnState::new(s.hidden));
-                let out = match min {
-                    MinLayers::Gru(m) => m.forward(x, state),
-                    MinLayers::Lstm(m) => m.forward(x, state),
+            (None, Some(zoo)) => {
+                let hidden_only = |s: Carry<B>| RnnState::new(s.hidden);
+                let out = match zoo {
+                    ZooLayers::MinGru(m) => m.forward(x, state.map(hidden_only)),
+                    ZooLayers::MinLstm(m) => m.forward(x, state.map(hidden_only)),
+                    ZooLayers::LnGru(m) => m.forward(x, state.map(hidden_only)),
+                    ZooLayers::LnLstm(m) => {
+                        let state = state.map(|s| {
+                            let cell = s.cell.unwrap_or_else(|| s.hidden.zeros_like());
+                            LstmState::from_hidden_and_cell(s.hidden, cell)
+                        });
+                        let out = m.forward(x, state);
+                        let carry = AnyState {
+                            hidden: out.state.hidden,
+                            cell: Some(out.state.cell),
+                        };
+                        return (self.head.forward(self.dropout.forward(out.output)), carry);
+                    }
                 };
                 let carry = AnyState {
                     hidden: out.state.hidden,

@@ -138,7 +138,7 @@ impl TrainArgs {
         if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
             return bad("dropout", "in [0, 1)", d.to_string());
         }
-        if let Some(cell) = self.cell.filter(|c| self.peephole && !c.has_cell_state()) {
+        if let Some(cell) = self.cell.filter(|c| self.peephole && !c.is_lstm()) {
             return Err(input(format!(
                 "--peephole must be left out with --cell {cell} (it is an LSTM's)"
             )));
@@ -152,7 +152,7 @@ impl TrainArgs {
                     p.to_string(),
                 );
             }
-            if let Some(cell) = self.cell.filter(|c| !c.has_cell_state()) {
+            if let Some(cell) = self.cell.filter(|c| !c.is_lstm()) {
                 return Err(input(format!(
                     "--proj-size must be left out with --cell {cell} (it projects an LSTM)"
                 )));

@@ -50,12 +50,17 @@ macro_rules! builtin_cell_params {
 }
 
 mod gru;
+mod layer_norm;
 mod lstm;
 mod min;
 mod rnn;
 pub(crate) mod state;
 
 pub use gru::{GruCell, GruCellConfig};
+pub use layer_norm::{
+    LayerNormGruCell, LayerNormGruCellConfig, LayerNormLstmCell, LayerNormLstmCellConfig,
+    LayerNormParams,
+};
 pub(crate) use lstm::check_proj_size;
 pub use lstm::{LstmCell, LstmCellConfig};
 pub use min::{MinGruCell, MinGruCellConfig, MinLstmCell, MinLstmCellConfig};

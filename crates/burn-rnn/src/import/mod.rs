@@ -40,7 +40,9 @@ use std::path::Path;
 use burn::module::Param;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use crate::cell::{Cell, GruCell, LstmCell, MinGruCell, MinLstmCell, RnnCell};
+use crate::cell::{
+    Cell, GruCell, LayerNormGruCell, LayerNormLstmCell, LstmCell, MinGruCell, MinLstmCell, RnnCell,
+};
 use crate::layer::Recurrent;
 
 /// A module whose parameters have PyTorch names: load them from and save them to PyTorch files.
@@ -218,6 +220,8 @@ pub enum ParamMut<'a, B: Backend> {
     Matrix(&'a mut Param<Tensor<B, 2>>),
     /// A bias `[G*H]`, absent when the cell has no biases.
     Vector(&'a mut Option<Param<Tensor<B, 1>>>),
+    /// A vector the cell always has (a layer norm's gain or bias).
+    Present(&'a mut Param<Tensor<B, 1>>),
 }
 
 macro_rules! fused_params {
@@ -280,7 +284,15 @@ macro_rules! cell_pytorch_params {
 }
 
 fused_params!(RnnCell, LstmCell + weight_hr + weight_ch, GruCell);
-cell_pytorch_params!(RnnCell, LstmCell, GruCell, MinGruCell, MinLstmCell);
+cell_pytorch_params!(
+    RnnCell,
+    LstmCell,
+    GruCell,
+    MinGruCell,
+    MinLstmCell,
+    LayerNormLstmCell,
+    LayerNormGruCell
+);
 
 fn shapes_of<B: Backend>(cell: &impl FusedParams<B>, suffix: &str) -> Vec<(String, Vec<usize>)> {
     cell.params()
@@ -322,7 +334,7 @@ fn replace_in<B: Backend>(
                 let data = tensors.remove(&key).expect("checked by check_tensors");
                 replace_param(p, data);
             }
-            ParamMut::Vector(Some(p)) => {
+            ParamMut::Vector(Some(p)) | ParamMut::Present(p) => {
                 let data = tensors.remove(&key).expect("checked by check_tensors");
                 replace_param(p, data);
             }

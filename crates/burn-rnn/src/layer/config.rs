@@ -5,7 +5,7 @@ use burn::module::Initializer;
 use burn::nn::DropoutConfig;
 use burn::tensor::backend::Backend;
 
-use super::{Gru, Lstm, MinGru, MinLstm, Recurrent, Rnn};
+use super::{Gru, LayerNormGru, LayerNormLstm, Lstm, MinGru, MinLstm, Recurrent, Rnn};
 use crate::cell::{Cell, GruCellConfig, LstmCellConfig, RnnCellConfig};
 use crate::math::Nonlinearity;
 
@@ -159,6 +159,38 @@ pub struct MinLstmConfig {
     /// Initializer of every parameter; `None` is `nn.Linear`'s U(-1/sqrt(H_in), 1/sqrt(H_in)).
     pub initializer: Option<Initializer>,
 }
+
+/// The configuration of a LayerNorm layer stack.
+macro_rules! ln_layer_config {
+    ($config:ident, $layer:ident, $cell:ident) => {
+        #[doc = concat!("Configuration of a [`", stringify!($layer), "`](super::", stringify!($layer), ") layer stack; see")]
+        #[doc = concat!("[`", stringify!($cell), "`](crate::", stringify!($cell), ") for the equations.")]
+        #[derive(Config, Debug)]
+        pub struct $config {
+            /// Input features `H_in`.
+            pub d_input: usize,
+            /// Hidden size `H`.
+            pub d_hidden: usize,
+            /// Number of stacked layers.
+            #[config(default = 1)]
+            pub num_layers: usize,
+            /// `true`: input and output are `[N, L, *]`; `false`: `[L, N, *]`.
+            #[config(default = true)]
+            pub batch_first: bool,
+            /// Dropout probability on the outputs of every layer but the last (training only).
+            #[config(default = 0.0)]
+            pub dropout: f64,
+            /// Whether each layer also runs backwards over the sequence.
+            #[config(default = false)]
+            pub bidirectional: bool,
+            /// Initializer of the weights; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+            pub initializer: Option<Initializer>,
+        }
+    };
+}
+
+ln_layer_config!(LayerNormLstmConfig, LayerNormLstm, LayerNormLstmCell);
+ln_layer_config!(LayerNormGruConfig, LayerNormGru, LayerNormGruCell);
 
 /// The settings every layer stack shares, and the loop that builds its cells.
 pub(super) struct Stack {
@@ -370,7 +402,7 @@ macro_rules! layer_init {
                     bidirectional: self.bidirectional,
                     batch_first: self.batch_first,
                     dropout: self.dropout,
-                    proj_size: self.proj_size(),
+                    proj_size: self.projection(),
                 }
             }
         }
@@ -378,7 +410,7 @@ macro_rules! layer_init {
 }
 
 impl RnnConfig {
-    fn proj_size(&self) -> usize {
+    fn projection(&self) -> usize {
         0
     }
 
@@ -392,7 +424,7 @@ impl RnnConfig {
 }
 
 impl LstmConfig {
-    fn proj_size(&self) -> usize {
+    fn projection(&self) -> usize {
         self.proj_size
     }
 
@@ -408,7 +440,7 @@ impl LstmConfig {
 }
 
 impl GruConfig {
-    fn proj_size(&self) -> usize {
+    fn projection(&self) -> usize {
         0
     }
 
@@ -421,7 +453,7 @@ impl GruConfig {
 }
 
 impl MinGruConfig {
-    fn proj_size(&self) -> usize {
+    fn projection(&self) -> usize {
         0
     }
 
@@ -434,7 +466,7 @@ impl MinGruConfig {
 }
 
 impl MinLstmConfig {
-    fn proj_size(&self) -> usize {
+    fn projection(&self) -> usize {
         0
     }
 
@@ -446,6 +478,32 @@ impl MinLstmConfig {
     }
 }
 
+impl LayerNormLstmConfig {
+    fn projection(&self) -> usize {
+        0
+    }
+
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::LayerNormLstmCell<B> {
+        crate::LayerNormLstmCellConfig::new(d_input, self.d_hidden)
+            .with_initializer(self.initializer.clone())
+            .init(device)
+    }
+}
+
+impl LayerNormGruConfig {
+    fn projection(&self) -> usize {
+        0
+    }
+
+    fn cell<B: Backend>(&self, d_input: usize, device: &B::Device) -> crate::LayerNormGruCell<B> {
+        crate::LayerNormGruCellConfig::new(d_input, self.d_hidden)
+            .with_initializer(self.initializer.clone())
+            .init(device)
+    }
+}
+
+layer_init!(LayerNormLstmConfig, LayerNormLstm, "LayerNormLSTM");
+layer_init!(LayerNormGruConfig, LayerNormGru, "LayerNormGRU");
 layer_init!(MinGruConfig, MinGru, "minGRU");
 layer_init!(MinLstmConfig, MinLstm, "minLSTM");
 layer_init!(RnnConfig, Rnn, "RNN");

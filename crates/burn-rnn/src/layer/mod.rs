@@ -7,7 +7,10 @@ mod any;
 mod config;
 
 pub use any::{AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState};
-pub use config::{ConfigError, GruConfig, LstmConfig, MinGruConfig, MinLstmConfig, RnnConfig};
+pub use config::{
+    ConfigError, GruConfig, LayerNormGruConfig, LayerNormLstmConfig, LstmConfig, MinGruConfig,
+    MinLstmConfig, RnnConfig,
+};
 
 use core::marker::PhantomData;
 
@@ -147,6 +150,31 @@ pub type Lstm<B> = Recurrent<B, LstmCell<B>>;
 ///
 /// The state is a [`GruState`](crate::GruState) `{ hidden }`.
 pub type Gru<B> = Recurrent<B, GruCell<B>>;
+
+/// A LayerNorm LSTM layer stack (Haste's formulation), built by [`LayerNormLstmConfig`]; see
+/// [`LayerNormLstmCell`](crate::LayerNormLstmCell) for the equations. Runs step by step in
+/// plain ops on every backend.
+///
+/// Parameters per cell: `weight_ih [4*H, H_in]` (`[4*H, D*H]` above layer 0), `weight_hh
+/// [4*H, H]`, the norms' `gamma_ih`, `beta_ih`, `gamma_hh`, `beta_hh [4*H]` and `gamma_c`,
+/// `beta_c [H]`.
+///
+/// # Shapes
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]`; states `hidden` and `cell` `[num_layers*D, N, H]`
+pub type LayerNormLstm<B> = Recurrent<B, crate::LayerNormLstmCell<B>>;
+
+/// A LayerNorm GRU layer stack (Haste's formulation), built by [`LayerNormGruConfig`]; see
+/// [`LayerNormGruCell`](crate::LayerNormGruCell) for the equations. Runs step by step in plain
+/// ops on every backend.
+///
+/// Parameters per cell: `weight_ih [3*H, H_in]` (`[3*H, D*H]` above layer 0), `weight_hh
+/// [3*H, H]`, the norms' `gamma_ih`, `beta_ih`, `gamma_hh`, `beta_hh [3*H]`.
+///
+/// # Shapes
+/// - input `[N, L, H_in]` (`batch_first`, the default) or `[L, N, H_in]`
+/// - output `[N, L, D*H]`; states `[num_layers*D, N, H]`
+pub type LayerNormGru<B> = Recurrent<B, crate::LayerNormGruCell<B>>;
 
 /// A minGRU layer stack (Feng et al., 2024), built by [`MinGruConfig`]; see [`MinGruCell`]
 /// for the equations. The fused path runs each layer and direction as one parallel scan over
