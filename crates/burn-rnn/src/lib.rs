@@ -12,6 +12,8 @@
 //!   [`GruConfig`] (`init`, or `try_init` for a [`ConfigError`] instead of a panic).
 //! - [`AnyRecurrent`]: the layer of a cell kind chosen at run time ([`CellKind`],
 //!   [`AnyRecurrentConfig`]), with one forward and one state type ([`AnyState`]).
+//! - [`Regularization`]: zoneout, DropConnect on `W_hh` and variational dropout, set on any
+//!   layer config.
 //! - [`Cell`]: what a cell of your own implements (its state and one step) to run in
 //!   [`Recurrent`] ([`Recurrent::from_cells`]); the trait's docs build an IndRNN cell.
 //! - [`math`]: the per-step math of the three cells, the one home of each formula.
@@ -138,8 +140,8 @@ pub use kernels::{ExecutionPath, RnnBackend};
 pub use layer::{
     AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState, ConfigError, Gru, GruConfig, LayerNormGru,
     LayerNormGruConfig, LayerNormLstm, LayerNormLstmConfig, LayerState, Lstm, LstmConfig, MinGru,
-    MinGruConfig, MinLstm, MinLstmConfig, Recurrent, RecurrentInput, RecurrentOutput, Rnn,
-    RnnConfig,
+    MinGruConfig, MinLstm, MinLstmConfig, Recurrent, RecurrentInput, RecurrentOutput,
+    Regularization, Rnn, RnnConfig,
 };
 pub use math::{CellKind, Nonlinearity, UnknownCellKind};
 

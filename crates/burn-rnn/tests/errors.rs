@@ -293,6 +293,131 @@ fn try_init_refuses_each_bad_setting_with_a_typed_error() {
     }
 }
 
+/// Regularizer rates outside `[0, 1)` and regularizers a cell cannot take are typed errors
+/// naming the layer and the setting, from every config and from `with_regularization`.
+#[test]
+fn bad_regularizers_are_refused_with_a_typed_error() {
+    let dev = device();
+    let rate = |module, setting, value| ConfigError::Rate {
+        module,
+        setting,
+        value,
+    };
+    let reg = Regularization::new;
+    let cases: Vec<(Result<(), ConfigError>, ConfigError)> = vec![
+        (
+            LstmConfig::new(2, 3)
+                .with_regularization(reg().with_zoneout_hidden(1.0))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            rate("LSTM", "zoneout_hidden", 1.0),
+        ),
+        (
+            GruConfig::new(2, 3)
+                .with_regularization(reg().with_weight_drop(-0.1))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            rate("GRU", "weight_drop", -0.1),
+        ),
+        (
+            RnnConfig::new(2, 3)
+                .with_regularization(reg().with_input_dropout(1.5))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            rate("RNN", "input_dropout", 1.5),
+        ),
+        (
+            LayerNormLstmConfig::new(2, 3)
+                .with_regularization(reg().with_output_dropout(1.0))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            rate("LayerNormLSTM", "output_dropout", 1.0),
+        ),
+        (
+            MinGruConfig::new(2, 3)
+                .with_regularization(reg().with_weight_drop(0.2))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            ConfigError::Regularizer {
+                module: "minGRU",
+                setting: "weight_drop",
+                needs: "a recurrent weight W_hh",
+            },
+        ),
+        (
+            GruConfig::new(2, 3)
+                .with_regularization(reg().with_zoneout_cell(0.2))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            ConfigError::Regularizer {
+                module: "GRU",
+                setting: "zoneout_cell",
+                needs: "a cell state c (an LSTM's)",
+            },
+        ),
+        (
+            AnyRecurrentConfig::new(CellKind::RnnTanh, 2, 3)
+                .with_regularization(reg().with_zoneout_cell(0.2))
+                .try_init::<B>(&dev)
+                .map(|_| ()),
+            ConfigError::Regularizer {
+                module: "RNN",
+                setting: "zoneout_cell",
+                needs: "a cell state c (an LSTM's)",
+            },
+        ),
+        (
+            MinLstmConfig::new(2, 3)
+                .init::<B>(&dev)
+                .with_regularization(reg().with_zoneout_cell(0.1))
+                .map(|_| ()),
+            ConfigError::Regularizer {
+                module: "minLSTM",
+                setting: "zoneout_cell",
+                needs: "a cell state c (an LSTM's)",
+            },
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got, Err(want));
+    }
+    let nan = LstmConfig::new(2, 3)
+        .with_regularization(reg().with_zoneout_cell(f64::NAN))
+        .try_init::<B>(&dev);
+    assert!(matches!(
+        nan,
+        Err(ConfigError::Rate {
+            setting: "zoneout_cell",
+            ..
+        })
+    ));
+    let err = MinGruConfig::new(2, 3)
+        .with_regularization(reg().with_weight_drop(0.2))
+        .try_init::<B>(&dev)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "minGRU: weight_drop needs a recurrent weight W_hh, which this layer's cell has not \
+         (set it to 0)"
+    );
+    // What each cell can take.
+    let all = reg()
+        .with_zoneout_hidden(0.1)
+        .with_zoneout_cell(0.1)
+        .with_weight_drop(0.1)
+        .with_input_dropout(0.1)
+        .with_output_dropout(0.1);
+    let lstm = LstmConfig::new(2, 3).with_regularization(all.clone());
+    assert_eq!(lstm.try_init::<B>(&dev).unwrap().regularization(), &all);
+    let ln = LayerNormLstmConfig::new(2, 3).with_regularization(all);
+    assert!(ln.try_init::<B>(&dev).is_ok());
+    let min = reg().with_zoneout_hidden(0.1).with_input_dropout(0.1);
+    assert!(MinLstmConfig::new(2, 3)
+        .with_regularization(min)
+        .try_init::<B>(&dev)
+        .is_ok());
+}
+
 /// The cells' `try_init` refuses a zero size with the cell's PyTorch name, and `init` panics
 /// with the same message.
 #[test]

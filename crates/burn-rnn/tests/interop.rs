@@ -784,6 +784,18 @@ fn layers_burn_nn_cannot_hold_are_refused_by_name() {
         unsupported_setting(peephole.to_burn()),
         ("peephole".into(), "true".into())
     );
+    // Zoneout changes inference, so it is refused; the dropout kinds act only in training.
+    let zoneout = LstmConfig::new(H_IN, H)
+        .with_regularization(burn_rnn::Regularization::new().with_zoneout_cell(0.25))
+        .init::<B>(&dev);
+    assert_eq!(
+        unsupported_setting(zoneout.to_burn()),
+        ("regularization.zoneout_cell".into(), "0.25".into())
+    );
+    let dropping = GruConfig::new(H_IN, H)
+        .with_regularization(burn_rnn::Regularization::new().with_weight_drop(0.5))
+        .init::<B>(&dev);
+    assert!(dropping.to_burn().is_ok());
 }
 
 #[test]

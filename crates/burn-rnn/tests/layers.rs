@@ -655,3 +655,361 @@ fn layer_norm_layers_run_lengths_and_directions_as_their_cells() {
         .init::<B>(&dev);
     assert_eq!(gru.forward(x, None).output.dims(), [2, 5, 8]);
 }
+
+/// Initializes a layer's lazy parameters, so that clones share their values.
+fn materialize<Bk: burn::tensor::backend::Backend, C>(layer: &Recurrent<Bk, C>)
+where
+    C: Cell<Bk> + burn_rnn::import::FusedParams<Bk>,
+{
+    use burn_rnn::import::ParamRef;
+    for cell in layer.cells() {
+        for (_, p) in cell.params() {
+            match p {
+                ParamRef::Matrix(p) => drop(p.val()),
+                ParamRef::Vector(Some(p)) => drop(p.val()),
+                ParamRef::Vector(None) => {}
+            }
+        }
+    }
+}
+
+fn values<Bk: burn::tensor::backend::Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+}
+
+/// Every regularizer on, at the given rates.
+fn all_regularizers(zoneout: f64, drop: f64) -> Regularization {
+    Regularization::new()
+        .with_zoneout_hidden(zoneout)
+        .with_zoneout_cell(zoneout)
+        .with_weight_drop(drop)
+        .with_input_dropout(drop)
+        .with_output_dropout(drop)
+}
+
+/// Rates of 0 leave a training forward and backward bit for bit as without regularization
+/// (the fused path included); without autodiff the dropout kinds leave the output bit for bit
+/// as it was, run after run.
+#[test]
+fn regularizers_at_rate_zero_and_in_inference_change_nothing() {
+    let dev = device();
+    let lstm = LstmConfig::new(3, 6)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .init::<AD>(&dev);
+    materialize(&lstm);
+    let zero = lstm
+        .clone()
+        .with_regularization(all_regularizers(0.0, 0.0))
+        .unwrap();
+    let x = Tensor::<AD, 3>::random([2, 7, 3], Distribution::Default, &dev);
+    let run = |layer: &Lstm<AD>| {
+        let x = x.clone().detach().require_grad();
+        let out = layer.forward_with(RecurrentInput::new(x.clone()).with_lengths(vec![7, 4]));
+        let grads = (out.output.clone() * out.output.clone()).sum().backward();
+        let w = layer.cell(0, 1).weight_hh().val();
+        (
+            values(out.output),
+            values(x.grad(&grads).unwrap()),
+            values(w.grad(&grads).unwrap()),
+        )
+    };
+    assert_eq!(
+        run(&lstm),
+        run(&zero),
+        "rate 0 is an exact no-op while training"
+    );
+
+    let plain = LstmConfig::new(3, 6).with_num_layers(2).init::<B>(&dev);
+    materialize(&plain);
+    let dropping = plain
+        .clone()
+        .with_regularization(all_regularizers(0.0, 0.5))
+        .unwrap();
+    let x = random([2, 7, 3]);
+    let expected = values(plain.forward(x.clone(), None).output);
+    for _ in 0..2 {
+        assert_eq!(values(dropping.forward(x.clone(), None).output), expected);
+    }
+}
+
+/// Zoneout on a GRU while training: every unit of every step is either the previous `h` or
+/// the cell's step from it, both happen, and the pattern changes from step to step; with
+/// the same `B::seed` a run repeats exactly. In inference `h_t = z h_(t-1) + (1 - z) h̃_t`.
+#[test]
+fn zoneout_keeps_units_at_random_while_training_and_averages_in_inference() {
+    use burn::tensor::backend::Backend;
+    let dev = device();
+    let z = 0.4;
+    let (batch, seq, hidden) = (3, 6, 8);
+    let gru = GruConfig::new(2, hidden)
+        .with_regularization(Regularization::new().with_zoneout_hidden(z))
+        .init::<AD>(&dev);
+    materialize(&gru);
+    let x = Tensor::<AD, 3>::random([batch, seq, 2], Distribution::Default, &dev);
+    AD::seed(&dev, 7);
+    let out = values(gru.forward(x.clone(), None).output);
+    AD::seed(&dev, 7);
+    assert_eq!(
+        values(gru.forward(x.clone(), None).output),
+        out,
+        "seeded masks repeat"
+    );
+    let cell = gru.cell(0, 0);
+    let at = |v: &[f32], n: usize, t: usize, k: usize| v[(n * seq + t) * hidden + k];
+    let (mut kept, mut stepped) = (0, 0);
+    let mut patterns = Vec::new();
+    for t in 0..seq {
+        let prev: Vec<f32> = (0..batch)
+            .flat_map(|n| (0..hidden).map(move |k| (n, k)))
+            .map(|(n, k)| if t == 0 { 0.0 } else { at(&out, n, t - 1, k) })
+            .collect();
+        let h = Tensor::<AD, 2>::from_data(TensorData::new(prev.clone(), [batch, hidden]), &dev);
+        let x_t = x.clone().slice([0..batch, t..t + 1]).squeeze_dim(1);
+        let step = values(cell.forward(x_t, Some(RnnState::new(h))).hidden);
+        let mut pattern = Vec::new();
+        for n in 0..batch {
+            for k in 0..hidden {
+                let got = at(&out, n, t, k);
+                let (p, s) = (prev[n * hidden + k], step[n * hidden + k]);
+                let is_prev = (got - p).abs() < 1e-6;
+                assert!(
+                    is_prev || (got - s).abs() < 1e-6,
+                    "step {t} [{n}, {k}]: {got} is neither the previous {p} nor the step {s}"
+                );
+                pattern.push(is_prev && (p - s).abs() > 1e-6);
+                if (p - s).abs() > 1e-6 {
+                    if is_prev {
+                        kept += 1
+                    } else {
+                        stepped += 1
+                    }
+                }
+            }
+        }
+        patterns.push(pattern);
+    }
+    assert!(kept > 10 && stepped > 10, "kept {kept}, stepped {stepped}");
+    assert!(
+        patterns.windows(2).any(|w| w[0] != w[1]),
+        "a fresh mask each step"
+    );
+
+    // Inference: the expectation, stepped by hand.
+    use burn::module::AutodiffModule;
+    let gru = gru.valid();
+    let x = x.inner();
+    let out = gru.forward(x.clone(), None).output;
+    assert_eq!(
+        values(gru.forward(x.clone(), None).output),
+        values(out.clone())
+    );
+    let cell = gru.cell(0, 0);
+    let mut h = Tensor::<B, 2>::zeros([batch, hidden], &dev);
+    let mut hs = Vec::new();
+    for t in 0..seq {
+        let x_t = x.clone().slice([0..batch, t..t + 1]).squeeze_dim(1);
+        let step = cell.forward(x_t, Some(RnnState::new(h.clone()))).hidden;
+        h = h * z + step * (1.0 - z);
+        hs.push(h.clone());
+    }
+    assert_close(
+        "inference output",
+        out.into_data(),
+        Tensor::stack::<3>(hs, 1).into_data(),
+        1e-6,
+    );
+}
+
+/// Zoneout on an LSTM's `c` alone: `c'` is `c` or the step's `c̃` unit by unit, while `h'` is
+/// always `o * tanh(c̃)` from the step's own `c̃` (Krueger et al.).
+#[test]
+fn zoneout_on_the_cell_state_keeps_c_and_leaves_h_to_the_new_c() {
+    let dev = device();
+    let (batch, hidden) = (4, 8);
+    let lstm = LstmConfig::new(3, hidden)
+        .with_regularization(Regularization::new().with_zoneout_cell(0.5))
+        .init::<AD>(&dev);
+    let x = Tensor::<AD, 3>::random([batch, 1, 3], Distribution::Default, &dev);
+    let h0 = Tensor::<AD, 3>::random([1, batch, hidden], Distribution::Default, &dev);
+    let c0 = Tensor::<AD, 3>::random([1, batch, hidden], Distribution::Default, &dev);
+    let state = LstmState::from_hidden_and_cell(h0.clone(), c0.clone());
+    let out = lstm.forward(x.clone(), Some(state));
+    let step = lstm.cell(0, 0).forward(
+        x.squeeze_dim(1),
+        Some(LstmState::from_hidden_and_cell(
+            h0.squeeze_dim(0),
+            c0.clone().squeeze_dim(0),
+        )),
+    );
+    assert_close(
+        "h'",
+        out.state.hidden.squeeze_dim::<2>(0).inner().into_data(),
+        step.hidden.inner().into_data(),
+        1e-6,
+    );
+    let (c, c0, c_new) = (values(out.state.cell), values(c0), values(step.cell));
+    let kept = (0..c.len())
+        .filter(|&i| (c[i] - c0[i]).abs() < 1e-6)
+        .count();
+    let new = (0..c.len())
+        .filter(|&i| (c[i] - c_new[i]).abs() < 1e-6)
+        .count();
+    assert_eq!(kept + new, c.len(), "every unit of c' is c or c̃");
+    assert!(kept > 4 && new > 4, "kept {kept}, new {new}");
+}
+
+/// DropConnect: the units of `W_hh` that get no gradient are the dropped ones, about the
+/// rate of them; the layer equals a plain layer with `W_hh ⊙ M / (1 - p)` for that one mask
+/// `M` at every step, on the fused path and on the reference path.
+#[test]
+fn weight_drop_uses_one_mask_of_w_hh_for_the_whole_sequence() {
+    let dev = device();
+    let p = 0.5;
+    for path in [ExecutionPath::Fused, ExecutionPath::Reference] {
+        let lstm = LstmConfig::new(3, 6)
+            .with_regularization(Regularization::new().with_weight_drop(p))
+            .init::<AD>(&dev)
+            .with_path(path);
+        materialize(&lstm);
+        let x = Tensor::<AD, 3>::random([2, 9, 3], Distribution::Default, &dev);
+        let out = lstm.forward(x.clone(), None).output;
+        let w = lstm.cell(0, 0).weight_hh().val();
+        let grad = w.grad(&out.clone().sum().backward()).unwrap();
+        let mask = Tensor::<AD, 2>::from_inner(grad.not_equal_elem(0.0).float());
+        let dropped = 1.0 - values(mask.clone().mean())[0];
+        assert!(
+            (0.3..0.7).contains(&dropped),
+            "{path:?}: {dropped} of W_hh dropped at p = {p}"
+        );
+        let cell = lstm.cells()[0]
+            .map_recurrent_weight(&mut |w| w * mask.clone() / (1.0 - p))
+            .unwrap();
+        let dropout = burn::nn::DropoutConfig::new(0.0).init();
+        let fixed = Recurrent::from_cells(vec![cell], dropout, 1, false, true);
+        assert_close(
+            &format!("{path:?}: output"),
+            out.inner().into_data(),
+            fixed.forward(x, None).output.inner().into_data(),
+            1e-5,
+        );
+    }
+}
+
+/// Variational dropout: the output features a sequence loses are lost at every step, the
+/// others are the plain layer's scaled by `1 / (1 - p)`; the input features it loses get no
+/// gradient at any step.
+#[test]
+fn variational_dropout_masks_are_constant_over_time() {
+    let dev = device();
+    let p = 0.5;
+    let (batch, seq, d_in, hidden) = (3, 5, 8, 8);
+    let plain = RnnConfig::new(d_in, hidden).init::<AD>(&dev);
+    materialize(&plain);
+    let x = Tensor::<AD, 3>::random([batch, seq, d_in], Distribution::Default, &dev);
+    let expected = values(plain.forward(x.clone(), None).output);
+    let output = plain
+        .clone()
+        .with_regularization(Regularization::new().with_output_dropout(p))
+        .unwrap();
+    let got = values(output.forward(x.clone(), None).output);
+    let mut dropped = 0;
+    for n in 0..batch {
+        for k in 0..hidden {
+            let at = |v: &[f32], t: usize| v[(n * seq + t) * hidden + k];
+            let zero = at(&got, 0) == 0.0;
+            dropped += usize::from(zero);
+            for t in 0..seq {
+                let want = if zero {
+                    0.0
+                } else {
+                    at(&expected, t) / (1.0 - p) as f32
+                };
+                assert!(
+                    (at(&got, t) - want).abs() < 1e-6,
+                    "output [{n}, {t}, {k}]: {} vs {want}",
+                    at(&got, t)
+                );
+            }
+        }
+    }
+    assert!(
+        (3..21).contains(&dropped),
+        "{dropped} of 24 output features dropped"
+    );
+
+    let input = plain
+        .with_regularization(Regularization::new().with_input_dropout(p))
+        .unwrap();
+    let x = x.detach().require_grad();
+    let grads = input.forward(x.clone(), None).output.sum().backward();
+    let g = values(x.grad(&grads).unwrap());
+    let mut dropped = 0;
+    for n in 0..batch {
+        for f in 0..d_in {
+            let zero: Vec<bool> = (0..seq)
+                .map(|t| g[(n * seq + t) * d_in + f] == 0.0)
+                .collect();
+            assert!(
+                zero.iter().all(|&z| z == zero[0]),
+                "input feature {f} of sequence {n}: dropped at some steps only: {zero:?}"
+            );
+            dropped += usize::from(zero[0]);
+        }
+    }
+    assert!(
+        (3..21).contains(&dropped),
+        "{dropped} of 24 input features dropped"
+    );
+}
+
+/// Zoneout keeps minGRU/minLSTM affine: in inference the parallel scan and step mode give the
+/// same expectation.
+#[test]
+fn zoneout_on_min_cells_agrees_between_the_scan_and_step_mode() {
+    let dev = device();
+    let reg = Regularization::new().with_zoneout_hidden(0.3);
+    let x = random([2, 9, 3]);
+    let gru = MinGruConfig::new(3, 5)
+        .with_bidirectional(true)
+        .with_regularization(reg.clone())
+        .init::<B>(&dev);
+    materialize(&gru);
+    let lstm = MinLstmConfig::new(3, 5)
+        .with_regularization(reg)
+        .init::<B>(&dev);
+    materialize(&lstm);
+    let lengths = vec![9, 4];
+    let run = |out: RecurrentOutput<B, RnnState<B, 3>>| (out.output, out.state.hidden);
+    for (name, fused, reference) in [
+        (
+            "minGRU",
+            run(gru.forward_with(RecurrentInput::new(x.clone()).with_lengths(lengths.clone()))),
+            run(gru
+                .clone()
+                .with_path(ExecutionPath::Reference)
+                .forward_with(RecurrentInput::new(x.clone()).with_lengths(lengths.clone()))),
+        ),
+        (
+            "minLSTM",
+            run(lstm.forward(x.clone(), None)),
+            run(lstm
+                .clone()
+                .with_path(ExecutionPath::Reference)
+                .forward(x.clone(), None)),
+        ),
+    ] {
+        assert_close(
+            &format!("{name} output"),
+            fused.0.into_data(),
+            reference.0.into_data(),
+            1e-5,
+        );
+        assert_close(
+            &format!("{name} h_n"),
+            fused.1.into_data(),
+            reference.1.into_data(),
+            1e-5,
+        );
+    }
+}

@@ -199,7 +199,7 @@ pub struct LayerNormGruCell<B: Backend> {
 }
 
 macro_rules! ln_common {
-    ($cell:ident, $state:ty, $name:literal, $layer:literal) => {
+    ($cell:ident, $state:ty, $name:literal, $layer:literal, $has_c:literal) => {
         impl<B: Backend> $cell<B> {
             /// One time step.
             ///
@@ -256,12 +256,18 @@ macro_rules! ln_common {
             fn step(&self, gates_x: Tensor<B, 2>, state: Self::State) -> Self::State {
                 self.step_normed(gates_x, state)
             }
+
+            fn has_cell_state(&self) -> bool {
+                $has_c
+            }
+
+            super::map_weight_hh!();
         }
     };
 }
 
-ln_common!(LayerNormLstmCell, LstmState<B, 2>, "LayerNormLSTMCell", "LayerNormLSTM");
-ln_common!(LayerNormGruCell, RnnState<B, 2>, "LayerNormGRUCell", "LayerNormGRU");
+ln_common!(LayerNormLstmCell, LstmState<B, 2>, "LayerNormLSTMCell", "LayerNormLSTM", true);
+ln_common!(LayerNormGruCell, RnnState<B, 2>, "LayerNormGRUCell", "LayerNormGRU", false);
 
 impl<B: Backend> LayerNormLstmCell<B> {
     /// The cell state's norm, `[H]` gain and bias.

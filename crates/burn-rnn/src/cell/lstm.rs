@@ -258,6 +258,12 @@ impl<B: Backend> Cell<B> for LstmCell<B> {
             projection: self.weight_hr.as_ref().map(|w| w.val()),
         })
     }
+
+    super::map_weight_hh!();
+
+    fn has_cell_state(&self) -> bool {
+        true
+    }
 }
 
 /// One LSTM step with diagonal peepholes from the pre-activations `gates` (`[N, 4*H]`, blocks

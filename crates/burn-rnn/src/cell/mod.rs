@@ -196,7 +196,56 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
     fn fused(&self) -> Option<FusedCell<B>> {
         None
     }
+
+    /// Whether the state has a cell part `c` besides `h` (the LSTMs): zoneout on `c`
+    /// ([`Regularization::zoneout_cell`](crate::Regularization::zoneout_cell)) needs one.
+    /// `false` by default; a cell of your own with such a state overrides it.
+    fn has_cell_state(&self) -> bool {
+        false
+    }
+
+    /// Whether the cell has a recurrent weight `W_hh` that
+    /// [`Cell::map_recurrent_weight`] can replace (DropConnect,
+    /// [`Regularization::weight_drop`](crate::Regularization::weight_drop)). `false` by
+    /// default.
+    fn has_recurrent_weight(&self) -> bool {
+        false
+    }
+
+    /// The cell with its recurrent weight `W_hh` replaced by `f(W_hh)`, same shape (autodiff
+    /// differentiates through `f` to the parameter), or `None` for a cell without one (the
+    /// default).
+    ///
+    /// # Shapes
+    /// - `f` takes and returns `W_hh`: `[G*H, P]` (`G` gate blocks)
+    fn map_recurrent_weight(&self, f: &mut dyn FnMut(Tensor<B, 2>) -> Tensor<B, 2>) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = f;
+        None
+    }
 }
+
+/// [`Cell::has_recurrent_weight`] and [`Cell::map_recurrent_weight`] of a cell with a
+/// `weight_hh: Param<Tensor<B, 2>>` field.
+macro_rules! map_weight_hh {
+    () => {
+        fn has_recurrent_weight(&self) -> bool {
+            true
+        }
+
+        fn map_recurrent_weight(
+            &self,
+            f: &mut dyn FnMut(Tensor<B, 2>) -> Tensor<B, 2>,
+        ) -> Option<Self> {
+            let mut cell = self.clone();
+            cell.weight_hh = cell.weight_hh.map(f);
+            Some(cell)
+        }
+    };
+}
+pub(crate) use map_weight_hh;
 
 /// A cell in the form the whole-sequence kernels run: its kind and its weights in PyTorch's
 /// layout, with the biases arranged as the kernels add them.

@@ -138,4 +138,6 @@ impl<B: Backend> Cell<B> for RnnCell<B> {
             projection: None,
         })
     }
+
+    super::map_weight_hh!();
 }

@@ -161,6 +161,19 @@ pub(super) fn check_target<B: Backend, C: Cell<B>>(
         };
         return Err(ctx.unsupported("bidirectional", layer.bidirectional, expected));
     }
+    let reg = layer.regularization();
+    for (setting, rate) in [
+        ("regularization.zoneout_hidden", reg.zoneout_hidden),
+        ("regularization.zoneout_cell", reg.zoneout_cell),
+    ] {
+        if rate != 0.0 {
+            return Err(ctx.unsupported(
+                setting,
+                rate,
+                format!("0: {} has no zoneout, which changes inference too", ctx.to),
+            ));
+        }
+    }
     if !stack && layer.num_layers != 1 {
         let method = if bidirectional {
             "to_burn_bidirectional_stack"

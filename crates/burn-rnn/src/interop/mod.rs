@@ -82,7 +82,9 @@
 //!   alone; its final state is the output's last step, `output[:, L-1, :]`.
 //! - Dropout: `from_burn_*` gives dropout 0 (`burn::nn` layers have none); `to_burn_stack` and
 //!   `to_burn_bidirectional_stack` drop this crate's inter-layer dropout, which only acts
-//!   while training (put a `burn::nn::Dropout` between the layers to keep it).
+//!   while training (put a `burn::nn::Dropout` between the layers to keep it). So do the
+//!   train-time [`Regularization`](crate::Regularization)s DropConnect and variational dropout;
+//!   zoneout, which changes inference too, is refused.
 //! - The new layers' parameters are new (fresh [`burn::module::ParamId`]s, requiring
 //!   gradients), detached from the source's autodiff graph; the burn-rnn layer runs on the
 //!   default [`crate::ExecutionPath::Fused`].

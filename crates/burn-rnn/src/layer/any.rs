@@ -249,6 +249,25 @@ impl<B: Backend> Cell<B> for AnyCell<B> {
     fn fused(&self) -> Option<FusedCell<B>> {
         each!(self, c => c.fused())
     }
+
+    fn has_cell_state(&self) -> bool {
+        matches!(self, AnyCell::Lstm(_))
+    }
+
+    fn has_recurrent_weight(&self) -> bool {
+        true
+    }
+
+    fn map_recurrent_weight(
+        &self,
+        f: &mut dyn FnMut(Tensor<B, 2>) -> Tensor<B, 2>,
+    ) -> Option<Self> {
+        Some(match self {
+            AnyCell::Rnn(c) => AnyCell::Rnn(c.map_recurrent_weight(f)?),
+            AnyCell::Lstm(c) => AnyCell::Lstm(c.map_recurrent_weight(f)?),
+            AnyCell::Gru(c) => AnyCell::Gru(c.map_recurrent_weight(f)?),
+        })
+    }
 }
 
 impl<B: Backend> FusedParams<B> for AnyCell<B> {
@@ -273,6 +292,7 @@ macro_rules! from_typed {
                     bidirectional: layer.bidirectional,
                     batch_first: layer.batch_first,
                     path: layer.path,
+                    regularization: layer.regularization,
                     phantom: core::marker::PhantomData,
                 }
             }
@@ -320,6 +340,10 @@ pub struct AnyRecurrentConfig {
     /// the RNN and the GRU take only `false`.
     #[config(default = false)]
     pub peephole: bool,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`](super::Regularization).
+    #[config(default = "super::Regularization::new()")]
+    pub regularization: super::Regularization,
 }
 
 impl AnyRecurrentConfig {
@@ -351,6 +375,7 @@ impl AnyRecurrentConfig {
             bidirectional: self.bidirectional,
             batch_first: self.batch_first,
             dropout: self.dropout,
+            regularization: self.regularization.clone(),
         };
         stack.build(|d_input| self.cell(d_input, device))
     }

@@ -5,7 +5,9 @@ use burn::module::Initializer;
 use burn::nn::DropoutConfig;
 use burn::tensor::backend::Backend;
 
-use super::{Gru, LayerNormGru, LayerNormLstm, Lstm, MinGru, MinLstm, Recurrent, Rnn};
+use super::{
+    Gru, LayerNormGru, LayerNormLstm, Lstm, MinGru, MinLstm, Recurrent, Regularization, Rnn,
+};
 use crate::cell::{Cell, GruCellConfig, LstmCellConfig, RnnCellConfig};
 use crate::math::Nonlinearity;
 
@@ -36,6 +38,10 @@ pub struct RnnConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
     pub initializer: Option<Initializer>,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`].
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 /// Configuration of an [`Lstm`] (PyTorch's `nn.LSTM`); see [`LstmCell`](crate::LstmCell)
@@ -63,6 +69,10 @@ pub struct LstmConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
     pub initializer: Option<Initializer>,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`].
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
     /// If set, every cell's forget-gate bias starts at this value (see
     /// [`LstmCellConfig::forget_bias`]).
     pub forget_bias: Option<f64>,
@@ -104,6 +114,10 @@ pub struct GruConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
     pub initializer: Option<Initializer>,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`].
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 /// Configuration of a [`MinGru`](super::MinGru) layer stack; see
@@ -131,6 +145,10 @@ pub struct MinGruConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is `nn.Linear`'s U(-1/sqrt(H_in), 1/sqrt(H_in)).
     pub initializer: Option<Initializer>,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`].
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 /// Configuration of a [`MinLstm`](super::MinLstm) layer stack; see
@@ -158,6 +176,10 @@ pub struct MinLstmConfig {
     pub bidirectional: bool,
     /// Initializer of every parameter; `None` is `nn.Linear`'s U(-1/sqrt(H_in), 1/sqrt(H_in)).
     pub initializer: Option<Initializer>,
+    /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+    /// by default); see [`Regularization`].
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 /// The configuration of a LayerNorm layer stack.
@@ -185,6 +207,10 @@ macro_rules! ln_layer_config {
             pub bidirectional: bool,
             /// Initializer of the weights; `None` is PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
             pub initializer: Option<Initializer>,
+            /// Train-time regularizers: zoneout, DropConnect on `W_hh`, variational dropout (all off
+            /// by default); see [`Regularization`].
+            #[config(default = "Regularization::new()")]
+            pub regularization: Regularization,
         }
     };
 }
@@ -203,6 +229,8 @@ pub(super) struct Stack {
     pub(super) dropout: f64,
     /// The LSTM's projection size `P`, 0 for none (and for the other cells).
     pub(super) proj_size: usize,
+    /// The train-time regularizers.
+    pub(super) regularization: Regularization,
 }
 
 /// A setting that cannot build a layer or a cell, from `try_init` ([`LstmConfig::try_init`],
@@ -258,6 +286,25 @@ pub enum ConfigError {
         /// The hidden size `H`.
         d_hidden: usize,
     },
+    /// A regularizer's rate outside `[0, 1)` (or NaN): see [`Regularization`].
+    Rate {
+        /// The layer (`"LSTM"`).
+        module: &'static str,
+        /// The setting (`"zoneout_hidden"`, `"weight_drop"`, ...).
+        setting: &'static str,
+        /// The rate given.
+        value: f64,
+    },
+    /// A regularizer the layer's cell cannot take: `weight_drop` on a cell without a
+    /// recurrent weight, `zoneout_cell` on a cell without a cell state.
+    Regularizer {
+        /// The layer (`"minGRU"`).
+        module: &'static str,
+        /// The setting.
+        setting: &'static str,
+        /// What the setting needs that the cell has not.
+        needs: &'static str,
+    },
     /// A dropout probability outside `[0, 1)` (or NaN).
     Dropout {
         /// The layer or cell, in PyTorch's words (`"LSTM"`, `"LSTMCell"`).
@@ -306,6 +353,19 @@ impl core::fmt::Display for ConfigError {
                 f,
                 "{module}: expected proj_size < d_hidden = {d_hidden} (or 0 for no projection), \
                  got {proj_size}"
+            ),
+            ConfigError::Rate {
+                module,
+                setting,
+                value,
+            } => write!(f, "{module}: expected {setting} in [0, 1), got {value}"),
+            ConfigError::Regularizer {
+                module,
+                setting,
+                needs,
+            } => write!(
+                f,
+                "{module}: {setting} needs {needs}, which this layer's cell has not (set it to 0)"
             ),
             ConfigError::Dropout { module, value } => {
                 write!(f, "{module}: expected dropout in [0, 1), got {value}")
@@ -359,13 +419,14 @@ impl Stack {
             })
             .map(make)
             .collect();
-        Ok(Recurrent::from_cells(
+        Recurrent::from_cells(
             cells,
             DropoutConfig::new(self.dropout).init(),
             self.num_layers,
             self.bidirectional,
             self.batch_first,
-        ))
+        )
+        .regularized(self.name, self.regularization.clone())
     }
 }
 
@@ -376,8 +437,9 @@ macro_rules! layer_init {
             #[doc = concat!("Creates a [`", stringify!($layer), "`] on `device`.")]
             ///
             /// # Errors
-            /// A size or `num_layers` of 0, a `dropout` outside `[0, 1)`, or (LSTM) a
-            /// `proj_size` not below `d_hidden` ([`ConfigError`]).
+            /// A size or `num_layers` of 0, a `dropout` outside `[0, 1)`, (LSTM) a
+            /// `proj_size` not below `d_hidden`, or a [`Regularization`] rate outside
+            /// `[0, 1)` or that the cell cannot take ([`ConfigError`]).
             pub fn try_init<B: Backend>(
                 &self,
                 device: &B::Device,
@@ -403,6 +465,7 @@ macro_rules! layer_init {
                     batch_first: self.batch_first,
                     dropout: self.dropout,
                     proj_size: self.projection(),
+                    regularization: self.regularization.clone(),
                 }
             }
         }

@@ -5,12 +5,14 @@
 
 mod any;
 mod config;
+mod regularize;
 
 pub use any::{AnyCell, AnyRecurrent, AnyRecurrentConfig, AnyState};
 pub use config::{
     ConfigError, GruConfig, LayerNormGruConfig, LayerNormLstmConfig, LstmConfig, MinGruConfig,
     MinLstmConfig, RnnConfig,
 };
+pub use regularize::Regularization;
 
 use core::marker::PhantomData;
 
@@ -53,6 +55,9 @@ pub struct Recurrent<B: Backend, C> {
     /// Fused kernels (the default) or the plain-ops reference; see [`Recurrent::with_path`].
     #[module(skip)]
     pub(crate) path: ExecutionPath,
+    /// Train-time regularizers; see [`Recurrent::with_regularization`].
+    #[module(skip)]
+    pub(crate) regularization: Regularization,
     pub(crate) phantom: PhantomData<B>,
 }
 
@@ -307,8 +312,37 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             bidirectional,
             batch_first,
             path: ExecutionPath::Fused,
+            regularization: Regularization::new(),
             phantom: PhantomData,
         }
+    }
+
+    /// The same layer with the train-time regularizers `regularization` (zoneout,
+    /// DropConnect on `W_hh`, variational dropout; see [`Regularization`]).
+    ///
+    /// # Errors
+    /// A rate outside `[0, 1)` ([`ConfigError::Rate`]), or a regularizer the cell cannot take
+    /// ([`ConfigError::Regularizer`]): `weight_drop` without a recurrent weight
+    /// ([`Cell::has_recurrent_weight`]), `zoneout_cell` without a cell state
+    /// ([`Cell::has_cell_state`]).
+    pub fn with_regularization(self, regularization: Regularization) -> Result<Self, ConfigError> {
+        self.regularized(C::LAYER_NAME, regularization)
+    }
+
+    /// [`Recurrent::with_regularization`], naming the layer `module` in errors.
+    pub(crate) fn regularized(
+        mut self,
+        module: &'static str,
+        regularization: Regularization,
+    ) -> Result<Self, ConfigError> {
+        regularization.check(module, &self.cells[0])?;
+        self.regularization = regularization;
+        Ok(self)
+    }
+
+    /// The train-time regularizers ([`Recurrent::with_regularization`]).
+    pub fn regularization(&self) -> &Regularization {
+        &self.regularization
     }
 
     /// The same layer running on `path`: [`ExecutionPath::Fused`] (the default; the backend's
@@ -434,6 +468,9 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             .and_then(|lengths| check_lengths(name, lengths, batch, seq));
         let layers = self.num_layers * dirs;
         let mut initial = initial_states::<B, C>(input.state, [layers, batch, d_output], d_hidden);
+        let reg = &self.regularization;
+        let training = B::ad_enabled(&device);
+        let zoneout = reg.zoneout(training);
 
         // Time-major from here on: each step's slice is contiguous.
         let mut layer_input = if self.batch_first {
@@ -441,6 +478,9 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
         } else {
             x
         };
+        if training && reg.input_dropout > 0.0 {
+            layer_input = regularize::variational_dropout(layer_input, reg.input_dropout);
+        }
         let mut finals = Vec::with_capacity(layers);
         for layer in 0..self.num_layers {
             if layer > 0 {
@@ -449,7 +489,19 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             let mut outputs = Vec::with_capacity(dirs);
             for direction in 0..dirs {
                 let index = layer * dirs + direction;
-                let cell = &self.cells[index];
+                let dropped;
+                let cell = match training && reg.weight_drop > 0.0 {
+                    false => &self.cells[index],
+                    true => {
+                        let p = reg.weight_drop;
+                        dropped = self.cells[index]
+                            .map_recurrent_weight(&mut |w| regularize::drop_connect(w, p))
+                            .unwrap_or_else(|| {
+                                panic!("{name}: weight_drop needs a recurrent weight W_hh")
+                            });
+                        &dropped
+                    }
+                };
                 let state = initial[index]
                     .take()
                     .unwrap_or_else(|| C::State::zeros_sized(batch, d_output, d_hidden, &device));
@@ -457,6 +509,7 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
                     input: layer_input.clone(),
                     lengths: lengths.clone(),
                     reverse: direction == 1,
+                    zoneout,
                 };
                 let (output, last) = direction_fn(cell, run, state);
                 outputs.push(output);
@@ -467,6 +520,9 @@ impl<B: Backend, C: Cell<B>> Recurrent<B, C> {
             } else {
                 Tensor::cat(outputs, 2)
             };
+            if training && reg.output_dropout > 0.0 {
+                layer_input = regularize::variational_dropout(layer_input, reg.output_dropout);
+            }
         }
         let output = if self.batch_first {
             layer_input.swap_dims(0, 1)
@@ -533,6 +589,8 @@ struct Direction<B: Backend> {
     lengths: Option<Arc<[usize]>>,
     /// Run from `t = L - 1` down to `0`.
     reverse: bool,
+    /// Zoneout on the state after every step, `None` without.
+    zoneout: Option<regularize::Zoneout>,
 }
 
 /// One direction by unrolling [`Cell::step`]: the reference path, and the path of every cell
@@ -573,7 +631,10 @@ fn unroll_projected<B: Backend, C: Cell<B>>(
     let mut state = state;
     let mut outputs: Vec<Option<Tensor<B, 2>>> = (0..seq).map(|_| None).collect();
     for (t, gates_t) in steps {
-        let new = cell.step(gates_t, state.clone());
+        let mut new = cell.step(gates_t, state.clone());
+        if let Some(zoneout) = &run.zoneout {
+            new = zoneout.apply(state.clone(), new);
+        }
         match &masks {
             None => {
                 outputs[t] = Some(new.output());
@@ -600,11 +661,17 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     state: C::State,
 ) -> (Tensor<B, 3>, C::State) {
     let [seq, batch, features] = run.input.dims();
-    let Some(fused) = cell.fused() else {
+    // Zoneout changes the recurrence the kernels run: such a layer steps the cell.
+    let fused = cell.fused().filter(|_| run.zoneout.is_none());
+    let Some(fused) = fused else {
         let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
         if let Some((a, b)) = cell.affine(gates_x.clone()) {
             let h = cell.d_hidden();
             let (a, b) = (a.reshape([seq, batch, h]), b.reshape([seq, batch, h]));
+            let (a, b) = match &run.zoneout {
+                Some(zoneout) => zoneout.affine(a, b),
+                None => (a, b),
+            };
             let (h0, _) = state.into_parts();
             let (output, last) = affine_scan(a, b, h0, run.lengths.as_deref(), run.reverse);
             return (output, C::State::from_parts(last, None));
