@@ -72,8 +72,8 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
         )));
     }
     let mut config: serde_json::Value = read_json(&path)?;
-    // Checkpoints written before LSTM projections and peepholes have neither field: they had
-    // neither.
+    // Checkpoints written before LSTM projections, peepholes and regularizers have none of
+    // these fields: they had none of them.
     if let Some(fields) = config.as_object_mut() {
         fields
             .entry("proj_size")
@@ -81,6 +81,11 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
         fields
             .entry("peephole")
             .or_insert(serde_json::Value::from(false));
+        if !fields.contains_key("regularization") {
+            let none = serde_json::to_value(burn_rnn::Regularization::new())
+                .expect("the regularization serializes");
+            fields.insert("regularization".into(), none);
+        }
     }
     serde_json::from_value(config).map_err(|e| {
         input(format!(
@@ -92,6 +97,17 @@ pub fn read_config(dir: &Path) -> Result<CharModelConfig, Error> {
 
 /// The carried state's tensors, saved as JSON.
 pub type CarryData = Vec<TensorData>;
+
+/// The regularizers' rates by the flag names of `char-rnn train` (`zoneout-hidden`, ...).
+pub fn regularizer_rates(reg: &burn_rnn::Regularization) -> [(&'static str, f64); 5] {
+    [
+        ("zoneout-hidden", reg.zoneout_hidden),
+        ("zoneout-cell", reg.zoneout_cell),
+        ("weight-drop", reg.weight_drop),
+        ("input-dropout", reg.input_dropout),
+        ("output-dropout", reg.output_dropout),
+    ]
+}
 
 /// The most of each size a checkpoint's config may claim (the command line's limits too).
 pub const MAX_VOCAB: usize = 1 << 20;
@@ -125,6 +141,24 @@ impl CharModelConfig {
         }
         if self.peephole && self.cell != Cell::Kernel(CellKind::Lstm) {
             return Err(format!("peephole needs an LSTM, the cell is {}", self.cell));
+        }
+        let reg = &self.regularization;
+        for (name, rate) in regularizer_rates(reg) {
+            if !(0.0..1.0).contains(&rate) {
+                return Err(format!("{name} must be in [0, 1), got {rate}"));
+            }
+        }
+        if reg.weight_drop > 0.0 && !self.cell.has_recurrent_weight() {
+            return Err(format!(
+                "weight_drop needs a cell with a recurrent weight, the cell is {}",
+                self.cell
+            ));
+        }
+        if reg.zoneout_cell > 0.0 && !self.cell.has_cell_state() {
+            return Err(format!(
+                "zoneout_cell needs an LSTM's cell state, the cell is {}",
+                self.cell
+            ));
         }
         if self.proj_size >= self.hidden {
             return Err(format!(

@@ -6,7 +6,8 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, Linea
 use burn::tensor::{backend::Backend, Int, Tensor};
 use burn_rnn::{
     AnyRecurrent, AnyRecurrentConfig, AnyState, LayerNormGru, LayerNormGruConfig, LayerNormLstm,
-    LayerNormLstmConfig, LstmState, MinGru, MinGruConfig, MinLstm, MinLstmConfig, RnnState,
+    LayerNormLstmConfig, LstmState, MinGru, MinGruConfig, MinLstm, MinLstmConfig, Regularization,
+    RnnState,
 };
 
 pub use burn_rnn::CellKind;
@@ -50,6 +51,12 @@ impl Cell {
     /// Whether the state has a cell part `c` (the LSTMs').
     pub fn has_cell_state(self) -> bool {
         matches!(self, Cell::Kernel(CellKind::Lstm) | Cell::LnLstm)
+    }
+
+    /// Whether it has a recurrent weight `W_hh` (all but minGRU and minLSTM): DropConnect
+    /// needs one.
+    pub fn has_recurrent_weight(self) -> bool {
+        !matches!(self, Cell::MinGru | Cell::MinLstm)
     }
 
     /// Whether it is burn-rnn's `Lstm` (which takes a projection and peepholes).
@@ -130,6 +137,10 @@ pub struct CharModelConfig {
     /// LSTM peepholes (Gers and Schmidhuber, 2000).
     #[config(default = false)]
     pub peephole: bool,
+    /// Train-time regularizers of the recurrent layers (zoneout, DropConnect on `W_hh`,
+    /// variational dropout); all off by default.
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 /// Embedding -> recurrent layers -> Linear.
@@ -183,11 +194,13 @@ impl CharModelConfig {
     /// Creates the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> CharModel<B> {
         let (e, h, p) = (self.embedding, self.hidden, self.dropout);
+        let reg = &self.regularization;
         let (rnn, zoo) = match self.cell {
             Cell::Kernel(kind) => {
                 let rnn = AnyRecurrentConfig::new(kind, e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
+                    .with_regularization(reg.clone())
                     .with_proj_size(self.proj_size)
                     .with_peephole(self.peephole)
                     .init(device);
@@ -197,6 +210,7 @@ impl CharModelConfig {
                 let layers = MinGruConfig::new(e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
+                    .with_regularization(reg.clone())
                     .init(device);
                 (None, Some(ZooLayers::MinGru(layers)))
             }
@@ -204,6 +218,7 @@ impl CharModelConfig {
                 let layers = MinLstmConfig::new(e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
+                    .with_regularization(reg.clone())
                     .init(device);
                 (None, Some(ZooLayers::MinLstm(layers)))
             }
@@ -211,6 +226,7 @@ impl CharModelConfig {
                 let layers = LayerNormLstmConfig::new(e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
+                    .with_regularization(reg.clone())
                     .init(device);
                 (None, Some(ZooLayers::LnLstm(layers)))
             }
@@ -218,6 +234,7 @@ impl CharModelConfig {
                 let layers = LayerNormGruConfig::new(e, h)
                     .with_num_layers(self.layers)
                     .with_dropout(p)
+                    .with_regularization(reg.clone())
                     .init(device);
                 (None, Some(ZooLayers::LnGru(layers)))
             }

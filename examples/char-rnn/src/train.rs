@@ -11,12 +11,13 @@ use burn::record::Recorder;
 use burn::tensor::{backend::Backend, ElementConversion, Int, Tensor, TensorData};
 use burn_rnn::backend::{DefaultAutodiffBackend as AD, DefaultBackend as B};
 use burn_rnn::train::TbpttCarry;
+use burn_rnn::Regularization;
 use rnn_example_common::{progress_bar, say, write_json};
 use rnn_plot::{Chart, Series};
 
 use crate::checkpoint::{
-    check_carry, load_model, read_config, read_json, CarryData, Hyper, Progress, Rec, RunDir,
-    MAX_LAYERS, MAX_WIDTH,
+    check_carry, load_model, read_config, read_json, regularizer_rates, CarryData, Hyper, Progress,
+    Rec, RunDir, MAX_LAYERS, MAX_WIDTH,
 };
 use crate::data::{load_corpus, Splits, Streams, Vocab};
 use crate::error::{input, Error};
@@ -58,6 +59,25 @@ pub struct TrainArgs {
     /// Dropout between layers and before the read-out [default: 0].
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// Zoneout on h: each unit keeps its previous value with this probability at each step
+    /// (Krueger et al., 2016) [default: 0].
+    #[arg(long)]
+    pub zoneout_hidden: Option<f64>,
+    /// Zoneout on an LSTM's c (lstm, lnlstm) [default: 0].
+    #[arg(long)]
+    pub zoneout_cell: Option<f64>,
+    /// DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM's weight drop;
+    /// not mingru, minlstm) [default: 0].
+    #[arg(long)]
+    pub weight_drop: Option<f64>,
+    /// Variational dropout on the embeddings fed to the recurrent layers, one mask per
+    /// sequence [default: 0].
+    #[arg(long)]
+    pub input_dropout: Option<f64>,
+    /// Variational dropout on every recurrent layer's output, one mask per sequence
+    /// [default: 0].
+    #[arg(long)]
+    pub output_dropout: Option<f64>,
     /// Characters per chunk (truncated-BPTT length).
     #[arg(long, default_value_t = 50)]
     pub seq_len: usize,
@@ -138,6 +158,25 @@ impl TrainArgs {
         if let Some(d) = self.dropout.filter(|d| !(0.0..1.0).contains(d)) {
             return bad("dropout", "in [0, 1)", d.to_string());
         }
+        let reg = self.regularization();
+        for (flag, rate) in regularizer_rates(&reg) {
+            if !(0.0..1.0).contains(&rate) {
+                return bad(flag, "in [0, 1)", rate.to_string());
+            }
+        }
+        if let Some(cell) = self.cell {
+            if reg.weight_drop > 0.0 && !cell.has_recurrent_weight() {
+                return Err(input(format!(
+                    "--weight-drop must be left out with --cell {cell} (it has no recurrent \
+                     weight)"
+                )));
+            }
+            if reg.zoneout_cell > 0.0 && !cell.has_cell_state() {
+                return Err(input(format!(
+                    "--zoneout-cell must be left out with --cell {cell} (it has no cell state)"
+                )));
+            }
+        }
         if let Some(cell) = self.cell.filter(|c| self.peephole && !c.is_lstm()) {
             return Err(input(format!(
                 "--peephole must be left out with --cell {cell} (it is an LSTM's)"
@@ -181,6 +220,17 @@ impl TrainArgs {
         )
         .with_proj_size(self.proj_size.unwrap_or(0))
         .with_peephole(self.peephole)
+        .with_regularization(self.regularization())
+    }
+
+    /// The regularizers the flags set (0 where a flag is absent).
+    fn regularization(&self) -> Regularization {
+        Regularization::new()
+            .with_zoneout_hidden(self.zoneout_hidden.unwrap_or(0.0))
+            .with_zoneout_cell(self.zoneout_cell.unwrap_or(0.0))
+            .with_weight_drop(self.weight_drop.unwrap_or(0.0))
+            .with_input_dropout(self.input_dropout.unwrap_or(0.0))
+            .with_output_dropout(self.output_dropout.unwrap_or(0.0))
     }
 
     /// Checks the model options given on the command line against a checkpoint's config.
@@ -206,6 +256,21 @@ impl TrainArgs {
         }
         if let Some(d) = self.dropout.filter(|d| *d != saved.dropout) {
             return Err(differs("dropout", d.to_string(), saved.dropout.to_string()));
+        }
+        let given = [
+            self.zoneout_hidden,
+            self.zoneout_cell,
+            self.weight_drop,
+            self.input_dropout,
+            self.output_dropout,
+        ];
+        for (given, (flag, was)) in given
+            .into_iter()
+            .zip(regularizer_rates(&saved.regularization))
+        {
+            if let Some(g) = given.filter(|g| *g != was) {
+                return Err(differs(flag, g.to_string(), was.to_string()));
+            }
         }
         if self.peephole && !saved.peephole {
             return Err(input(format!(

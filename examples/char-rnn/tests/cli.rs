@@ -54,6 +54,11 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
         ("--clip", "inf"),
         ("--proj-size", "0"),
         ("--proj-size", "128"),
+        ("--zoneout-hidden", "1"),
+        ("--zoneout-cell", "NaN"),
+        ("--weight-drop", "-0.1"),
+        ("--input-dropout", "1"),
+        ("--output-dropout", "2"),
     ] {
         refused(
             &dir,
@@ -70,6 +75,23 @@ fn every_numeric_training_flag_out_of_range_is_refused_before_anything_is_writte
         &dir,
         &["train", "--quiet", "--cell", "mingru", "--peephole"],
         "--peephole",
+    );
+    refused(
+        &dir,
+        &[
+            "train",
+            "--quiet",
+            "--cell",
+            "mingru",
+            "--weight-drop",
+            "0.2",
+        ],
+        "--weight-drop",
+    );
+    refused(
+        &dir,
+        &["train", "--quiet", "--cell", "gru", "--zoneout-cell", "0.1"],
+        "--zoneout-cell",
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -168,6 +168,15 @@ fn another_models_checkpoint_is_refused_and_left_untouched() {
         "the checkpoint is unchanged"
     );
 
+    let mut other = tiny(&out, &corpus, 6);
+    other.resume = true;
+    other.weight_drop = Some(0.5);
+    let m = input_error(train(&other));
+    assert!(
+        m.contains("trained with --weight-drop 0, this run asks for --weight-drop 0.5"),
+        "{m}"
+    );
+
     let m = input_error(Generator::load(&dir).map(|_| ()));
     assert!(m.contains("is not a char-rnn checkpoint"), "{m}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -263,5 +272,42 @@ fn the_command_line_exits_2_with_one_line_for_bad_input() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// An LSTM with every regularizer trains (its loss falls), its checkpoint keeps them, and it
+/// generates (zoneout's expectation, no dropout).
+#[test]
+fn a_regularized_lstm_trains_and_generates() {
+    let _serial = serial();
+    let dir = temp_dir("regularized");
+    let corpus = corpus(&dir);
+    let out = dir.join("run");
+    let mut args = tiny(&out, &corpus, 10);
+    args.cell = Some(char_rnn::model::CellKind::Lstm.into());
+    args.zoneout_hidden = Some(0.1);
+    args.zoneout_cell = Some(0.2);
+    args.weight_drop = Some(0.3);
+    args.input_dropout = Some(0.1);
+    args.output_dropout = Some(0.1);
+    let run = train(&args).unwrap();
+    let losses = &run.progress.train_loss;
+    assert!(losses.iter().all(|(_, l)| l.is_finite()), "{losses:?}");
+    assert!(losses[9].1 < losses[0].1, "{losses:?}");
+    let config = char_rnn::checkpoint::read_config(&out.join("checkpoint")).unwrap();
+    assert_eq!(config.regularization.weight_drop, 0.3);
+    assert_eq!(config.regularization.zoneout_cell, 0.2);
+    let generator = Generator::load(&out).unwrap();
+    let args = GenerateArgs {
+        out,
+        prime: "the ".into(),
+        len: 20,
+        temperature: 1.0,
+        top_k: None,
+        greedy: true,
+        seed: 3,
+    };
+    let text = generator.generate(&args, |_| {}).unwrap();
+    assert_eq!(generator.generate(&args, |_| {}).unwrap(), text);
     std::fs::remove_dir_all(dir).unwrap();
 }
