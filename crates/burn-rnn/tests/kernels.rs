@@ -558,3 +558,60 @@ fn linear_scan_equals_the_recurrence_and_its_default_body() {
         TOL,
     );
 }
+
+/// The minGRU / minLSTM coefficient op (the backend's, through its autodiff node) against its
+/// default body in tensor ops, forward, differentiated by autodiff, and its default backward.
+#[test]
+fn min_coefficients_equal_their_default_body() {
+    use burn_rnn::kernels::{min_coefficients, reference, MinKind};
+    type Inner = <AD as AutodiffBackend>::InnerBackend;
+    let (rows, hidden) = (7, 19);
+    for kind in [MinKind::Gru, MinKind::Lstm] {
+        let width = kind.gates() * hidden;
+        let gates =
+            Tensor::<AD, 2>::random([rows, width], Distribution::Uniform(-3.0, 3.0), &device());
+        let w = Tensor::<AD, 3>::random(
+            [2, rows, hidden],
+            Distribution::Uniform(-1.0, 1.0),
+            &device(),
+        );
+        let fused = gates.clone().require_grad();
+        let (a, b) = min_coefficients(kind, fused.clone());
+        let out = Tensor::stack::<3>(vec![a, b], 0);
+        let grads = (out.clone() * w.clone()).sum().backward();
+
+        let plain = gates.clone().require_grad();
+        let prim = plain.clone().into_primitive().tensor();
+        let expected = Tensor::<AD, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(
+            reference::min_coefficients_forward::<AD>(kind, prim),
+        ));
+        let plain_grads = (expected.clone() * w.clone()).sum().backward();
+        let name = format!("{kind:?}");
+        assert_close(
+            &format!("{name} (a, b)"),
+            out.into_data(),
+            expected.into_data(),
+            TOL,
+        );
+        let d_plain = plain.grad(&plain_grads).unwrap();
+        assert_close(
+            &format!("{name} d gates"),
+            fused.grad(&grads).unwrap().into_data(),
+            d_plain.clone().into_data(),
+            TOL,
+        );
+        let d_default = reference::min_coefficients_backward::<Inner>(
+            kind,
+            gates.inner().into_primitive().tensor(),
+            w.inner().into_primitive().tensor(),
+        );
+        let d_default =
+            Tensor::<Inner, 2>::from_primitive(burn::tensor::TensorPrimitive::Float(d_default));
+        assert_close(
+            &format!("{name} default backward"),
+            d_default.into_data(),
+            d_plain.into_data(),
+            TOL,
+        );
+    }
+}

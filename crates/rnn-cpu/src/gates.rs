@@ -49,14 +49,14 @@ pub(crate) unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
 
 /// Loads and stores of one chunk of lanes: whole vectors, and `n < LANES` at the tail.
 #[derive(Clone, Copy)]
-struct Chunk {
-    at: usize,
-    n: usize,
+pub(crate) struct Chunk {
+    pub(crate) at: usize,
+    pub(crate) n: usize,
 }
 
 impl Chunk {
     #[inline(always)]
-    unsafe fn ld<S: Simd>(self, s: &[f32]) -> S::V {
+    pub(crate) unsafe fn ld<S: Simd>(self, s: &[f32]) -> S::V {
         match self.n == S::LANES {
             true => S::load(s.as_ptr().add(self.at)),
             false => S::load_n(s.as_ptr().add(self.at), self.n),
@@ -64,7 +64,7 @@ impl Chunk {
     }
 
     #[inline(always)]
-    unsafe fn st<S: Simd>(self, d: &mut [f32], v: S::V) {
+    pub(crate) unsafe fn st<S: Simd>(self, d: &mut [f32], v: S::V) {
         match self.n == S::LANES {
             true => S::store(d.as_mut_ptr().add(self.at), v),
             false => S::store_n(d.as_mut_ptr().add(self.at), self.n, v),
@@ -74,7 +74,7 @@ impl Chunk {
 
 /// The chunks covering `w` units.
 #[inline(always)]
-fn chunks<S: Simd>(w: usize) -> impl Iterator<Item = Chunk> {
+pub(crate) fn chunks<S: Simd>(w: usize) -> impl Iterator<Item = Chunk> {
     (0..w).step_by(S::LANES).map(move |at| Chunk {
         at,
         n: (w - at).min(S::LANES),

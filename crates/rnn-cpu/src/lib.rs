@@ -55,6 +55,7 @@ mod forward;
 mod gates;
 mod gemm;
 mod kind;
+mod min;
 mod pool;
 mod scan;
 mod simd;
@@ -70,6 +71,7 @@ pub use conv::{
 pub use forward::forward;
 pub use gemm::{sgemm, Mat, MatMut};
 pub use kind::{CellKind, Nonlinearity, Spec, UnknownCellKind};
+pub use min::{min_coefficients_backward, min_coefficients_forward, MinKind};
 pub use scan::{linear_scan_backward, linear_scan_forward};
 pub use simd::{isa, set_isa, Isa, IsaError, ISA_ENV};
 pub use threads::{num_threads, par_sgemm, set_num_threads, zeroed};

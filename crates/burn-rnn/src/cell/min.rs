@@ -4,7 +4,9 @@
 //! Both are `h_t = a_t * h_(t-1) + b_t` with `a_t`, `b_t` functions of `x_t` alone
 //! ([`Cell::affine`]). Step mode ([`Cell::step`], the layers' reference path and generation)
 //! applies it one step at a time; on the layers' fused path the coefficients of every step
-//! come from one matmul and one elementwise pass, and the recurrence runs as one op,
+//! come from one matmul and one op
+//! ([`RnnBackend::min_coefficients_forward`](crate::RnnBackend::min_coefficients_forward), one
+//! vectorized pass on the CPU), and the recurrence runs as one op,
 //! [`RnnBackend::linear_scan_forward`](crate::RnnBackend::linear_scan_forward): a
 //! Hillis–Steele parallel scan on the GPU backends (`log2(L)` passes, each
 //! `(a, b)_t <- (a_t * a_(t-d), a_t * b_(t-d) + b_t)`), one pass in time order on the CPU.
@@ -48,7 +50,8 @@ fn init_linear<B: Backend>(
 macro_rules! min_cell {
     (
         $(#[$doc:meta])*
-        $cell:ident, $config:ident, $name:literal, $layer_name:literal, $gates:literal, $order:literal
+        $cell:ident, $config:ident, $name:literal, $layer_name:literal, $gates:literal, $order:literal,
+        $kind:expr
     ) => {
         #[doc = concat!("Configuration of a [`", stringify!($cell), "`].")]
         #[derive(Config, Debug)]
@@ -160,6 +163,10 @@ macro_rules! min_cell {
             fn affine(&self, gates_x: Tensor<B, 2>) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
                 Some(Self::coefficients(gates_x))
             }
+
+            fn min_kind(&self) -> Option<crate::kernels::MinKind> {
+                Some($kind)
+            }
         }
 
         impl<B: Backend> crate::import::FusedParams<B> for $cell<B> {
@@ -196,7 +203,8 @@ min_cell!(
     /// of the `to_hidden_and_gate` projection of the reference PyTorch port). A layer of it
     /// ([`MinGru`](crate::MinGru)) runs a whole sequence as one parallel scan on the fused
     /// path, step by step on the reference path.
-    MinGruCell, MinGruCellConfig, "minGRUCell", "minGRU", 2, "h, z"
+    MinGruCell, MinGruCellConfig, "minGRUCell", "minGRU", 2, "h, z",
+    crate::kernels::MinKind::Gru
 );
 
 min_cell!(
@@ -215,7 +223,8 @@ min_cell!(
     /// order of the reference PyTorch port's `to_hidden_and_f_i_gate`). A layer of it
     /// ([`MinLstm`](crate::MinLstm)) runs a whole sequence as one parallel scan on the fused
     /// path, step by step on the reference path.
-    MinLstmCell, MinLstmCellConfig, "minLSTMCell", "minLSTM", 3, "h, f, i"
+    MinLstmCell, MinLstmCellConfig, "minLSTMCell", "minLSTM", 3, "h, f, i",
+    crate::kernels::MinKind::Lstm
 );
 
 impl<B: Backend> MinGruCell<B> {

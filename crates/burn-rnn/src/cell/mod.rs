@@ -190,6 +190,14 @@ pub trait Cell<B: Backend>: Module<B> + core::fmt::Debug {
         None
     }
 
+    /// For minGRU and minLSTM: which of the backend's fused coefficient ops
+    /// ([`RnnBackend::min_coefficients_forward`](crate::RnnBackend::min_coefficients_forward))
+    /// computes [`Cell::affine`]'s `(a, b)` on the layers' fused path. `None` (the default):
+    /// the fused path calls [`Cell::affine`].
+    fn min_kind(&self) -> Option<crate::kernels::MinKind> {
+        None
+    }
+
     /// The cell as the whole-sequence kernels run it ([`RnnBackend`](crate::RnnBackend)), or
     /// `None` (the default) for a cell the kernels do not know: the layers then unroll
     /// [`Cell::step`].

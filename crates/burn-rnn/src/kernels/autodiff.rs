@@ -16,8 +16,8 @@ use burn_autodiff::Autodiff;
 
 use super::{
     BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward, ConvLstmGatesGrads,
-    ConvNeeds, LinearGrads, LinearScanGrads, PoolOptions, RecurrentForward, RecurrentGrads,
-    RecurrentSaved, RecurrentTensors, RnnBackend, Spec,
+    ConvNeeds, LinearGrads, LinearScanGrads, MinKind, PoolOptions, RecurrentForward,
+    RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, Spec,
 };
 
 /// The backward step of the whole-sequence node.
@@ -215,7 +215,58 @@ impl<B: RnnBackend> Backward<B, 3> for LinearScanBackward {
     }
 }
 
+/// The backward step of [`RnnBackend::min_coefficients_forward`].
+#[derive(Debug)]
+struct MinCoefficientsBackward;
+
+impl<B: RnnBackend> Backward<B, 1> for MinCoefficientsBackward {
+    /// The kind and the projected input.
+    type State = (MinKind, FloatTensor<B>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (kind, gates) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        if let [Some(parent)] = ops.parents {
+            grads.register::<B>(parent.id, B::min_coefficients_backward(kind, gates, grad));
+        }
+    }
+}
+
 impl<B: RnnBackend, C: CheckpointStrategy> RnnBackend for Autodiff<B, C> {
+    fn min_coefficients_forward(kind: MinKind, gates: FloatTensor<Self>) -> FloatTensor<Self> {
+        match MinCoefficientsBackward
+            .prepare::<C>([gates.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::min_coefficients_forward(kind, gates.primitive.clone());
+                prep.finish((kind, gates.primitive), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::min_coefficients_forward(kind, gates.primitive))
+            }
+        }
+    }
+
+    fn min_coefficients_backward(
+        kind: MinKind,
+        gates: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        // Only reached when called directly on autodiff primitives: untracked gradients.
+        Self::from_inner(B::min_coefficients_backward(
+            kind,
+            gates.primitive,
+            grad.primitive,
+        ))
+    }
+
     fn linear_scan_forward(
         a: FloatTensor<Self>,
         b: FloatTensor<Self>,

@@ -51,7 +51,9 @@ pub use cnn::{
     ConvNeeds, PoolOptions,
 };
 
-pub use rnn_cpu::{isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, Spec};
+pub use rnn_cpu::{
+    isa, num_threads, set_isa, set_num_threads, CellKind, Isa, IsaError, MinKind, Spec,
+};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
@@ -463,6 +465,48 @@ pub trait RnnBackend: Backend {
     ) -> LinearScanGrads<Self> {
         reference::linear_scan_backward::<Self>(a, h0, h, grad)
     }
+
+    /// The coefficients of minGRU's or minLSTM's `h' = a * h + b` for every row of the
+    /// projected input, `a` and `b` stacked: minGRU (blocks `v, u`) `a = 1 - σ(u)`,
+    /// `b = σ(u) g(v)`; minLSTM (blocks `v, p, q`) `a = σ(p) / (σ(p) + σ(q))`,
+    /// `b = σ(q) / (σ(p) + σ(q)) g(v)`; `g(v) = v + 0.5` for `v >= 0`, `σ(v)` below. The
+    /// default body is tensor ops; on `NdArray<f32>` one vectorized pass.
+    ///
+    /// # Shapes
+    /// - `gates`: `[M, G*H]` (`G` = [`MinKind::gates`]); returns `[2, M, H]`: `a`, then `b`
+    fn min_coefficients_forward(kind: MinKind, gates: FloatTensor<Self>) -> FloatTensor<Self> {
+        reference::min_coefficients_forward::<Self>(kind, gates)
+    }
+
+    /// The gradient of the projected input of [`RnnBackend::min_coefficients_forward`] from
+    /// `grad`, the gradient of its output.
+    ///
+    /// # Shapes
+    /// - `gates`: `[M, G*H]`; `grad`: `[2, M, H]`; returns `[M, G*H]`
+    fn min_coefficients_backward(
+        kind: MinKind,
+        gates: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        reference::min_coefficients_backward::<Self>(kind, gates, grad)
+    }
+}
+
+/// The coefficients `(a, b)` of minGRU's or minLSTM's `h' = a * h + b` from the projected input
+/// ([`RnnBackend::min_coefficients_forward`]), on tensors.
+///
+/// # Shapes
+/// - `gates`: `[M, G*H]` (`G` = [`MinKind::gates`]); returns `a`, `b`: `[M, H]`
+pub fn min_coefficients<B: RnnBackend>(
+    kind: MinKind,
+    gates: Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [rows, width] = gates.dims();
+    let hidden = width / kind.gates();
+    let packed: Tensor<B, 3> = wrap(B::min_coefficients_forward(kind, unwrap(gates)));
+    let a = packed.clone().slice(0..1).reshape([rows, hidden]);
+    let b = packed.slice(1..2).reshape([rows, hidden]);
+    (a, b)
 }
 
 /// The gradients of [`RnnBackend::linear_scan_forward`]'s inputs.

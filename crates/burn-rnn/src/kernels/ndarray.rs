@@ -15,8 +15,9 @@ use burn_ndarray::{
 
 use super::{
     reference, BatchNormForward, BatchNormGrads, Conv2dGrads, ConvLstmGatesForward,
-    ConvLstmGatesGrads, ConvNeeds, LinearGrads, LinearScanGrads, PoolOptions, RecurrentForward,
-    RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes, Spec,
+    ConvLstmGatesGrads, ConvNeeds, LinearGrads, LinearScanGrads, MinKind, PoolOptions,
+    RecurrentForward, RecurrentGrads, RecurrentSaved, RecurrentTensors, RnnBackend, SavedShapes,
+    Spec,
 };
 use rnn_cpu::{
     self as cpu, BackwardInputs, BackwardOutputs, Dims, ForwardInputs, Mat, MatMut, Saved,
@@ -379,6 +380,31 @@ where
         let mut h = cpu::zeroed(av.len());
         cpu::linear_scan_forward(&av, &bv, &hv, &mut h);
         tensor(h, shape(&a))
+    }
+
+    fn min_coefficients_forward(kind: MinKind, gates: FloatTensor<Self>) -> FloatTensor<Self> {
+        let Some(gv) = f32_values(&gates) else {
+            return reference::min_coefficients_forward::<Self>(kind, gates);
+        };
+        let dims = shape(&gates);
+        let (rows, hidden) = (dims[0], dims[1] / kind.gates());
+        let mut out = cpu::zeroed(2 * rows * hidden);
+        cpu::min_coefficients_forward(kind, hidden, &gv, &mut out);
+        tensor(out, [2, rows, hidden])
+    }
+
+    fn min_coefficients_backward(
+        kind: MinKind,
+        gates: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [Some(gv), Some(dv)] = [&gates, &grad].map(f32_values) else {
+            return reference::min_coefficients_backward::<Self>(kind, gates, grad);
+        };
+        let dims = shape(&gates);
+        let mut d = cpu::zeroed(gv.len());
+        cpu::min_coefficients_backward(kind, dims[1] / kind.gates(), &gv, &dv, &mut d);
+        tensor(d, dims)
     }
 
     fn linear_scan_backward(

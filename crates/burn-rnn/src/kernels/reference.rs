@@ -641,6 +641,77 @@ pub fn linear_scan_forward<B: Backend>(
     unwrap(b)
 }
 
+/// `g(v) = v + 0.5` for `v >= 0`, `σ(v)` below, and its derivative.
+fn min_g<B: Backend>(v: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let positive = v.clone().greater_equal_elem(0.0);
+    let s = crate::math::sigmoid(v.clone());
+    let ds = s.clone() * (s.clone().neg() + 1.0);
+    (
+        s.mask_where(positive.clone(), v + 0.5),
+        ds.mask_fill(positive, 1.0),
+    )
+}
+
+/// The default body of
+/// [`RnnBackend::min_coefficients_forward`](super::RnnBackend::min_coefficients_forward).
+pub fn min_coefficients_forward<B: Backend>(
+    kind: super::MinKind,
+    gates: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let gates = wrap::<B, 2>(gates);
+    let blocks = gates.chunk(kind.gates(), 1);
+    let (g, _) = min_g(blocks[0].clone());
+    let sigmoid = |k: usize| crate::math::sigmoid(blocks[k].clone());
+    let (a, b) = match kind {
+        super::MinKind::Gru => {
+            let z = sigmoid(1);
+            (z.clone().neg() + 1.0, z * g)
+        }
+        super::MinKind::Lstm => {
+            let (f, i) = (sigmoid(1), sigmoid(2));
+            let total = f.clone() + i.clone();
+            (f / total.clone(), i / total * g)
+        }
+    };
+    unwrap(Tensor::stack::<3>(vec![a, b], 0))
+}
+
+/// The default body of
+/// [`RnnBackend::min_coefficients_backward`](super::RnnBackend::min_coefficients_backward).
+pub fn min_coefficients_backward<B: Backend>(
+    kind: super::MinKind,
+    gates: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let gates = wrap::<B, 2>(gates);
+    let [rows, width] = gates.dims();
+    let hidden = width / kind.gates();
+    let grad = wrap::<B, 3>(grad);
+    let da = grad.clone().slice(0..1).reshape([rows, hidden]);
+    let db = grad.slice(1..2).reshape([rows, hidden]);
+    let blocks = gates.chunk(kind.gates(), 1);
+    let (g, dg) = min_g(blocks[0].clone());
+    let sigmoid = |k: usize| crate::math::sigmoid(blocks[k].clone());
+    let slope = |s: Tensor<B, 2>| s.clone() * (s.neg() + 1.0);
+    let parts = match kind {
+        super::MinKind::Gru => {
+            let z = sigmoid(1);
+            let du = (db.clone() * g - da) * slope(z.clone());
+            vec![db * z * dg, du]
+        }
+        super::MinKind::Lstm => {
+            let (f, i) = (sigmoid(1), sigmoid(2));
+            let inv = (f.clone() + i.clone()).recip();
+            let inv2 = inv.clone() * inv.clone();
+            let diff = da - db.clone() * g;
+            let dp = i.clone() * inv2.clone() * diff.clone() * slope(f.clone());
+            let dq = (f * inv2 * diff).neg() * slope(i.clone());
+            vec![db * i * inv * dg, dp, dq]
+        }
+    };
+    unwrap(Tensor::cat(parts, 1))
+}
+
 /// The gradients of [`linear_scan_forward`]: the adjoints `λ_t = grad_t + a_(t+1) * λ_(t+1)`
 /// are the same recurrence run from the end, then `b: λ`, `a: λ_t * h_(t-1)`, `h0: a_0 * λ_0`.
 /// The default body of

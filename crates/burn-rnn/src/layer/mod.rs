@@ -665,7 +665,11 @@ fn fused<B: RnnBackend, C: Cell<B>>(
     let fused = cell.fused().filter(|_| run.zoneout.is_none());
     let Some(fused) = fused else {
         let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
-        if let Some((a, b)) = cell.affine(gates_x.clone()) {
+        let coefficients = match cell.min_kind() {
+            Some(kind) => Some(kernels::min_coefficients(kind, gates_x.clone())),
+            None => cell.affine(gates_x.clone()),
+        };
+        if let Some((a, b)) = coefficients {
             let h = cell.d_hidden();
             let (a, b) = (a.reshape([seq, batch, h]), b.reshape([seq, batch, h]));
             let (a, b) = match &run.zoneout {
