@@ -18,6 +18,7 @@ variants=(
   "LSTM + DropConnect (weight_drop 0.5)|--cell lstm --weight-drop 0.5"
   "LSTM + variational dropout (in 0.1, out 0.25)|--cell lstm --input-dropout 0.1 --output-dropout 0.25"
   "GRU|--cell gru"
+  "GRU + DropConnect (weight_drop 0.5)|--cell gru --weight-drop 0.5"
   "RNN (tanh)|--cell rnn"
   "minGRU|--cell mingru"
   "minLSTM|--cell minlstm"
