@@ -662,7 +662,10 @@ fn fused<B: RnnBackend, C: Cell<B>>(
 ) -> (Tensor<B, 3>, C::State) {
     let [seq, batch, features] = run.input.dims();
     // Zoneout changes the recurrence the kernels run: such a layer steps the cell.
-    let fused = cell.fused().filter(|_| run.zoneout.is_none());
+    let fused = match run.zoneout {
+        None => cell.fused(),
+        Some(_) => None,
+    };
     let Some(fused) = fused else {
         let gates_x = cell.project_input(run.input.clone().reshape([seq * batch, features]));
         let coefficients = match cell.min_kind() {
