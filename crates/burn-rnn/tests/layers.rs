@@ -319,15 +319,7 @@ where
 {
     use burn_rnn::import::ParamRef;
     // Parameters initialize lazily: materialize them before cloning, or the clone draws anew.
-    for cell in fused.cells() {
-        for (_, p) in cell.params() {
-            match p {
-                ParamRef::Matrix(p) => drop(p.val()),
-                ParamRef::Vector(Some(p)) => drop(p.val()),
-                ParamRef::Vector(None) => {}
-            }
-        }
-    }
+    materialize(&fused);
     let reference = fused.clone().with_path(ExecutionPath::Reference);
     let dirs = fused.num_directions();
     let (batch, seq) = (lengths.as_ref().map_or(1, Vec::len), 13);
